@@ -1,0 +1,1 @@
+"""Configuration of guestwork: settings from the environment, departments and policy data."""

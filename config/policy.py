@@ -1,0 +1,35 @@
+"""Load the rule policy and the departments from their data files in config/."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from workflows.policy import Market, Policy
+
+
+@dataclass(frozen=True)
+class Department:
+    """A department of the commune: its code (also its queue) and its names."""
+
+    code: str
+    name_vi: str
+    name_en: str
+
+
+@lru_cache(maxsize=8)
+def load_policy(path: Path, workflow_version: str = "case-v1") -> Policy:
+    """Return the policy of a workflow version, with its markets, from a TOML file."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    values = dict(data["workflow"][workflow_version])
+    markets = {code: Market(code=code, **fields) for code, fields in data.get("market", {}).items()}
+    return Policy(workflow_version=workflow_version, markets=markets, **values)
+
+
+@lru_cache(maxsize=4)
+def load_departments(path: Path) -> tuple[Department, ...]:
+    """Return the departments in file order."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return tuple(Department(code=code, **fields) for code, fields in data.items())

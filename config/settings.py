@@ -1,0 +1,41 @@
+"""Typed settings read from the environment (and a .env file), built on first use."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CONFIG_DIR = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    """Everything an operator may set; defaults run the embedded mode from the current folder."""
+
+    model_config = SettingsConfigDict(env_prefix="GUESTWORK_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/guestwork.db",
+        validation_alias=AliasChoices("DATABASE_URL", "GUESTWORK_DATABASE_URL"),
+        description="SQLAlchemy URL of the database; SQLite file under var/ by default.",
+    )
+    broker_url: str = Field(
+        default="sqla+sqlite:///var/broker.db",
+        validation_alias=AliasChoices("BROKER_URL", "GUESTWORK_BROKER_URL"),
+        description="Celery broker URL; kombu's SQLAlchemy transport on SQLite by default.",
+    )
+    policy_file: Path = Field(default=CONFIG_DIR / "policy.toml", description="Rule and clock policy data.")
+    departments_file: Path = Field(default=CONFIG_DIR / "departments.toml", description="The departments and their queues.")
+    frozen_time: datetime | None = Field(
+        default=None,
+        description="Run as if it were always this moment (demos, training rooms, support); unset in production.",
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the settings, reading the environment once."""
+    return Settings()

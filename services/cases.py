@@ -1,0 +1,254 @@
+"""Case commands: register, fire a transition, add or correct a record, withdraw, reopen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from services import store
+from services.models import AdminUnit, Case, Person
+from services.runtime import Runtime
+from services.users import Actor
+from workflows import case as workflow
+from workflows.errors import Conflict, Forbidden, RecordInvalid, TransitionNotAllowed, problem
+from workflows.history import ADD_RECORD, CORRECT_RECORD, REGISTER, canonical_json
+from workflows.records import Registration, record_data, references_of, validate_record
+from workflows.subject import CaseSubject
+
+SUPERVISING_ROLES = ("supervisor",)
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """Where a command left a case: its id, version and state."""
+
+    id: int
+    version: int
+    state: str
+
+
+def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
+    """Register a worker and open the case, or raise why not; nothing is written on failure."""
+    _require_department(actor, ("social_policy",), "register")
+    record: Registration = validate_record("registration", _unwrap(data, None), rt.today(), rt.policy)
+    now = rt.clock.now()
+    try:
+        with rt.unit_of_work() as conn:
+            commune_id, village_id = _resolve_units(conn, record.commune_code, record.village_code)
+            _refuse_second_case(conn, record.personal_id)
+            person_id = conn.execute(insert(Person).returning(Person.id), _person_values(record)).scalar_one()
+            owner = workflow.STATE_BY_NAME["registered"].owner
+            case_id = conn.execute(
+                insert(Case).returning(Case.id),
+                {
+                    "person_id": person_id, "commune_id": commune_id, "village_id": village_id,
+                    "workflow_version": workflow.WORKFLOW_VERSION, "state": "registered", "version": 1,
+                    "owner_department": owner, "application_no": 1, "source": record.source, "opened_at": now,
+                    "state_entered_at": now, "registered_at": now, "last_seq": 1, "head_hash": "", "anchored_seq": 0,
+                },
+            ).scalar_one()
+            data_out = record_data(record)
+            event_id, _, digest = store.append_event(
+                conn, None, case_id=case_id, at=now, actor=actor, trigger=REGISTER, from_state=None, to_state="registered",
+                application_no=1, record_kind="registration", record_json=canonical_json(data_out), reason=None,
+            )
+            conn.execute(update(Case).where(Case.id == case_id).values(head_hash=digest))
+            store.save_record(conn, case_id=case_id, application_no=1, kind="registration", data=data_out, seq=1, at=now, exists=False)
+            store.write_outbox(
+                conn, topic="case.registered", queues=workflow.departments_concerned(None, "registered"), case_id=case_id,
+                event_id=event_id, payload={"trigger": REGISTER, "to_state": "registered"}, at=now,
+            )
+    except IntegrityError as error:
+        raise _duplicate_person(record.personal_id) from error
+    return CaseRef(case_id, 1, "registered")
+
+
+def fire(
+    rt: Runtime, actor: Actor, case_id: int, trigger: str, data: dict[str, Any] | None = None,
+    *, expected_version: int | None = None, reason: str | None = None,
+) -> CaseRef:
+    """Move a case along a transition, with its record if given here, in one transaction."""
+    spec = workflow.TRANSITION_BY_TRIGGER.get(trigger)
+    if spec is None:
+        with rt.unit_of_work() as conn:
+            state = store.load_case(conn, case_id).state
+        raise TransitionNotAllowed([workflow.not_allowed(state, trigger)])
+    _require_department(actor, spec.departments, trigger)
+    incoming = None if data is None else validate_record(spec.record, _unwrap(data, case_id), rt.today(), rt.policy)
+    now = rt.clock.now()
+    with rt.unit_of_work() as conn:
+        case = store.load_case(conn, case_id)
+        store.check_version(case, expected_version)
+        records = store.load_records(conn, case_id, case.application_no)
+        had_record = spec.record in records
+        if incoming is not None:
+            records[spec.record] = incoming
+        subject = CaseSubject(
+            state=case.state, today=rt.today(), policy=rt.policy, records=records,
+            references=store.load_references(conn, references_of(records.get(spec.record))),
+        )
+        change = workflow.fire(subject, trigger)
+        application_no = case.application_no + 1 if change.new_application else case.application_no
+        record = records[spec.record]
+        data_out = record_data(record)
+        event_id, seq, digest = store.append_event(
+            conn, case, case_id=case_id, at=now, actor=actor, trigger=trigger, from_state=change.source, to_state=change.dest,
+            application_no=application_no, record_kind=spec.record, record_json=canonical_json(data_out), reason=reason,
+        )
+        values: dict[str, Any] = {
+            "state": change.dest, "owner_department": workflow.STATE_BY_NAME[change.dest].owner, "application_no": application_no,
+            "state_entered_at": now, f"{change.dest}_at": now, "last_seq": seq, "head_hash": digest,
+        }
+        if trigger == "counsel":
+            values["market_code"] = record.market_code
+        store.advance_case(conn, case, values)
+        if change.new_application:
+            for kind in workflow.CARRIED_OVER_RECORDS:
+                if kind in records:
+                    kept = record_data(records[kind])
+                    store.save_record(conn, case_id=case_id, application_no=application_no, kind=kind, data=kept, seq=seq, at=now, exists=False)
+            had_record = False
+        store.save_record(
+            conn, case_id=case_id, application_no=application_no, kind=spec.record, data=data_out, seq=seq, at=now, exists=had_record
+        )
+        store.write_outbox(
+            conn, topic="case.transitioned", queues=workflow.departments_concerned(change.source, change.dest), case_id=case_id,
+            event_id=event_id, payload={"trigger": trigger, "from_state": change.source, "to_state": change.dest}, at=now,
+        )
+    return CaseRef(case_id, case.version + 1, change.dest)
+
+
+def put_record(
+    rt: Runtime, actor: Actor, case_id: int, kind: str, data: dict[str, Any],
+    *, expected_version: int | None = None, reason: str | None = None,
+) -> CaseRef:
+    """Add a record for the case's next step, or correct one on file (a correction needs a reason)."""
+    _require_department(actor, workflow.record_departments(kind), f"record:{kind}")
+    record = validate_record(kind, _unwrap(data, case_id), rt.today(), rt.policy)
+    now = rt.clock.now()
+    try:
+        with rt.unit_of_work() as conn:
+            case = store.load_case(conn, case_id)
+            store.check_version(case, expected_version)
+            records = store.load_records(conn, case_id, case.application_no)
+            correcting = kind in records
+            if correcting and not (reason and reason.strip()):
+                raise RecordInvalid([problem("reason.required", "Sửa hồ sơ phải ghi lý do.", "A correction needs a reason.", "reason")])
+            if not correcting:
+                _check_record_belongs(case.state, kind)
+            if isinstance(record, Registration):
+                _update_person(conn, case, records.get("registration"), record)
+            data_out = record_data(record)
+            trigger = CORRECT_RECORD if correcting else ADD_RECORD
+            event_id, seq, digest = store.append_event(
+                conn, case, case_id=case_id, at=now, actor=actor, trigger=trigger, from_state=case.state, to_state=case.state,
+                application_no=case.application_no, record_kind=kind, record_json=canonical_json(data_out), reason=reason,
+            )
+            store.advance_case(conn, case, {"last_seq": seq, "head_hash": digest})
+            store.save_record(
+                conn, case_id=case_id, application_no=case.application_no, kind=kind, data=data_out, seq=seq, at=now, exists=correcting
+            )
+            store.write_outbox(
+                conn, topic="case.record_changed", queues=workflow.departments_concerned(None, case.state), case_id=case_id,
+                event_id=event_id, payload={"trigger": trigger, "record_kind": kind}, at=now,
+            )
+    except IntegrityError as error:
+        raise _duplicate_person(getattr(record, "personal_id", "")) from error
+    return CaseRef(case_id, case.version + 1, case.state)
+
+
+def withdraw(rt: Runtime, actor: Actor, case_id: int, reason: str, *, expected_version: int | None = None) -> CaseRef:
+    """Withdraw a case before departure, at the worker's wish, with the reason."""
+    record = {"withdrawn_on": rt.today().isoformat(), "reason": reason}
+    return fire(rt, actor, case_id, "withdraw", record, expected_version=expected_version, reason=reason)
+
+
+def reopen(rt: Runtime, actor: Actor, case_id: int, reason: str, *, expected_version: int | None = None) -> CaseRef:
+    """Start a new application on an ended case; the history and the old records stay."""
+    record = {"reopened_on": rt.today().isoformat(), "reason": reason}
+    return fire(rt, actor, case_id, "reopen", record, expected_version=expected_version, reason=reason)
+
+
+def _require_department(actor: Actor, departments: tuple[str, ...], action: str) -> None:
+    if actor.role in SUPERVISING_ROLES or actor.role == "system" or actor.department in departments:
+        return
+    allowed = ", ".join(departments)
+    raise Forbidden(
+        [problem("department.not_owner", f"Bộ phận {actor.department or '—'} không được thực hiện '{action}' (chỉ: {allowed}).",
+                 f"Department {actor.department or '—'} may not do '{action}' (only: {allowed}).", "actor")]
+    )
+
+
+def _unwrap(data: dict[str, Any], case_id: int | None) -> dict[str, Any]:
+    """Strip the optional `case_id` a record file may carry, refusing one meant for another case."""
+    if not isinstance(data, dict):
+        raise RecordInvalid([problem("record.type", "Hồ sơ phải là một đối tượng JSON.", "A record must be a JSON object.", None)])
+    named = data.get("case_id")
+    if named is not None and case_id is not None and named != case_id:
+        raise RecordInvalid(
+            [problem("record.wrong_case", f"Hồ sơ này dành cho hồ sơ số {named}, không phải số {case_id}.",
+                     f"This record is for case {named}, not case {case_id}.", "case_id")]
+        )
+    return {key: value for key, value in data.items() if key != "case_id"}
+
+
+def _check_record_belongs(state: str, kind: str) -> None:
+    next_records = {workflow.TRANSITION_BY_TRIGGER[t].record for t in workflow.allowed_triggers(state)}
+    if kind in next_records:
+        return
+    options = ", ".join(sorted(next_records)) or "—"
+    raise RecordInvalid(
+        [problem("record.not_for_step", f"Hồ sơ ở trạng thái '{state}' không nhận loại '{kind}' (nhận: {options}).",
+                 f"A case in state '{state}' takes no '{kind}' record (it takes: {options}).", "kind")]
+    )
+
+
+def _resolve_units(conn: Connection, commune_code: str, village_code: str) -> tuple[int, int]:
+    rows = {row.code: row for row in conn.execute(
+        select(AdminUnit.id, AdminUnit.code, AdminUnit.kind, AdminUnit.parent_id).where(AdminUnit.code.in_([commune_code, village_code]))
+    )}
+    commune, village = rows.get(commune_code), rows.get(village_code)
+    if commune is None or commune.kind != "commune":
+        raise RecordInvalid([problem("unit.commune", f"Không có xã/phường mã {commune_code}.", f"No commune with code {commune_code}.", "commune_code")])
+    if village is None or village.kind != "village" or village.parent_id != commune.id:
+        raise RecordInvalid(
+            [problem("unit.village", f"Thôn mã {village_code} không thuộc xã {commune_code}.", f"Village {village_code} is not in commune {commune_code}.", "village_code")]
+        )
+    return commune.id, village.id
+
+
+def _refuse_second_case(conn: Connection, personal_id: str) -> None:
+    existing = conn.execute(
+        select(Case.id, Case.state).join(Person, Person.id == Case.person_id).where(Person.personal_id == personal_id)
+    ).first()
+    if existing is not None:
+        raise _duplicate_person(personal_id, existing.id, existing.state)
+
+
+def _duplicate_person(personal_id: str, case_id: int | None = None, state: str | None = None) -> Conflict:
+    where_vi = f" (hồ sơ số {case_id}, trạng thái {state})" if case_id else ""
+    where_en = f" (case {case_id}, state {state})" if case_id else ""
+    ended = state is not None and workflow.STATE_BY_NAME[state].kind == "end"
+    hint_vi = "; hãy mở lại hồ sơ đó" if ended else "; mỗi người chỉ có một hồ sơ đang mở"
+    hint_en = "; reopen that case instead" if ended else "; a person has one open case at a time"
+    return Conflict(
+        [problem("person.has_case", f"Người có số định danh {personal_id} đã có hồ sơ{where_vi}{hint_vi}.",
+                 f"The person with ID {personal_id} already has a case{where_en}{hint_en}.", "personal_id")]
+    )
+
+
+def _person_values(record: Registration) -> dict[str, Any]:
+    return {
+        "personal_id": record.personal_id, "full_name": record.full_name, "date_of_birth": record.date_of_birth,
+        "sex": record.sex, "ethnicity": record.ethnicity, "phone": record.phone,
+    }
+
+
+def _update_person(conn: Connection, case: Any, old: Registration | None, new: Registration) -> None:
+    if old is not None and (old.commune_code, old.village_code) != (new.commune_code, new.village_code):
+        commune_id, village_id = _resolve_units(conn, new.commune_code, new.village_code)
+        conn.execute(update(Case).where(Case.id == case.id).values(commune_id=commune_id, village_id=village_id))
+    conn.execute(update(Person).where(Person.id == case.person_id).values(**_person_values(new)))

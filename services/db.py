@@ -1,0 +1,69 @@
+"""Engines and the unit of work: one transaction per command, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for plain postgresql:// URLs."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and write-locking transactions, PostgreSQL UTC."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **options)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, connect_args={"options": "-c timezone=UTC"}, pool_pre_ping=True, **options)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" below decide when a transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # IMMEDIATE takes the write lock at the start, so two writers queue instead of deadlocking.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class UnitOfWork:
+    """One transaction: everything written inside commits together, or nothing does."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> Connection:
+        self.connection = self.engine.connect()
+        self.transaction = self.connection.begin()
+        return self.connection
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        try:
+            if kind is None:
+                self.transaction.commit()
+            else:
+                self.transaction.rollback()
+        finally:
+            self.connection.close()

@@ -1,0 +1,262 @@
+"""The database tables, as typed SQLAlchemy 2 models; commands write them with Core statements."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+Id = BigInteger().with_variant(Integer, "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment stored in UTC and always read back as an aware UTC datetime."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC moment")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class AdminUnit(Base):
+    """A province, commune (ward, special zone), historical district or village, as data."""
+
+    __tablename__ = "admin_units"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # province, commune, district, village
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("admin_units.id"), index=True)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+
+
+class Department(Base):
+    """A department and its queue (the code)."""
+
+    __tablename__ = "departments"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name_vi: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+
+
+class User(Base):
+    """A person who uses the system: an officer of a department, a supervisor, an auditor, an admin."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # officer, supervisor, auditor, admin
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+
+
+class Person(Base):
+    """The worker's identity, the current projection of the registration record."""
+
+    __tablename__ = "persons"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    personal_id: Mapped[str] = mapped_column(String(12), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(10))
+    ethnicity: Mapped[str] = mapped_column(String(60))
+    phone: Mapped[str] = mapped_column(String(20))
+
+
+# The state columns that record when a case first reached each state (reports read them).
+STATE_TIME_COLUMNS = (
+    "registered", "counselled", "trained", "health_checked", "loan_approved", "departed", "returned",
+    "reintegrated", "closed", "withdrawn", "ineligible", "visa_refused", "overstayed", "deceased",
+)
+
+
+class Case(Base):
+    """A worker's case: its state in the workflow, version, owner, and chain head."""
+
+    __tablename__ = "cases"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), unique=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"), index=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"), index=True)
+    workflow_version: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(30), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    owner_department: Mapped[str] = mapped_column(ForeignKey("departments.code"), index=True)
+    application_no: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(30))
+    market_code: Mapped[str | None] = mapped_column(String(40))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state_entered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seq: Mapped[int] = mapped_column(Integer)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    anchored_seq: Mapped[int] = mapped_column(Integer, default=0)
+    registered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    counselled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    trained_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    health_checked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    loan_approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    departed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reintegrated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ineligible_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    visa_refused_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    overstayed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    deceased_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class CaseRecord(Base):
+    """The current value of a record of a case's application (the history keeps every value)."""
+
+    __tablename__ = "case_records"
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    application_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(Json)
+    event_seq: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Event(Base):
+    """One entry of a case's history; append-only, chained to its predecessor by hash."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_events_case_seq"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    department: Mapped[str | None] = mapped_column(String(40))
+    trigger: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(30))
+    to_state: Mapped[str] = mapped_column(String(30))
+    application_no: Mapped[int] = mapped_column(Integer)
+    record_kind: Mapped[str | None] = mapped_column(String(30))
+    record_json: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Anchor(Base):
+    """A periodic seal over the chain heads that moved since the previous anchor, itself chained."""
+
+    __tablename__ = "anchors"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    heads_count: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AnchorHead(Base):
+    """A chain head an anchor sealed: the case's last event number and hash at that moment."""
+
+    __tablename__ = "anchor_heads"
+    anchor_id: Mapped[int] = mapped_column(ForeignKey("anchors.id"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxMessage(Base):
+    """A message to a department queue, written with the command and sent after commit."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_id", "status", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(36), unique=True)
+    topic: Mapped[str] = mapped_column(String(60))
+    queue: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(12))  # pending, published, done
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Enterprise(Base):
+    """A licensed service enterprise (reference data)."""
+
+    __tablename__ = "enterprises"
+    licence_number: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    licensed_from: Mapped[date] = mapped_column(Date)
+    licensed_until: Mapped[date | None] = mapped_column(Date)
+
+
+class HealthFacility(Base):
+    """A health-check facility approved for workers going abroad (reference data)."""
+
+    __tablename__ = "health_facilities"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    approved_from: Mapped[date] = mapped_column(Date)
+    approved_until: Mapped[date | None] = mapped_column(Date)
+
+
+class TrainingSchool(Base):
+    """A vocational or language school (reference data)."""
+
+    __tablename__ = "training_schools"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class MarketRow(Base):
+    """A destination market, kept in step with config/policy.toml for reports and lookups."""
+
+    __tablename__ = "markets"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2))
+    programme: Mapped[str] = mapped_column(String(200))
+    deposit_cap_vnd: Mapped[int | None] = mapped_column(BigInteger)

@@ -1,0 +1,44 @@
+"""The runtime a command needs: engine, clock and policy, built from settings or given by a test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Engine
+
+from config.policy import load_policy
+from config.settings import Settings, get_settings
+from services.clock import Clock, FixedClock, SystemClock, today
+from services.db import UnitOfWork, make_engine
+from workflows.case import WORKFLOW_VERSION
+from workflows.policy import Policy
+
+
+@dataclass
+class Runtime:
+    """What commands and queries run against."""
+
+    engine: Engine
+    clock: Clock
+    policy: Policy
+
+    def unit_of_work(self) -> UnitOfWork:
+        """Open one transaction."""
+        return UnitOfWork(self.engine)
+
+    def today(self) -> date:
+        """Return the business date in Vietnam."""
+        return today(self.clock)
+
+
+def build_runtime(settings: Settings | None = None, *, engine: Engine | None = None, clock: Clock | None = None) -> Runtime:
+    """Build the runtime from settings; a test passes its own engine or clock."""
+    settings = settings or get_settings()
+    if clock is None:
+        clock = FixedClock(settings.frozen_time) if settings.frozen_time else SystemClock()
+    return Runtime(
+        engine=engine or make_engine(settings.database_url),
+        clock=clock,
+        policy=load_policy(settings.policy_file, WORKFLOW_VERSION),
+    )

@@ -1,0 +1,48 @@
+"""Bring a database to the current schema and keep config-owned reference data in step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, select
+
+from config.policy import load_departments
+from config.settings import get_settings
+from services.models import Department, MarketRow
+from workflows.policy import Policy
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def upgrade(engine: Engine, policy: Policy) -> None:
+    """Run the migrations to head, then write the departments and markets from config/."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    with engine.begin() as conn:
+        sync_config_data(conn, policy)
+
+
+def sync_config_data(conn: Connection, policy: Policy) -> None:
+    """Insert or update the departments and markets that config/ defines."""
+    departments = load_departments(get_settings().departments_file)
+    known = set(conn.scalars(select(Department.code)))
+    for dept in departments:
+        values = {"code": dept.code, "name_vi": dept.name_vi, "name_en": dept.name_en}
+        _upsert(conn, Department, Department.code, dept.code in known, values)
+    known = set(conn.scalars(select(MarketRow.code)))
+    for market in policy.markets.values():
+        values = {"code": market.code, "country": market.country, "programme": market.programme, "deposit_cap_vnd": market.deposit_cap_vnd}
+        _upsert(conn, MarketRow, MarketRow.code, market.code in known, values)
+
+
+def _upsert(conn: Connection, model: type, key: object, exists: bool, values: dict[str, object]) -> None:
+    table = model.__table__  # type: ignore[attr-defined]
+    if exists:
+        conn.execute(table.update().where(key == values["code"]).values(**values))
+    else:
+        conn.execute(table.insert().values(**values))

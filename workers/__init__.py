@@ -1,0 +1,1 @@
+"""The Celery side of guestwork: one module per department queue, plus the system tasks."""
