@@ -141,3 +141,8 @@ def write_outbox(conn: Connection, *, topic: str, queues: list[str], case_id: in
         ],
     )
 
+
+
+def select_commune(case_id: int) -> Any:
+    """Return the query for a case's commune id."""
+    return select(Case.commune_id).where(Case.id == case_id)

@@ -32,3 +32,15 @@ def load_actor(conn: Connection, username: str) -> Actor:
     if row is None:
         raise NotFound([problem("user.unknown", f"Không có người dùng '{username}' đang hoạt động.", f"No active user '{username}'.", "user")])
     return Actor(row.id, row.username, row.role, row.department_code, row.unit_id)
+
+
+def officer_for(conn: Connection, departments: tuple[str, ...], unit_id: int | None = None) -> Actor:
+    """Return the first active officer of one of the departments (in a unit if given), as an actor."""
+    query = select(User.username).where(User.active, User.role == "officer", User.department_code.in_(departments)).order_by(User.id)
+    if unit_id is not None:
+        query = query.where(User.unit_id == unit_id)
+    username = conn.scalar(query.limit(1))
+    if username is None:
+        names = ", ".join(departments)
+        raise NotFound([problem("user.none", f"Không có cán bộ nào của bộ phận: {names}.", f"No officer of: {names}.", "user")])
+    return load_actor(conn, username)

@@ -406,3 +406,14 @@ def references_of(record: Any) -> dict[str, set[str]]:
     elif isinstance(record, Health):
         named["facilities"].add(record.facility_code)
     return named
+
+
+def record_fields(kind: str) -> list[tuple[str, bool]]:
+    """Return a record kind's top-level fields and whether each is required."""
+    kind_type = RECORD_TYPES[kind]
+    models = [BankLoan, SelfFinancing] if kind == "loan" else [kind_type]
+    fields: dict[str, bool] = {}
+    for model in models:
+        for name, info in model.model_fields.items():
+            fields[name] = fields.get(name, True) and info.is_required()
+    return list(fields.items())
