@@ -19,13 +19,14 @@ def case_detail(rt: Runtime, case_id: int) -> dict[str, Any]:
     with rt.unit_of_work() as conn:
         case = store.load_case(conn, case_id)
         row = conn.execute(
-            select(Case, Person.full_name, Person.personal_id, Person.date_of_birth, Person.sex)
+            select(Case.workflow_version, Case.source, Case.commune_id, Case.village_id,
+                   Person.full_name, Person.personal_id, Person.date_of_birth, Person.sex)
             .join(Person, Person.id == Case.person_id)
             .where(Case.id == case_id)
         ).one()
         records = store.load_records(conn, case_id, case.application_no)
         steps = [_next_step(conn, rt, case.state, records, trigger) for trigger in workflow.allowed_triggers(case.state)]
-        units = dict(conn.execute(select(AdminUnit.id, AdminUnit.name).where(AdminUnit.id.in_([row.Case.commune_id, row.Case.village_id]))).all())
+        units = dict(conn.execute(select(AdminUnit.id, AdminUnit.name).where(AdminUnit.id.in_([row.commune_id, row.village_id]))).all())
     state = workflow.STATE_BY_NAME[case.state]
     return {
         "id": case_id,
@@ -34,10 +35,10 @@ def case_detail(rt: Runtime, case_id: int) -> dict[str, Any]:
         "owner_department": state.owner,
         "version": case.version,
         "application_no": case.application_no,
-        "workflow_version": row.Case.workflow_version,
-        "source": row.Case.source,
-        "commune": units.get(row.Case.commune_id),
-        "village": units.get(row.Case.village_id),
+        "workflow_version": row.workflow_version,
+        "source": row.source,
+        "commune": units.get(row.commune_id),
+        "village": units.get(row.village_id),
         "person": {"full_name": row.full_name, "personal_id": row.personal_id, "date_of_birth": row.date_of_birth.isoformat(), "sex": row.sex},
         "records": {kind: record_data(value) for kind, value in records.items()},
         "next_steps": steps,
@@ -70,14 +71,15 @@ def case_history(rt: Runtime, case_id: int) -> list[dict[str, Any]]:
     with rt.unit_of_work() as conn:
         store.load_case(conn, case_id)
         rows = conn.execute(
-            select(Event, User.username).outerjoin(User, User.id == Event.actor_id).where(Event.case_id == case_id).order_by(Event.seq)
+            select(*Event.__table__.c, User.username).outerjoin(User, User.id == Event.actor_id)
+            .where(Event.case_id == case_id).order_by(Event.seq)
         ).all()
     return [
         {
-            "seq": row.Event.seq, "at": row.Event.at.isoformat(), "actor": row.username or "system",
-            "department": row.Event.department, "trigger": row.Event.trigger, "from_state": row.Event.from_state,
-            "to_state": row.Event.to_state, "application_no": row.Event.application_no, "record_kind": row.Event.record_kind,
-            "record_json": row.Event.record_json, "reason": row.Event.reason, "hash": row.Event.hash,
+            "seq": row.seq, "at": row.at.isoformat(), "actor": row.username or "system",
+            "department": row.department, "trigger": row.trigger, "from_state": row.from_state,
+            "to_state": row.to_state, "application_no": row.application_no, "record_kind": row.record_kind,
+            "record_json": row.record_json, "reason": row.reason, "hash": row.hash,
         }
         for row in rows
     ]
