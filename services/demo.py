@@ -53,7 +53,7 @@ def is_empty(rt: Runtime) -> bool:
 def seed(rt: Runtime, *, seed_value: int = 2023) -> int:
     """Seed the demo commune and walk about 50 cases through the real commands; return the count."""
     with rt.unit_of_work() as conn:
-        _seed_reference(conn)
+        seed_reference(conn)
     end = rt.clock.now()
     clock = FixedClock(end - timedelta(days=720))
     demo_rt = Runtime(engine=rt.engine, clock=clock, policy=rt.policy)
@@ -71,7 +71,8 @@ def seed(rt: Runtime, *, seed_value: int = 2023) -> int:
     return len(targets)
 
 
-def _seed_reference(conn: Connection) -> None:
+def seed_reference(conn: Connection) -> None:
+    """Insert the demo province, commune, villages, reference lists and one user per department."""
     province = conn.execute(insert(AdminUnit).returning(AdminUnit.id), {"code": PROVINCE[0], "name": PROVINCE[1], "kind": "province"}).scalar_one()
     commune = conn.execute(
         insert(AdminUnit).returning(AdminUnit.id), {"code": COMMUNE[0], "name": COMMUNE[1], "kind": "commune", "parent_id": province}
