@@ -13,8 +13,21 @@ from services.models import Anchor, AnchorHead, Case, Event
 from workflows.history import GENESIS, anchor_hash, canonical_time, event_hash
 
 _EVENT_COLUMNS = (
-    Event.id, Event.case_id, Event.seq, Event.at, Event.actor_id, Event.department, Event.trigger, Event.from_state,
-    Event.to_state, Event.application_no, Event.record_kind, Event.record_json, Event.reason, Event.prev_hash, Event.hash,
+    Event.id,
+    Event.case_id,
+    Event.seq,
+    Event.at,
+    Event.actor_id,
+    Event.department,
+    Event.trigger,
+    Event.from_state,
+    Event.to_state,
+    Event.application_no,
+    Event.record_kind,
+    Event.record_json,
+    Event.reason,
+    Event.prev_hash,
+    Event.hash,
 )
 
 
@@ -58,15 +71,26 @@ class _Chain:
             return
         if row.seq != self.expected_seq:
             gap = row.seq > self.expected_seq
-            self.fail(row, "missing" if gap else "order",
-                      f"event {self.expected_seq} is missing (deleted?)" if gap else f"event number {row.seq} is out of order",
-                      f"thiếu sự kiện số {self.expected_seq} (đã bị xóa?)" if gap else f"sự kiện số {row.seq} sai thứ tự")
+            self.fail(
+                row,
+                "missing" if gap else "order",
+                f"event {self.expected_seq} is missing (deleted?)" if gap else f"event number {row.seq} is out of order",
+                f"thiếu sự kiện số {self.expected_seq} (đã bị xóa?)" if gap else f"sự kiện số {row.seq} sai thứ tự",
+            )
         elif row.prev_hash != self.prev_hash:
-            self.fail(row, "link", f"event {row.seq} does not follow event {row.seq - 1} (inserted, reordered, or its predecessor was changed)",
-                      f"sự kiện {row.seq} không nối tiếp sự kiện {row.seq - 1} (bị chèn, đảo thứ tự, hoặc sự kiện trước bị sửa)")
+            self.fail(
+                row,
+                "link",
+                f"event {row.seq} does not follow event {row.seq - 1} (inserted, reordered, or its predecessor was changed)",
+                f"sự kiện {row.seq} không nối tiếp sự kiện {row.seq - 1} (bị chèn, đảo thứ tự, hoặc sự kiện trước bị sửa)",
+            )
         elif _hash_of(row) != row.hash:
-            self.fail(row, "content", f"event {row.seq} was changed after it was written (its hash does not match)",
-                      f"sự kiện {row.seq} đã bị sửa sau khi ghi (mã băm không khớp)")
+            self.fail(
+                row,
+                "content",
+                f"event {row.seq} was changed after it was written (its hash does not match)",
+                f"sự kiện {row.seq} đã bị sửa sau khi ghi (mã băm không khớp)",
+            )
         self.expected_seq, self.prev_hash, self.last_event = row.seq + 1, row.hash, row
 
     def fail(self, row: Any, code: str, en: str, vi: str) -> None:
@@ -75,8 +99,19 @@ class _Chain:
 
 def _hash_of(row: Any) -> str:
     return event_hash(
-        row.case_id, row.seq, canonical_time(row.at), row.actor_id, row.department, row.trigger, row.from_state, row.to_state,
-        row.application_no, row.record_kind, row.record_json, row.reason, row.prev_hash,
+        row.case_id,
+        row.seq,
+        canonical_time(row.at),
+        row.actor_id,
+        row.department,
+        row.trigger,
+        row.from_state,
+        row.to_state,
+        row.application_no,
+        row.record_kind,
+        row.record_json,
+        row.reason,
+        row.prev_hash,
     )
 
 
@@ -97,12 +132,18 @@ def verify(conn: Connection, case_id: int | None = None) -> VerifyReport:
         chain.check(row)
         expected = sealed.get((row.case_id, row.seq))
         if expected is not None and expected != row.hash and chain.finding is None:
-            chain.fail(row, "anchor", f"event {row.seq} differs from the value sealed in an anchor",
-                       f"sự kiện {row.seq} khác với giá trị đã niêm phong trong mốc neo")
+            chain.fail(
+                row,
+                "anchor",
+                f"event {row.seq} differs from the value sealed in an anchor",
+                f"sự kiện {row.seq} khác với giá trị đã niêm phong trong mốc neo",
+            )
         report.events += 1
     _finish(chain, heads, report)
     for missing in sorted(heads):
-        report.findings.append(Finding(missing, 1, None, "missing", "the case has no events left (deleted?)", "hồ sơ không còn sự kiện nào (bị xóa?)"))
+        report.findings.append(
+            Finding(missing, 1, None, "missing", "the case has no events left (deleted?)", "hồ sơ không còn sự kiện nào (bị xóa?)")
+        )
     report.cases += len(heads)
     report.findings.sort(key=lambda f: (f.case_id or 0, f.seq or 0))
     report.seconds = time.perf_counter() - started
@@ -119,9 +160,15 @@ def _finish(chain: _Chain | None, heads: dict[int, tuple[int, str]], report: Ver
         chain.fail(last, "orphan", "events belong to a case that does not exist", "sự kiện thuộc một hồ sơ không tồn tại")
     elif chain.finding is None and head is not None and last is not None and (last.seq, last.hash) != head:
         if last.seq < head[0]:
-            en, vi = f"events after {last.seq} are missing (the case records {head[0]})", f"thiếu các sự kiện sau số {last.seq} (hồ sơ ghi {head[0]})"
+            en, vi = (
+                f"events after {last.seq} are missing (the case records {head[0]})",
+                f"thiếu các sự kiện sau số {last.seq} (hồ sơ ghi {head[0]})",
+            )
         else:
-            en, vi = f"event {last.seq} is not the chain head the case records (inserted or changed?)", f"sự kiện {last.seq} không phải đầu chuỗi mà hồ sơ ghi (bị chèn hoặc sửa?)"
+            en, vi = (
+                f"event {last.seq} is not the chain head the case records (inserted or changed?)",
+                f"sự kiện {last.seq} không phải đầu chuỗi mà hồ sơ ghi (bị chèn hoặc sửa?)",
+            )
         chain.fail(last, "head", en, vi)
     if chain.finding is not None:
         report.findings.append(chain.finding)
@@ -138,8 +185,16 @@ def _sealed_heads(conn: Connection, report: VerifyReport, case_id: int | None) -
         heads = heads_by_anchor.get(anchor.id, [])
         report.anchors += 1
         if anchor.prev_hash != prev or anchor_hash(anchor.prev_hash, heads) != anchor.hash:
-            report.findings.append(Finding(None, None, None, "anchor", f"anchor {anchor.id} was changed or an anchor before it was removed",
-                                           f"mốc neo {anchor.id} đã bị sửa hoặc một mốc trước nó bị xóa"))
+            report.findings.append(
+                Finding(
+                    None,
+                    None,
+                    None,
+                    "anchor",
+                    f"anchor {anchor.id} was changed or an anchor before it was removed",
+                    f"mốc neo {anchor.id} đã bị sửa hoặc một mốc trước nó bị xóa",
+                )
+            )
         prev = anchor.hash
         sealed.update({(c, s): h for c, s, h in heads if case_id is None or c == case_id})
     return sealed
@@ -156,9 +211,10 @@ class Sealed:
 
 def seal(conn: Connection, now: datetime) -> Sealed | None:
     """Seal every chain head that moved since the last anchor into a new anchor; None if none moved."""
-    heads = [(row.id, row.last_seq, row.head_hash) for row in conn.execute(
-        select(Case.id, Case.last_seq, Case.head_hash).where(Case.last_seq != Case.anchored_seq).order_by(Case.id)
-    )]
+    heads = [
+        (row.id, row.last_seq, row.head_hash)
+        for row in conn.execute(select(Case.id, Case.last_seq, Case.head_hash).where(Case.last_seq != Case.anchored_seq).order_by(Case.id))
+    ]
     if not heads:
         return None
     prev = conn.scalar(select(Anchor.hash).order_by(Anchor.id.desc()).limit(1)) or GENESIS
@@ -167,9 +223,8 @@ def seal(conn: Connection, now: datetime) -> Sealed | None:
         insert(Anchor).returning(Anchor.id), {"at": now, "heads_count": len(heads), "prev_hash": prev, "hash": digest}
     ).scalar_one()
     conn.execute(insert(AnchorHead), [{"anchor_id": anchor_id, "case_id": c, "seq": s, "hash": h} for c, s, h in heads])
-    cases = Case.__table__
     conn.execute(
-        update(cases).where(cases.c.id == bindparam("case_id")).values(anchored_seq=bindparam("seq")),
+        update(Case).where(Case.id == bindparam("case_id")).values(anchored_seq=bindparam("seq")),
         [{"case_id": c, "seq": s} for c, s, _ in heads],
     )
     return Sealed(anchor_id, digest, len(heads))

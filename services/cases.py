@@ -44,22 +44,48 @@ def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
             case_id = conn.execute(
                 insert(Case).returning(Case.id),
                 {
-                    "person_id": person_id, "commune_id": commune_id, "village_id": village_id,
-                    "workflow_version": workflow.WORKFLOW_VERSION, "state": "registered", "version": 1,
-                    "owner_department": owner, "application_no": 1, "source": record.source, "opened_at": now,
-                    "state_entered_at": now, "registered_at": now, "last_seq": 1, "head_hash": "", "anchored_seq": 0,
+                    "person_id": person_id,
+                    "commune_id": commune_id,
+                    "village_id": village_id,
+                    "workflow_version": workflow.WORKFLOW_VERSION,
+                    "state": "registered",
+                    "version": 1,
+                    "owner_department": owner,
+                    "application_no": 1,
+                    "source": record.source,
+                    "opened_at": now,
+                    "state_entered_at": now,
+                    "registered_at": now,
+                    "last_seq": 1,
+                    "head_hash": "",
+                    "anchored_seq": 0,
                 },
             ).scalar_one()
             data_out = record_data(record)
             event_id, _, digest = store.append_event(
-                conn, None, case_id=case_id, at=now, actor=actor, trigger=REGISTER, from_state=None, to_state="registered",
-                application_no=1, record_kind="registration", record_json=canonical_json(data_out), reason=None,
+                conn,
+                None,
+                case_id=case_id,
+                at=now,
+                actor=actor,
+                trigger=REGISTER,
+                from_state=None,
+                to_state="registered",
+                application_no=1,
+                record_kind="registration",
+                record_json=canonical_json(data_out),
+                reason=None,
             )
             conn.execute(update(Case).where(Case.id == case_id).values(head_hash=digest))
             store.save_record(conn, case_id=case_id, application_no=1, kind="registration", data=data_out, seq=1, at=now, exists=False)
             store.write_outbox(
-                conn, topic="case.registered", queues=workflow.departments_concerned(None, "registered"), case_id=case_id,
-                event_id=event_id, payload={"trigger": REGISTER, "to_state": "registered"}, at=now,
+                conn,
+                topic="case.registered",
+                queues=workflow.departments_concerned(None, "registered"),
+                case_id=case_id,
+                event_id=event_id,
+                payload={"trigger": REGISTER, "to_state": "registered"},
+                at=now,
             )
     except IntegrityError as error:
         raise _duplicate_person(record.personal_id) from error
@@ -67,8 +93,14 @@ def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
 
 
 def fire(
-    rt: Runtime, actor: Actor, case_id: int, trigger: str, data: dict[str, Any] | None = None,
-    *, expected_version: int | None = None, reason: str | None = None,
+    rt: Runtime,
+    actor: Actor,
+    case_id: int,
+    trigger: str,
+    data: dict[str, Any] | None = None,
+    *,
+    expected_version: int | None = None,
+    reason: str | None = None,
 ) -> CaseRef:
     """Move a case along a transition, with its record if given here, in one transaction."""
     spec = workflow.TRANSITION_BY_TRIGGER.get(trigger)
@@ -87,7 +119,10 @@ def fire(
         if incoming is not None:
             records[spec.record] = incoming
         subject = CaseSubject(
-            state=case.state, today=rt.today(), policy=rt.policy, records=records,
+            state=case.state,
+            today=rt.today(),
+            policy=rt.policy,
+            records=records,
             references=store.load_references(conn, references_of(records.get(spec.record))),
         )
         change = workflow.fire(subject, trigger)
@@ -95,12 +130,27 @@ def fire(
         record = records[spec.record]
         data_out = record_data(record)
         event_id, seq, digest = store.append_event(
-            conn, case, case_id=case_id, at=now, actor=actor, trigger=trigger, from_state=change.source, to_state=change.dest,
-            application_no=application_no, record_kind=spec.record, record_json=canonical_json(data_out), reason=reason,
+            conn,
+            case,
+            case_id=case_id,
+            at=now,
+            actor=actor,
+            trigger=trigger,
+            from_state=change.source,
+            to_state=change.dest,
+            application_no=application_no,
+            record_kind=spec.record,
+            record_json=canonical_json(data_out),
+            reason=reason,
         )
         values: dict[str, Any] = {
-            "state": change.dest, "owner_department": workflow.STATE_BY_NAME[change.dest].owner, "application_no": application_no,
-            "state_entered_at": now, f"{change.dest}_at": now, "last_seq": seq, "head_hash": digest,
+            "state": change.dest,
+            "owner_department": workflow.STATE_BY_NAME[change.dest].owner,
+            "application_no": application_no,
+            "state_entered_at": now,
+            f"{change.dest}_at": now,
+            "last_seq": seq,
+            "head_hash": digest,
         }
         if trigger == "counsel":
             values["market_code"] = record.market_code
@@ -109,21 +159,34 @@ def fire(
             for kind in workflow.CARRIED_OVER_RECORDS:
                 if kind in records:
                     kept = record_data(records[kind])
-                    store.save_record(conn, case_id=case_id, application_no=application_no, kind=kind, data=kept, seq=seq, at=now, exists=False)
+                    store.save_record(
+                        conn, case_id=case_id, application_no=application_no, kind=kind, data=kept, seq=seq, at=now, exists=False
+                    )
             had_record = False
         store.save_record(
             conn, case_id=case_id, application_no=application_no, kind=spec.record, data=data_out, seq=seq, at=now, exists=had_record
         )
         store.write_outbox(
-            conn, topic="case.transitioned", queues=workflow.departments_concerned(change.source, change.dest), case_id=case_id,
-            event_id=event_id, payload={"trigger": trigger, "from_state": change.source, "to_state": change.dest}, at=now,
+            conn,
+            topic="case.transitioned",
+            queues=workflow.departments_concerned(change.source, change.dest),
+            case_id=case_id,
+            event_id=event_id,
+            payload={"trigger": trigger, "from_state": change.source, "to_state": change.dest},
+            at=now,
         )
     return CaseRef(case_id, case.version + 1, change.dest)
 
 
 def put_record(
-    rt: Runtime, actor: Actor, case_id: int, kind: str, data: dict[str, Any],
-    *, expected_version: int | None = None, reason: str | None = None,
+    rt: Runtime,
+    actor: Actor,
+    case_id: int,
+    kind: str,
+    data: dict[str, Any],
+    *,
+    expected_version: int | None = None,
+    reason: str | None = None,
 ) -> CaseRef:
     """Add a record for the case's next step, or correct one on file (a correction needs a reason)."""
     _require_department(actor, workflow.record_departments(kind), f"record:{kind}")
@@ -144,16 +207,31 @@ def put_record(
             data_out = record_data(record)
             trigger = CORRECT_RECORD if correcting else ADD_RECORD
             event_id, seq, digest = store.append_event(
-                conn, case, case_id=case_id, at=now, actor=actor, trigger=trigger, from_state=case.state, to_state=case.state,
-                application_no=case.application_no, record_kind=kind, record_json=canonical_json(data_out), reason=reason,
+                conn,
+                case,
+                case_id=case_id,
+                at=now,
+                actor=actor,
+                trigger=trigger,
+                from_state=case.state,
+                to_state=case.state,
+                application_no=case.application_no,
+                record_kind=kind,
+                record_json=canonical_json(data_out),
+                reason=reason,
             )
             store.advance_case(conn, case, {"last_seq": seq, "head_hash": digest})
             store.save_record(
                 conn, case_id=case_id, application_no=case.application_no, kind=kind, data=data_out, seq=seq, at=now, exists=correcting
             )
             store.write_outbox(
-                conn, topic="case.record_changed", queues=workflow.departments_concerned(None, case.state), case_id=case_id,
-                event_id=event_id, payload={"trigger": trigger, "record_kind": kind}, at=now,
+                conn,
+                topic="case.record_changed",
+                queues=workflow.departments_concerned(None, case.state),
+                case_id=case_id,
+                event_id=event_id,
+                payload={"trigger": trigger, "record_kind": kind},
+                at=now,
             )
     except IntegrityError as error:
         raise _duplicate_person(getattr(record, "personal_id", "")) from error
@@ -177,8 +255,14 @@ def _require_department(actor: Actor, departments: tuple[str, ...], action: str)
         return
     allowed = ", ".join(departments)
     raise Forbidden(
-        [problem("department.not_owner", f"Bộ phận {actor.department or '—'} không được thực hiện '{action}' (chỉ: {allowed}).",
-                 f"Department {actor.department or '—'} may not do '{action}' (only: {allowed}).", "actor")]
+        [
+            problem(
+                "department.not_owner",
+                f"Bộ phận {actor.department or '—'} không được thực hiện '{action}' (chỉ: {allowed}).",
+                f"Department {actor.department or '—'} may not do '{action}' (only: {allowed}).",
+                "actor",
+            )
+        ]
     )
 
 
@@ -189,8 +273,14 @@ def _unwrap(data: dict[str, Any], case_id: int | None) -> dict[str, Any]:
     named = data.get("case_id")
     if named is not None and case_id is not None and named != case_id:
         raise RecordInvalid(
-            [problem("record.wrong_case", f"Hồ sơ này dành cho hồ sơ số {named}, không phải số {case_id}.",
-                     f"This record is for case {named}, not case {case_id}.", "case_id")]
+            [
+                problem(
+                    "record.wrong_case",
+                    f"Hồ sơ này dành cho hồ sơ số {named}, không phải số {case_id}.",
+                    f"This record is for case {named}, not case {case_id}.",
+                    "case_id",
+                )
+            ]
         )
     return {key: value for key, value in data.items() if key != "case_id"}
 
@@ -201,21 +291,41 @@ def _check_record_belongs(state: str, kind: str) -> None:
         return
     options = ", ".join(sorted(next_records)) or "—"
     raise RecordInvalid(
-        [problem("record.not_for_step", f"Hồ sơ ở trạng thái '{state}' không nhận loại '{kind}' (nhận: {options}).",
-                 f"A case in state '{state}' takes no '{kind}' record (it takes: {options}).", "kind")]
+        [
+            problem(
+                "record.not_for_step",
+                f"Hồ sơ ở trạng thái '{state}' không nhận loại '{kind}' (nhận: {options}).",
+                f"A case in state '{state}' takes no '{kind}' record (it takes: {options}).",
+                "kind",
+            )
+        ]
     )
 
 
 def _resolve_units(conn: Connection, commune_code: str, village_code: str) -> tuple[int, int]:
-    rows = {row.code: row for row in conn.execute(
-        select(AdminUnit.id, AdminUnit.code, AdminUnit.kind, AdminUnit.parent_id).where(AdminUnit.code.in_([commune_code, village_code]))
-    )}
+    rows = {
+        row.code: row
+        for row in conn.execute(
+            select(AdminUnit.id, AdminUnit.code, AdminUnit.kind, AdminUnit.parent_id).where(
+                AdminUnit.code.in_([commune_code, village_code])
+            )
+        )
+    }
     commune, village = rows.get(commune_code), rows.get(village_code)
     if commune is None or commune.kind != "commune":
-        raise RecordInvalid([problem("unit.commune", f"Không có xã/phường mã {commune_code}.", f"No commune with code {commune_code}.", "commune_code")])
+        raise RecordInvalid(
+            [problem("unit.commune", f"Không có xã/phường mã {commune_code}.", f"No commune with code {commune_code}.", "commune_code")]
+        )
     if village is None or village.kind != "village" or village.parent_id != commune.id:
         raise RecordInvalid(
-            [problem("unit.village", f"Thôn mã {village_code} không thuộc xã {commune_code}.", f"Village {village_code} is not in commune {commune_code}.", "village_code")]
+            [
+                problem(
+                    "unit.village",
+                    f"Thôn mã {village_code} không thuộc xã {commune_code}.",
+                    f"Village {village_code} is not in commune {commune_code}.",
+                    "village_code",
+                )
+            ]
         )
     return commune.id, village.id
 
@@ -235,15 +345,25 @@ def _duplicate_person(personal_id: str, case_id: int | None = None, state: str |
     hint_vi = "; hãy mở lại hồ sơ đó" if ended else "; mỗi người chỉ có một hồ sơ đang mở"
     hint_en = "; reopen that case instead" if ended else "; a person has one open case at a time"
     return Conflict(
-        [problem("person.has_case", f"Người có số định danh {personal_id} đã có hồ sơ{where_vi}{hint_vi}.",
-                 f"The person with ID {personal_id} already has a case{where_en}{hint_en}.", "personal_id")]
+        [
+            problem(
+                "person.has_case",
+                f"Người có số định danh {personal_id} đã có hồ sơ{where_vi}{hint_vi}.",
+                f"The person with ID {personal_id} already has a case{where_en}{hint_en}.",
+                "personal_id",
+            )
+        ]
     )
 
 
 def _person_values(record: Registration) -> dict[str, Any]:
     return {
-        "personal_id": record.personal_id, "full_name": record.full_name, "date_of_birth": record.date_of_birth,
-        "sex": record.sex, "ethnicity": record.ethnicity, "phone": record.phone,
+        "personal_id": record.personal_id,
+        "full_name": record.full_name,
+        "date_of_birth": record.date_of_birth,
+        "sex": record.sex,
+        "ethnicity": record.ethnicity,
+        "phone": record.phone,
     }
 
 

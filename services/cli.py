@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -104,7 +103,9 @@ def demo_command(if_empty: Annotated[bool, typer.Option("--if-empty", help="Do n
         raise typer.Exit(1)
     with refusals():
         count = demo.seed(rt)
-    typer.echo(f"✓ seeded {count} demo cases in {demo.COMMUNE[1]}; users: {', '.join(d for d, _ in demo.USERS)}, supervisor, auditor, admin")
+    typer.echo(
+        f"✓ seeded {count} demo cases in {demo.COMMUNE[1]}; users: {', '.join(d for d, _ in demo.USERS)}, supervisor, auditor, admin"
+    )
 
 
 @case_app.command("register")
@@ -116,8 +117,14 @@ def case_register(record: Path, as_user: AsUser = None) -> None:
 
 
 @case_app.command("fire")
-def case_fire(case_id: int, trigger: str, record: Annotated[Path | None, typer.Option(help="The step's record (JSON).")] = None,
-              version: Version = None, reason: Reason = None, as_user: AsUser = None) -> None:
+def case_fire(
+    case_id: int,
+    trigger: str,
+    record: Annotated[Path | None, typer.Option(help="The step's record (JSON).")] = None,
+    version: Version = None,
+    reason: Reason = None,
+    as_user: AsUser = None,
+) -> None:
     """Move a case along a step (see `case show` for the possible steps), with its record."""
     data = read_json(record) if record else None
     spec = workflow.TRANSITION_BY_TRIGGER.get(trigger)
@@ -136,14 +143,18 @@ def case_record(case_id: int, kind: str, record: Path, version: Version = None, 
 
 
 @case_app.command("withdraw")
-def case_withdraw(case_id: int, reason: Annotated[str, typer.Option(help="Why the worker withdraws.")], version: Version = None, as_user: AsUser = None) -> None:
+def case_withdraw(
+    case_id: int, reason: Annotated[str, typer.Option(help="Why the worker withdraws.")], version: Version = None, as_user: AsUser = None
+) -> None:
     """Withdraw a case before departure."""
     with refusals():
         done(cases.withdraw(runtime(), acting(as_user, ("social_policy",), case_id), case_id, reason, expected_version=version))
 
 
 @case_app.command("reopen")
-def case_reopen(case_id: int, reason: Annotated[str, typer.Option(help="Why the case is reopened.")], version: Version = None, as_user: AsUser = None) -> None:
+def case_reopen(
+    case_id: int, reason: Annotated[str, typer.Option(help="Why the case is reopened.")], version: Version = None, as_user: AsUser = None
+) -> None:
     """Reopen an ended case as a new application of the same person."""
     with refusals():
         done(cases.reopen(runtime(), acting(as_user, ("social_policy",), case_id), case_id, reason, expected_version=version))
@@ -159,8 +170,10 @@ def case_show(case_id: int, as_json: AsJson = False) -> None:
         return
     person = detail["person"]
     typer.echo(f"Case {detail['id']} · {person['full_name']} · {detail['village']}, {detail['commune']}")
-    typer.echo(f"State: {detail['state']} ({detail['state_label']['vi']}) · owner {detail['owner_department']} · "
-               f"version {detail['version']} · application {detail['application_no']} · source {detail['source']}")
+    typer.echo(
+        f"State: {detail['state']} ({detail['state_label']['vi']}) · owner {detail['owner_department']} · "
+        f"version {detail['version']} · application {detail['application_no']} · source {detail['source']}"
+    )
     typer.echo("Records: " + (", ".join(detail["records"]) or "—"))
     for step in detail["next_steps"]:
         status = "on file" if step["record_on_file"] else "needed: " + ", ".join(f["name"] for f in step["record_fields"] if f["required"])
@@ -182,15 +195,19 @@ def case_history(case_id: int, as_json: AsJson = False) -> None:
     for event in events:
         moved = f"{event['from_state'] or '∅'} → {event['to_state']}" if event["from_state"] != event["to_state"] else event["to_state"]
         note = f" · reason: {event['reason']}" if event["reason"] else ""
-        typer.echo(f"#{event['seq']:>3} {event['at'][:19]} {event['actor']:<14} {event['trigger']:<18} {moved}"
-                   f" [{event['record_kind'] or '-'}]{note}  {event['hash'][:12]}")
+        typer.echo(
+            f"#{event['seq']:>3} {event['at'][:19]} {event['actor']:<14} {event['trigger']:<18} {moved}"
+            f" [{event['record_kind'] or '-'}]{note}  {event['hash'][:12]}"
+        )
 
 
 @case_app.command("list")
 def case_list(state: Annotated[str | None, typer.Option(help="Only cases in this state.")] = None, limit: int = 50, after: int = 0) -> None:
     """List cases in id order, a page at a time (--after the last id shown)."""
     for row in queries.list_cases(runtime(), state=state, limit=limit, after_id=after):
-        typer.echo(f"{row['id']:>6}  {row['state']:<15} v{row['version']:<3} {row['owner_department']:<14} {row['full_name']} ({row['village']})")
+        typer.echo(
+            f"{row['id']:>6}  {row['state']:<15} v{row['version']:<3} {row['owner_department']:<14} {row['full_name']} ({row['village']})"
+        )
 
 
 @app.command("status")
@@ -208,7 +225,9 @@ def audit_verify(case: Annotated[int | None, typer.Option("--case", help="Only t
     with rt.unit_of_work() as conn:
         report = audit.verify(conn, case)
     rate = report.events / report.seconds if report.seconds else 0
-    typer.echo(f"checked {report.events} events in {report.cases} cases and {report.anchors} anchors in {report.seconds:.2f} s ({rate:,.0f} events/s)")
+    typer.echo(
+        f"checked {report.events} events in {report.cases} cases and {report.anchors} anchors in {report.seconds:.2f} s ({rate:,.0f} events/s)"
+    )
     for finding in report.findings:
         where = f"case {finding.case_id}, event {finding.seq} (id {finding.event_id})" if finding.case_id else "anchors"
         typer.echo(f"✗ {where}: {finding.en}\n  {finding.vi}")
@@ -245,4 +264,3 @@ def workflow_diagram(case: Annotated[int | None, typer.Option("--case", help="Hi
 def workflow_definition() -> None:
     """Print the workflow definition as JSON."""
     typer.echo(json.dumps(workflow.definition(), ensure_ascii=False, indent=2, default=lambda f: getattr(f, "__name__", str(f))))
-

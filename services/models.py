@@ -109,8 +109,20 @@ class Person(Base):
 
 # The state columns that record when a case first reached each state (reports read them).
 STATE_TIME_COLUMNS = (
-    "registered", "counselled", "trained", "health_checked", "loan_approved", "departed", "returned",
-    "reintegrated", "closed", "withdrawn", "ineligible", "visa_refused", "overstayed", "deceased",
+    "registered",
+    "counselled",
+    "trained",
+    "health_checked",
+    "loan_approved",
+    "departed",
+    "returned",
+    "reintegrated",
+    "closed",
+    "withdrawn",
+    "ineligible",
+    "visa_refused",
+    "overstayed",
+    "deceased",
 )
 
 

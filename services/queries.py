@@ -19,8 +19,16 @@ def case_detail(rt: Runtime, case_id: int) -> dict[str, Any]:
     with rt.unit_of_work() as conn:
         case = store.load_case(conn, case_id)
         row = conn.execute(
-            select(Case.workflow_version, Case.source, Case.commune_id, Case.village_id,
-                   Person.full_name, Person.personal_id, Person.date_of_birth, Person.sex)
+            select(
+                Case.workflow_version,
+                Case.source,
+                Case.commune_id,
+                Case.village_id,
+                Person.full_name,
+                Person.personal_id,
+                Person.date_of_birth,
+                Person.sex,
+            )
             .join(Person, Person.id == Case.person_id)
             .where(Case.id == case_id)
         ).one()
@@ -39,7 +47,12 @@ def case_detail(rt: Runtime, case_id: int) -> dict[str, Any]:
         "source": row.source,
         "commune": units.get(row.commune_id),
         "village": units.get(row.village_id),
-        "person": {"full_name": row.full_name, "personal_id": row.personal_id, "date_of_birth": row.date_of_birth.isoformat(), "sex": row.sex},
+        "person": {
+            "full_name": row.full_name,
+            "personal_id": row.personal_id,
+            "date_of_birth": row.date_of_birth.isoformat(),
+            "sex": row.sex,
+        },
         "records": {kind: record_data(value) for kind, value in records.items()},
         "next_steps": steps,
     }
@@ -49,7 +62,10 @@ def _next_step(conn: Connection, rt: Runtime, state: str, records: dict[str, Any
     spec = workflow.TRANSITION_BY_TRIGGER[trigger]
     on_file = spec.record in records
     subject = CaseSubject(
-        state=state, today=rt.today(), policy=rt.policy, records=records,
+        state=state,
+        today=rt.today(),
+        policy=rt.policy,
+        records=records,
         references=store.load_references(conn, references_of(records.get(spec.record))),
     )
     blocking = [p.as_dict() for p in workflow.check(subject, trigger) if p.code != "record.missing"]
@@ -71,15 +87,25 @@ def case_history(rt: Runtime, case_id: int) -> list[dict[str, Any]]:
     with rt.unit_of_work() as conn:
         store.load_case(conn, case_id)
         rows = conn.execute(
-            select(*Event.__table__.c, User.username).outerjoin(User, User.id == Event.actor_id)
-            .where(Event.case_id == case_id).order_by(Event.seq)
+            select(*Event.__table__.c, User.username)
+            .outerjoin(User, User.id == Event.actor_id)
+            .where(Event.case_id == case_id)
+            .order_by(Event.seq)
         ).all()
     return [
         {
-            "seq": row.seq, "at": row.at.isoformat(), "actor": row.username or "system",
-            "department": row.department, "trigger": row.trigger, "from_state": row.from_state,
-            "to_state": row.to_state, "application_no": row.application_no, "record_kind": row.record_kind,
-            "record_json": row.record_json, "reason": row.reason, "hash": row.hash,
+            "seq": row.seq,
+            "at": row.at.isoformat(),
+            "actor": row.username or "system",
+            "department": row.department,
+            "trigger": row.trigger,
+            "from_state": row.from_state,
+            "to_state": row.to_state,
+            "application_no": row.application_no,
+            "record_kind": row.record_kind,
+            "record_json": row.record_json,
+            "reason": row.reason,
+            "hash": row.hash,
         }
         for row in rows
     ]
@@ -104,4 +130,4 @@ def list_cases(rt: Runtime, *, state: str | None = None, limit: int = 50, after_
 def count_by_state(rt: Runtime) -> dict[str, int]:
     """Return how many cases are in each state."""
     with rt.unit_of_work() as conn:
-        return dict(conn.execute(select(Case.state, func.count()).group_by(Case.state)).all())  # type: ignore[arg-type]
+        return dict(conn.execute(select(Case.state, func.count()).group_by(Case.state)).all())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -32,15 +34,20 @@ def sync_config_data(conn: Connection, policy: Policy) -> None:
     departments = load_departments(get_settings().departments_file)
     known = set(conn.scalars(select(Department.code)))
     for dept in departments:
-        values = {"code": dept.code, "name_vi": dept.name_vi, "name_en": dept.name_en}
-        _upsert(conn, Department, Department.code, dept.code in known, values)
+        dept_values: dict[str, object] = {"code": dept.code, "name_vi": dept.name_vi, "name_en": dept.name_en}
+        _upsert(conn, Department, Department.code, dept.code in known, dept_values)
     known = set(conn.scalars(select(MarketRow.code)))
     for market in policy.markets.values():
-        values = {"code": market.code, "country": market.country, "programme": market.programme, "deposit_cap_vnd": market.deposit_cap_vnd}
+        values: dict[str, object] = {
+            "code": market.code,
+            "country": market.country,
+            "programme": market.programme,
+            "deposit_cap_vnd": market.deposit_cap_vnd,
+        }
         _upsert(conn, MarketRow, MarketRow.code, market.code in known, values)
 
 
-def _upsert(conn: Connection, model: type, key: object, exists: bool, values: dict[str, object]) -> None:
+def _upsert(conn: Connection, model: type, key: Any, exists: bool, values: Mapping[str, object]) -> None:
     table = model.__table__  # type: ignore[attr-defined]
     if exists:
         conn.execute(table.update().where(key == values["code"]).values(**values))

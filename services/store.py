@@ -15,12 +15,10 @@ from workflows.errors import Conflict, NotFound, problem
 from workflows.history import GENESIS, canonical_time, event_hash
 from workflows.records import load_record
 
-_CASE_HEAD = select(
-    Case.id, Case.state, Case.version, Case.application_no, Case.last_seq, Case.head_hash, Case.commune_id, Case.person_id
-)
+_CASE_HEAD = select(Case.id, Case.state, Case.version, Case.application_no, Case.last_seq, Case.head_hash, Case.commune_id, Case.person_id)
 
 
-def load_case(conn: Connection, case_id: int) -> Row[Any]:
+def load_case(conn: Connection, case_id: int) -> Any:
     """Return the case's head row, or raise NotFound."""
     row = conn.execute(_CASE_HEAD.where(Case.id == case_id)).first()
     if row is None:
@@ -75,9 +73,7 @@ def load_references(conn: Connection, named: dict[str, set[str]]) -> ref.Referen
 
 def advance_case(conn: Connection, case: Row[Any], values: dict[str, Any]) -> None:
     """Update the case row if it is still at the version read, or raise a conflict."""
-    result = conn.execute(
-        update(Case).where(Case.id == case.id, Case.version == case.version).values(version=case.version + 1, **values)
-    )
+    result = conn.execute(update(Case).where(Case.id == case.id, Case.version == case.version).values(version=case.version + 1, **values))
     if result.rowcount != 1:
         raise stale(case.id, case.version, None)
 
@@ -101,21 +97,45 @@ def append_event(
     seq = case.last_seq + 1 if case is not None else 1
     prev_hash = case.head_hash if case is not None else GENESIS
     digest = event_hash(
-        case_id, seq, canonical_time(at), actor.user_id, actor.department, trigger, from_state, to_state,
-        application_no, record_kind, record_json, reason, prev_hash,
+        case_id,
+        seq,
+        canonical_time(at),
+        actor.user_id,
+        actor.department,
+        trigger,
+        from_state,
+        to_state,
+        application_no,
+        record_kind,
+        record_json,
+        reason,
+        prev_hash,
     )
     event_id = conn.execute(
         insert(Event).returning(Event.id),
         {
-            "case_id": case_id, "seq": seq, "at": at, "actor_id": actor.user_id, "department": actor.department,
-            "trigger": trigger, "from_state": from_state, "to_state": to_state, "application_no": application_no,
-            "record_kind": record_kind, "record_json": record_json, "reason": reason, "prev_hash": prev_hash, "hash": digest,
+            "case_id": case_id,
+            "seq": seq,
+            "at": at,
+            "actor_id": actor.user_id,
+            "department": actor.department,
+            "trigger": trigger,
+            "from_state": from_state,
+            "to_state": to_state,
+            "application_no": application_no,
+            "record_kind": record_kind,
+            "record_json": record_json,
+            "reason": reason,
+            "prev_hash": prev_hash,
+            "hash": digest,
         },
     ).scalar_one()
     return event_id, seq, digest
 
 
-def save_record(conn: Connection, *, case_id: int, application_no: int, kind: str, data: dict[str, Any], seq: int, at: datetime, exists: bool) -> None:
+def save_record(
+    conn: Connection, *, case_id: int, application_no: int, kind: str, data: dict[str, Any], seq: int, at: datetime, exists: bool
+) -> None:
     """Write the current value of a record (insert, or replace the previous value)."""
     values = {"data": data, "event_seq": seq, "recorded_at": at}
     if exists:
@@ -128,19 +148,27 @@ def save_record(conn: Connection, *, case_id: int, application_no: int, kind: st
         conn.execute(insert(CaseRecord), {"case_id": case_id, "application_no": application_no, "kind": kind, **values})
 
 
-def write_outbox(conn: Connection, *, topic: str, queues: list[str], case_id: int, event_id: int, payload: dict[str, Any], at: datetime) -> None:
+def write_outbox(
+    conn: Connection, *, topic: str, queues: list[str], case_id: int, event_id: int, payload: dict[str, Any], at: datetime
+) -> None:
     """Write one pending message per department queue, in the command's transaction."""
     conn.execute(
         insert(OutboxMessage),
         [
             {
-                "message_id": str(uuid.uuid4()), "topic": topic, "queue": queue, "case_id": case_id, "event_id": event_id,
-                "payload": {**payload, "event_id": event_id, "case_id": case_id}, "status": "pending", "created_at": at, "attempts": 0,
+                "message_id": str(uuid.uuid4()),
+                "topic": topic,
+                "queue": queue,
+                "case_id": case_id,
+                "event_id": event_id,
+                "payload": {**payload, "event_id": event_id, "case_id": case_id},
+                "status": "pending",
+                "created_at": at,
+                "attempts": 0,
             }
             for queue in queues
         ],
     )
-
 
 
 def select_commune(case_id: int) -> Any:

@@ -30,7 +30,9 @@ def load_actor(conn: Connection, username: str) -> Actor:
         select(User.id, User.username, User.role, User.department_code, User.unit_id).where(User.username == username, User.active)
     ).first()
     if row is None:
-        raise NotFound([problem("user.unknown", f"Không có người dùng '{username}' đang hoạt động.", f"No active user '{username}'.", "user")])
+        raise NotFound(
+            [problem("user.unknown", f"Không có người dùng '{username}' đang hoạt động.", f"No active user '{username}'.", "user")]
+        )
     return Actor(row.id, row.username, row.role, row.department_code, row.unit_id)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from transitions import EventData, Machine
 
@@ -60,44 +60,153 @@ STATES = (
 )
 
 TRANSITIONS = (
-    TransitionSpec("counsel", ("registered",), "counselled", "counselling", ("enterprise", "social_policy"),
-                   (g.requires("counselling"), g.enterprise_licensed, g.market_known, g.selection_free, g.counselled_after_consent),
-                   "Ghi nhận tư vấn", "Record counselling"),
-    TransitionSpec("train", ("counselled",), "trained", "training", ("training", "enterprise"),
-                   (g.requires("training"), g.orientation_complete, g.orientation_valid_today, g.orientation_issuer_licensed, g.schools_known),
-                   "Ghi nhận chứng chỉ đào tạo", "Record training"),
-    TransitionSpec("certify_health", ("trained",), "health_checked", "health", ("office",),
-                   (g.requires("health"), g.health_fit, g.facility_approved, g.health_valid_today),
-                   "Ghi nhận khám sức khỏe", "Record the health check"),
-    TransitionSpec("approve_loan", ("health_checked",), "loan_approved", "loan", ("bank", "finance"),
-                   (g.requires("loan"), g.loan_within_costs),
-                   "Ghi nhận vay vốn / tự túc", "Record the loan or self-financing"),
-    TransitionSpec("depart", ("loan_approved",), "departed", "departure", ("enterprise",),
-                   (g.requires("departure"), g.orientation_valid_on_departure, g.health_valid_on_departure,
-                    g.contract_in_counselled_market, g.visa_covers_departure),
-                   "Ghi nhận xuất cảnh", "Record the departure"),
-    TransitionSpec("return_home", ("departed", "overstayed"), "returned", "return", ("social_policy",),
-                   (g.requires("return"), g.returned_after_departure),
-                   "Ghi nhận về nước", "Record the return"),
-    TransitionSpec("reintegrate", ("returned",), "reintegrated", "reintegration", ("social_policy",),
-                   (g.requires("reintegration"), g.referred_after_return),
-                   "Giới thiệu việc làm", "Refer to a job"),
-    TransitionSpec("close", ("returned", "reintegrated"), "closed", "closure", ("social_policy",),
-                   (g.requires("closure"),), "Kết thúc hồ sơ", "Close the case"),
-    TransitionSpec("withdraw", BEFORE_DEPARTURE, "withdrawn", "withdrawal", ("social_policy", "enterprise"),
-                   (g.requires("withdrawal"),), "Rút hồ sơ", "Withdraw"),
-    TransitionSpec("declare_ineligible", BEFORE_DEPARTURE, "ineligible", "ineligibility", ("social_policy", "office", "police"),
-                   (g.requires("ineligibility"),), "Kết luận không đủ điều kiện", "Declare ineligible"),
-    TransitionSpec("refuse_visa", ("loan_approved",), "visa_refused", "visa_refusal", ("enterprise",),
-                   (g.requires("visa_refusal"),), "Ghi nhận bị từ chối thị thực", "Record a visa refusal"),
-    TransitionSpec("report_overstay", ("departed",), "overstayed", "overstay", ("police", "social_policy"),
-                   (g.requires("overstay"), g.overstay_after_contract_end),
-                   "Báo bỏ trốn / cư trú quá hạn", "Report absconding or overstay"),
-    TransitionSpec("report_death", ("departed", "overstayed"), "deceased", "death", ("social_policy", "police"),
-                   (g.requires("death"),), "Báo tử vong / mất tích", "Report death or disappearance"),
-    TransitionSpec("reopen", ("withdrawn", "ineligible", "visa_refused", "returned", "reintegrated", "closed"), "registered",
-                   "reopening", ("social_policy",), (g.requires("reopening"), g.of_age_today),
-                   "Mở lại hồ sơ (đăng ký lại)", "Reopen (apply again)", new_application=True),
+    TransitionSpec(
+        "counsel",
+        ("registered",),
+        "counselled",
+        "counselling",
+        ("enterprise", "social_policy"),
+        (g.requires("counselling"), g.enterprise_licensed, g.market_known, g.selection_free, g.counselled_after_consent),
+        "Ghi nhận tư vấn",
+        "Record counselling",
+    ),
+    TransitionSpec(
+        "train",
+        ("counselled",),
+        "trained",
+        "training",
+        ("training", "enterprise"),
+        (g.requires("training"), g.orientation_complete, g.orientation_valid_today, g.orientation_issuer_licensed, g.schools_known),
+        "Ghi nhận chứng chỉ đào tạo",
+        "Record training",
+    ),
+    TransitionSpec(
+        "certify_health",
+        ("trained",),
+        "health_checked",
+        "health",
+        ("office",),
+        (g.requires("health"), g.health_fit, g.facility_approved, g.health_valid_today),
+        "Ghi nhận khám sức khỏe",
+        "Record the health check",
+    ),
+    TransitionSpec(
+        "approve_loan",
+        ("health_checked",),
+        "loan_approved",
+        "loan",
+        ("bank", "finance"),
+        (g.requires("loan"), g.loan_within_costs),
+        "Ghi nhận vay vốn / tự túc",
+        "Record the loan or self-financing",
+    ),
+    TransitionSpec(
+        "depart",
+        ("loan_approved",),
+        "departed",
+        "departure",
+        ("enterprise",),
+        (
+            g.requires("departure"),
+            g.orientation_valid_on_departure,
+            g.health_valid_on_departure,
+            g.contract_in_counselled_market,
+            g.visa_covers_departure,
+        ),
+        "Ghi nhận xuất cảnh",
+        "Record the departure",
+    ),
+    TransitionSpec(
+        "return_home",
+        ("departed", "overstayed"),
+        "returned",
+        "return",
+        ("social_policy",),
+        (g.requires("return"), g.returned_after_departure),
+        "Ghi nhận về nước",
+        "Record the return",
+    ),
+    TransitionSpec(
+        "reintegrate",
+        ("returned",),
+        "reintegrated",
+        "reintegration",
+        ("social_policy",),
+        (g.requires("reintegration"), g.referred_after_return),
+        "Giới thiệu việc làm",
+        "Refer to a job",
+    ),
+    TransitionSpec(
+        "close",
+        ("returned", "reintegrated"),
+        "closed",
+        "closure",
+        ("social_policy",),
+        (g.requires("closure"),),
+        "Kết thúc hồ sơ",
+        "Close the case",
+    ),
+    TransitionSpec(
+        "withdraw",
+        BEFORE_DEPARTURE,
+        "withdrawn",
+        "withdrawal",
+        ("social_policy", "enterprise"),
+        (g.requires("withdrawal"),),
+        "Rút hồ sơ",
+        "Withdraw",
+    ),
+    TransitionSpec(
+        "declare_ineligible",
+        BEFORE_DEPARTURE,
+        "ineligible",
+        "ineligibility",
+        ("social_policy", "office", "police"),
+        (g.requires("ineligibility"),),
+        "Kết luận không đủ điều kiện",
+        "Declare ineligible",
+    ),
+    TransitionSpec(
+        "refuse_visa",
+        ("loan_approved",),
+        "visa_refused",
+        "visa_refusal",
+        ("enterprise",),
+        (g.requires("visa_refusal"),),
+        "Ghi nhận bị từ chối thị thực",
+        "Record a visa refusal",
+    ),
+    TransitionSpec(
+        "report_overstay",
+        ("departed",),
+        "overstayed",
+        "overstay",
+        ("police", "social_policy"),
+        (g.requires("overstay"), g.overstay_after_contract_end),
+        "Báo bỏ trốn / cư trú quá hạn",
+        "Report absconding or overstay",
+    ),
+    TransitionSpec(
+        "report_death",
+        ("departed", "overstayed"),
+        "deceased",
+        "death",
+        ("social_policy", "police"),
+        (g.requires("death"),),
+        "Báo tử vong / mất tích",
+        "Report death or disappearance",
+    ),
+    TransitionSpec(
+        "reopen",
+        ("withdrawn", "ineligible", "visa_refused", "returned", "reintegrated", "closed"),
+        "registered",
+        "reopening",
+        ("social_policy",),
+        (g.requires("reopening"), g.of_age_today),
+        "Mở lại hồ sơ (đăng ký lại)",
+        "Reopen (apply again)",
+        new_application=True,
+    ),
 )
 
 # Records that a reopened application keeps; all others start afresh.
@@ -114,15 +223,17 @@ class _GuardSet:
         self.checks = checks
 
     def __call__(self, event_data: EventData) -> bool:
-        found = [p for check in self.checks for p in check(event_data.model)]
+        subject = cast(CaseSubject, event_data.model)
+        found = [p for check in self.checks for p in check(subject)]
         event_data.kwargs["problems"].extend(found)
         return not found
 
 
 def _collect_change(event_data: EventData) -> None:
-    transition, spec = event_data.transition, TRANSITION_BY_TRIGGER[event_data.event.name]
-    assert transition is not None
-    event_data.model.changes.append(StateChange(spec.trigger, transition.source, transition.dest, spec.new_application))
+    spec = TRANSITION_BY_TRIGGER[event_data.event.name]
+    subject = cast(CaseSubject, event_data.model)
+    assert event_data.transition is not None
+    subject.changes.append(StateChange(spec.trigger, event_data.transition.source, spec.dest, spec.new_application))
 
 
 def _build_machine() -> Machine:
@@ -167,10 +278,18 @@ def not_allowed(state: str, trigger: str) -> Problem:
     """Describe a trigger that cannot fire from a state, naming those that can."""
     options = ", ".join(allowed_triggers(state)) or "—"
     if trigger not in TRANSITION_BY_TRIGGER:
-        return problem("trigger.unknown", f"Không có bước '{trigger}'. Từ trạng thái '{state}' có thể: {options}.",
-                       f"There is no step '{trigger}'. From '{state}' the steps are: {options}.", "trigger")
-    return problem("trigger.not_allowed", f"Không thể '{trigger}' khi hồ sơ đang ở trạng thái '{state}'. Có thể: {options}.",
-                   f"Cannot '{trigger}' a case in state '{state}'. Possible steps: {options}.", "trigger")
+        return problem(
+            "trigger.unknown",
+            f"Không có bước '{trigger}'. Từ trạng thái '{state}' có thể: {options}.",
+            f"There is no step '{trigger}'. From '{state}' the steps are: {options}.",
+            "trigger",
+        )
+    return problem(
+        "trigger.not_allowed",
+        f"Không thể '{trigger}' khi hồ sơ đang ở trạng thái '{state}'. Có thể: {options}.",
+        f"Cannot '{trigger}' a case in state '{state}'. Possible steps: {options}.",
+        "trigger",
+    )
 
 
 def definition() -> dict[str, Any]:

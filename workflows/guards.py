@@ -51,7 +51,14 @@ def enterprise_licensed(subject: CaseSubject) -> list[Problem]:
     enterprise = subject.references.enterprises.get(number)
     field = "counselling.enterprise_licence"
     if enterprise is None:
-        return [problem("enterprise.unlicensed", f"Không có doanh nghiệp nào được cấp giấy phép số {number}.", f"No enterprise holds licence {number}.", field)]
+        return [
+            problem(
+                "enterprise.unlicensed",
+                f"Không có doanh nghiệp nào được cấp giấy phép số {number}.",
+                f"No enterprise holds licence {number}.",
+                field,
+            )
+        ]
     if not enterprise.licensed_on(day):
         until = enterprise.licensed_until
         ended_vi = f"hết hiệu lực ngày {vi_date(until)}" if until else f"chỉ có hiệu lực từ {vi_date(enterprise.licensed_from)}"
@@ -74,7 +81,11 @@ def market_known(subject: CaseSubject) -> list[Problem]:
         return []
     known = ", ".join(sorted(subject.policy.markets))
     code = counselling.market_code
-    return [problem("market.unknown", f"Không có thị trường {code} (có: {known}).", f"No market {code} (known: {known}).", "counselling.market_code")]
+    return [
+        problem(
+            "market.unknown", f"Không có thị trường {code} (có: {known}).", f"No market {code} (known: {known}).", "counselling.market_code"
+        )
+    ]
 
 
 def selection_free(subject: CaseSubject) -> list[Problem]:
@@ -208,7 +219,14 @@ def facility_approved(subject: CaseSubject) -> list[Problem]:
     facility = subject.references.facilities.get(health.facility_code)
     code, day = health.facility_code, health.examined_on
     if facility is None:
-        return [problem("facility.unknown", f"Cơ sở khám {code} không có trong danh sách được phép.", f"Facility {code} is not on the approved list.", "health.facility_code")]
+        return [
+            problem(
+                "facility.unknown",
+                f"Cơ sở khám {code} không có trong danh sách được phép.",
+                f"Facility {code} is not on the approved list.",
+                "health.facility_code",
+            )
+        ]
     if not facility.approved_on(day):
         return [
             problem(
@@ -304,9 +322,23 @@ def visa_covers_departure(subject: CaseSubject) -> list[Problem]:
     visa, day = departure.visa, departure.departed_on
     found = []
     if visa.issued_on > day:
-        found.append(problem("visa.after_departure", f"Thị thực cấp ngày {vi_date(visa.issued_on)}, sau ngày xuất cảnh {vi_date(day)}.", f"The visa was issued on {visa.issued_on.isoformat()}, after the departure date {day.isoformat()}.", "departure.visa.issued_on"))
+        found.append(
+            problem(
+                "visa.after_departure",
+                f"Thị thực cấp ngày {vi_date(visa.issued_on)}, sau ngày xuất cảnh {vi_date(day)}.",
+                f"The visa was issued on {visa.issued_on.isoformat()}, after the departure date {day.isoformat()}.",
+                "departure.visa.issued_on",
+            )
+        )
     if visa.valid_until is not None and visa.valid_until < day:
-        found.append(problem("visa.expired", f"Thị thực hết hạn ngày {vi_date(visa.valid_until)}, trước ngày xuất cảnh {vi_date(day)}.", f"The visa expired on {visa.valid_until.isoformat()}, before the departure date {day.isoformat()}.", "departure.visa.valid_until"))
+        found.append(
+            problem(
+                "visa.expired",
+                f"Thị thực hết hạn ngày {vi_date(visa.valid_until)}, trước ngày xuất cảnh {vi_date(day)}.",
+                f"The visa expired on {visa.valid_until.isoformat()}, before the departure date {day.isoformat()}.",
+                "departure.visa.valid_until",
+            )
+        )
     return found
 
 

@@ -42,7 +42,21 @@ def event_hash(
 ) -> str:
     """Hash an event's canonical form, which includes its predecessor's hash."""
     canonical = json.dumps(
-        [case_id, seq, at, actor_id, department, trigger, from_state, to_state, application_no, record_kind, record_json, reason, prev_hash],
+        [
+            case_id,
+            seq,
+            at,
+            actor_id,
+            department,
+            trigger,
+            from_state,
+            to_state,
+            application_no,
+            record_kind,
+            record_json,
+            reason,
+            prev_hash,
+        ],
         ensure_ascii=False,
         separators=(",", ":"),
     )

@@ -50,10 +50,8 @@ def personal_id_problems(personal_id: str, date_of_birth: date | None, sex: str 
         found.append(
             problem(
                 "personal_id.century_sex",
-                f"Chữ số thứ 4 là {personal_id[3]} nhưng người {sex_vi} sinh năm {date_of_birth.year} "
-                f"phải có chữ số {expected}.",
-                f"The 4th digit is {personal_id[3]}, but a {sex} born in {date_of_birth.year} "
-                f"has {expected} there.",
+                f"Chữ số thứ 4 là {personal_id[3]} nhưng người {sex_vi} sinh năm {date_of_birth.year} phải có chữ số {expected}.",
+                f"The 4th digit is {personal_id[3]}, but a {sex} born in {date_of_birth.year} has {expected} there.",
                 field,
             )
         )
@@ -62,8 +60,7 @@ def personal_id_problems(personal_id: str, date_of_birth: date | None, sex: str 
             problem(
                 "personal_id.birth_year",
                 f"Chữ số thứ 5–6 ({personal_id[4:6]}) phải là hai số cuối của năm sinh {date_of_birth.year}.",
-                f"Digits 5–6 ({personal_id[4:6]}) must be the last two digits of the birth year "
-                f"{date_of_birth.year}.",
+                f"Digits 5–6 ({personal_id[4:6]}) must be the last two digits of the birth year {date_of_birth.year}.",
                 field,
             )
         )

@@ -383,7 +383,10 @@ _MESSAGES = {
     "model_type": ("Phải là một nhóm trường (đối tượng).", "Must be an object of fields."),
     "model_attributes_type": ("Phải là một nhóm trường (đối tượng).", "Must be an object of fields."),
     "dict_type": ("Phải là một nhóm trường (đối tượng).", "Must be an object of fields."),
-    "union_tag_invalid": ("Giá trị '{tag}' không hợp lệ; phải là một trong: {expected_tags}.", "'{tag}' is not valid; use one of: {expected_tags}."),
+    "union_tag_invalid": (
+        "Giá trị '{tag}' không hợp lệ; phải là một trong: {expected_tags}.",
+        "'{tag}' is not valid; use one of: {expected_tags}.",
+    ),
     "union_tag_not_found": ("Thiếu trường '{discriminator}'.", "The field {discriminator} is missing."),
 }
 
@@ -411,7 +414,7 @@ def references_of(record: Any) -> dict[str, set[str]]:
 def record_fields(kind: str) -> list[tuple[str, bool]]:
     """Return a record kind's top-level fields and whether each is required."""
     kind_type = RECORD_TYPES[kind]
-    models = [BankLoan, SelfFinancing] if kind == "loan" else [kind_type]
+    models: list[type[Record]] = [BankLoan, SelfFinancing] if kind == "loan" else [kind_type]
     fields: dict[str, bool] = {}
     for model in models:
         for name, info in model.model_fields.items():
