@@ -264,3 +264,7 @@ def workflow_diagram(case: Annotated[int | None, typer.Option("--case", help="Hi
 def workflow_definition() -> None:
     """Print the workflow definition as JSON."""
     typer.echo(json.dumps(workflow.definition(), ensure_ascii=False, indent=2, default=lambda f: getattr(f, "__name__", str(f))))
+
+
+if __name__ == "__main__":
+    app()

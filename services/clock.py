@@ -26,7 +26,7 @@ class FixedClock:
     """A clock that stays where it is set, and moves only when told to."""
 
     def __init__(self, moment: datetime) -> None:
-        self.moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        self.moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     def now(self) -> datetime:
         """Return the set moment."""

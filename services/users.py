@@ -37,11 +37,12 @@ def load_actor(conn: Connection, username: str) -> Actor:
 
 
 def officer_for(conn: Connection, departments: tuple[str, ...], unit_id: int | None = None) -> Actor:
-    """Return the first active officer of one of the departments (in a unit if given), as an actor."""
-    query = select(User.username).where(User.active, User.role == "officer", User.department_code.in_(departments)).order_by(User.id)
+    """Return the first active officer of the first department that has one (in a unit if given)."""
+    query = select(User.department_code, User.username).where(User.active, User.role == "officer", User.department_code.in_(departments))
     if unit_id is not None:
         query = query.where(User.unit_id == unit_id)
-    username = conn.scalar(query.limit(1))
+    found = dict(reversed(conn.execute(query.order_by(User.id)).all()))
+    username = next((found[dept] for dept in departments if dept in found), None)
     if username is None:
         names = ", ".join(departments)
         raise NotFound([problem("user.none", f"Không có cán bộ nào của bộ phận: {names}.", f"No officer of: {names}.", "user")])

@@ -27,17 +27,30 @@ def registration(today: date, serial: int = 1, **overrides: Any) -> dict[str, An
     born = date(today.year - 25, 3, 14)
     sex = overrides.pop("sex", "male")
     data = {
-        "full_name": "Nguyễn Văn An", "date_of_birth": born.isoformat(), "sex": sex,
-        "personal_id": personal_id(born, sex, serial), "ethnicity": "Kinh", "commune_code": COMMUNE, "village_code": VILLAGE,
-        "phone": "0912345678", "priority": {"poor_household": True},
-        "consent": {"given": True, "given_on": today.isoformat(), "method": "signed_form"}, "source": "walk_in",
+        "full_name": "Nguyễn Văn An",
+        "date_of_birth": born.isoformat(),
+        "sex": sex,
+        "personal_id": personal_id(born, sex, serial),
+        "ethnicity": "Kinh",
+        "commune_code": COMMUNE,
+        "village_code": VILLAGE,
+        "phone": "0912345678",
+        "priority": {"poor_household": True},
+        "consent": {"given": True, "given_on": today.isoformat(), "method": "signed_form"},
+        "source": "walk_in",
     }
     data.update(overrides)
     return data
 
 
 def counselling(today: date, **overrides: Any) -> dict[str, Any]:
-    return {"counselled_on": today.isoformat(), "enterprise_licence": LICENCE, "market_code": "JP-TTS", "job": "Chế biến thực phẩm", **overrides}
+    return {
+        "counselled_on": today.isoformat(),
+        "enterprise_licence": LICENCE,
+        "market_code": "JP-TTS",
+        "job": "Chế biến thực phẩm",
+        **overrides,
+    }
 
 
 def training(today: date, **overrides: Any) -> dict[str, Any]:
@@ -54,13 +67,26 @@ def health(today: date, **overrides: Any) -> dict[str, Any]:
 
 
 def loan(today: date, **overrides: Any) -> dict[str, Any]:
-    return {"financing": "bank_loan", "decision_number": "QĐ-1", "branch": "PGD Cẩm Thủy", "decided_on": today.isoformat(),
-            "amount_vnd": 100_000_000, "pre_departure_costs_vnd": 150_000_000, **overrides}
+    return {
+        "financing": "bank_loan",
+        "decision_number": "QĐ-1",
+        "branch": "PGD Cẩm Thủy",
+        "decided_on": today.isoformat(),
+        "amount_vnd": 100_000_000,
+        "pre_departure_costs_vnd": 150_000_000,
+        **overrides,
+    }
 
 
 def departure(today: date, **overrides: Any) -> dict[str, Any]:
     return {
-        "contract": {"number": "HĐ-1", "employer": "Employer Co.", "country": "JP", "starts_on": (today + timedelta(days=2)).isoformat(), "duration_months": 36},
+        "contract": {
+            "number": "HĐ-1",
+            "employer": "Employer Co.",
+            "country": "JP",
+            "starts_on": (today + timedelta(days=2)).isoformat(),
+            "duration_months": 36,
+        },
         "visa": {"number": "V1", "issued_on": (today - timedelta(days=5)).isoformat()},
         "departed_on": today.isoformat(),
         **overrides,
@@ -72,7 +98,11 @@ def return_home(today: date, **overrides: Any) -> dict[str, Any]:
 
 
 RECORDS = {
-    "counsel": counselling, "train": training, "certify_health": health, "approve_loan": loan, "depart": departure,
+    "counsel": counselling,
+    "train": training,
+    "certify_health": health,
+    "approve_loan": loan,
+    "depart": departure,
     "return_home": return_home,
     "reintegrate": lambda d, **o: {"referred_on": d.isoformat(), "referral_to": "Trung tâm DVVL", "job": "Thợ hàn", **o},
     "close": lambda d, **o: {"closed_on": d.isoformat(), "reason": "Ổn định", **o},
@@ -85,9 +115,19 @@ RECORDS = {
 }
 MAIN_PATH = ["counsel", "train", "certify_health", "approve_loan", "depart", "return_home"]
 DEPARTMENT = {
-    "counsel": "enterprise", "train": "training", "certify_health": "office", "approve_loan": "bank", "depart": "enterprise",
-    "return_home": "social_policy", "reintegrate": "social_policy", "close": "social_policy", "withdraw": "social_policy",
-    "declare_ineligible": "office", "refuse_visa": "enterprise", "report_overstay": "police", "report_death": "police",
+    "counsel": "enterprise",
+    "train": "training",
+    "certify_health": "office",
+    "approve_loan": "bank",
+    "depart": "enterprise",
+    "return_home": "social_policy",
+    "reintegrate": "social_policy",
+    "close": "social_policy",
+    "withdraw": "social_policy",
+    "declare_ineligible": "office",
+    "refuse_visa": "enterprise",
+    "report_overstay": "police",
+    "report_death": "police",
     "reopen": "social_policy",
 }
 

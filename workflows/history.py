@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from workflows.case import CARRIED_OVER_RECORDS, TRANSITION_BY_TRIGGER
@@ -21,7 +21,9 @@ def canonical_json(data: Any) -> str:
 
 
 def canonical_time(moment: datetime) -> str:
-    """Return a UTC moment as text with microseconds (naive values are taken as UTC)."""
+    """Return a moment as UTC text with microseconds (naive values are taken as UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
     return moment.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 

@@ -1,0 +1,77 @@
+"""A newcomer's walk through the command line, as README shows it, on a fresh SQLite file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "records"
+
+
+@pytest.fixture
+def guestwork(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "GUESTWORK_FROZEN_TIME": "2026-11-23T09:00:00+07:00"}
+
+    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "services.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert (result.returncode == 0) == ok, result.stdout + result.stderr
+        return result
+
+    return run
+
+
+def test_walk_a_case_from_registration_to_return(guestwork):
+    guestwork("db", "upgrade")
+    assert "seeded 50 demo cases" in guestwork("demo").stdout
+    assert "case 51: registered (version 1)" in guestwork("case", "register", str(EXAMPLES / "registration.json")).stdout
+
+    refused = guestwork("case", "fire", "51", "counsel", "--record", str(EXAMPLES / "counselling-expired-licence.json"), ok=False)
+    assert "expired on 2025-01-09; it is not valid on the counselling day 2026-11-03" in refused.stderr
+    assert "hết hiệu lực ngày 09/01/2025" in refused.stderr
+
+    steps = [
+        ("counsel", "counselling"),
+        ("train", "training"),
+        ("certify_health", "health"),
+        ("approve_loan", "loan"),
+        ("depart", "departure"),
+    ]
+    for version, (trigger, record) in enumerate(steps, start=1):
+        out = guestwork("case", "fire", "51", trigger, "--record", str(EXAMPLES / f"{record}.json"), "--version", str(version)).stdout
+        assert f"(version {version + 1})" in out
+
+    stale = guestwork("case", "fire", "51", "return_home", "--record", str(EXAMPLES / "return.json"), "--version", "3", ok=False)
+    assert "reload and try again" in stale.stderr
+
+    shown = guestwork("case", "show", "51").stdout
+    assert "State: departed" in shown and "return_home → returned by social_policy" in shown
+    guestwork("case", "fire", "51", "return_home", "--record", str(EXAMPLES / "return.json"))
+
+    history = guestwork("case", "history", "51").stdout.splitlines()
+    assert [line.split()[4] for line in history] == [
+        "register",
+        "counsel",
+        "train",
+        "certify_health",
+        "approve_loan",
+        "depart",
+        "return_home",
+    ]
+    assert "history intact" in guestwork("audit", "verify").stdout
+    assert "class returned current" in guestwork("workflow", "diagram", "--case", "51").stdout
+
+
+def test_bad_record_file_is_refused_with_a_clear_message(guestwork, tmp_path):
+    guestwork("db", "upgrade")
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]", encoding="utf-8")
+    assert "must be a JSON object" in guestwork("case", "register", str(bad), ok=False).stderr
+    bad.write_text("{not json", encoding="utf-8")
+    assert "Cannot read" in guestwork("case", "register", str(bad), ok=False).stderr
