@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 from transitions import EventData, Machine
@@ -297,7 +297,7 @@ def definition() -> dict[str, Any]:
     return {
         "version": WORKFLOW_VERSION,
         "initial": "registered",
-        "states": [vars(state) for state in STATES],
+        "states": [asdict(state) for state in STATES],
         "transitions": [
             {
                 "trigger": spec.trigger,

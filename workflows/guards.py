@@ -8,8 +8,8 @@ from datetime import date
 from workflows.errors import Problem, problem
 from workflows.identity import age_on
 from workflows.policy import add_months
-from workflows.records import RECORD_LABELS, BankLoan, vi_date
-from workflows.subject import CaseSubject
+from workflows.records import RECORD_LABELS, BankLoan, vi_date, vi_money
+from workflows.subject import CaseSubject, Enterprise
 
 Guard = Callable[[CaseSubject], list[Problem]]
 
@@ -21,7 +21,7 @@ def requires(kind: str) -> Guard:
         if subject.record(kind) is not None:
             return []
         vi, en = RECORD_LABELS[kind]
-        return [problem("record.missing", f"Thiếu {vi.lower()}.", f"The {en.lower()} is missing.", kind)]
+        return [problem("record.missing", f"Còn thiếu: {vi.lower()}.", f"Missing record: {en.lower()}.", kind)]
 
     guard.__name__ = f"requires_{kind}"
     return guard
@@ -60,9 +60,7 @@ def enterprise_licensed(subject: CaseSubject) -> list[Problem]:
             )
         ]
     if not enterprise.licensed_on(day):
-        until = enterprise.licensed_until
-        ended_vi = f"hết hiệu lực ngày {vi_date(until)}" if until else f"chỉ có hiệu lực từ {vi_date(enterprise.licensed_from)}"
-        ended_en = f"expired on {until.isoformat()}" if until else f"is valid only from {enterprise.licensed_from.isoformat()}"
+        ended_vi, ended_en = _licence_limit(enterprise, day)
         return [
             problem(
                 "enterprise.licence_invalid",
@@ -72,6 +70,16 @@ def enterprise_licensed(subject: CaseSubject) -> list[Problem]:
             )
         ]
     return []
+
+
+def _licence_limit(enterprise: Enterprise, day: date) -> tuple[str, str]:
+    """Say which end of the licence's validity a day falls outside of."""
+    if day < enterprise.licensed_from:
+        start = enterprise.licensed_from
+        return f"chỉ có hiệu lực từ {vi_date(start)}", f"is valid only from {start.isoformat()}"
+    until = enterprise.licensed_until
+    assert until is not None
+    return f"hết hiệu lực ngày {vi_date(until)}", f"expired on {until.isoformat()}"
 
 
 def market_known(subject: CaseSubject) -> list[Problem]:
@@ -97,7 +105,7 @@ def selection_free(subject: CaseSubject) -> list[Problem]:
     return [
         problem(
             "counselling.selection_fee",
-            f"Người lao động không phải trả phí tuyển chọn (đã ghi {fee:,} đồng).",
+            f"Người lao động không phải trả phí tuyển chọn (đã ghi {vi_money(fee)} đồng).",
             f"The worker pays no fee for selection (recorded: {fee:,} VND).",
             "counselling.selection_fee_vnd",
         )
@@ -152,7 +160,17 @@ def orientation_valid_on_departure(subject: CaseSubject) -> list[Problem]:
 
 
 def _orientation_valid_on(subject: CaseSubject, day: date, when_vi: str, when_en: str) -> list[Problem]:
-    expiry = _orientation_expiry(subject)
+    training, expiry = subject.record("training"), _orientation_expiry(subject)
+    if training is not None and training.orientation.issued_on > day:
+        issued = training.orientation.issued_on
+        return [
+            problem(
+                "orientation.not_yet_issued",
+                f"Chứng chỉ giáo dục định hướng cấp ngày {vi_date(issued)}, chưa có {when_vi}.",
+                f"The orientation certificate was issued on {issued.isoformat()}; it did not exist yet {when_en}.",
+                "training.orientation.issued_on",
+            )
+        ]
     if expiry is None or day < expiry:
         return []
     return [
@@ -166,11 +184,24 @@ def _orientation_valid_on(subject: CaseSubject, day: date, when_vi: str, when_en
 
 
 def orientation_issuer_licensed(subject: CaseSubject) -> list[Problem]:
-    """The enterprise that issued the orientation certificate is licensed."""
+    """The enterprise that issued the orientation certificate was licensed on the issue day."""
     training = subject.record("training")
-    if training is None or training.orientation.issued_by_licence in subject.references.enterprises:
+    if training is None:
         return []
-    number = training.orientation.issued_by_licence
+    number, day = training.orientation.issued_by_licence, training.orientation.issued_on
+    enterprise = subject.references.enterprises.get(number)
+    if enterprise is not None and not enterprise.licensed_on(day):
+        limit_vi, limit_en = _licence_limit(enterprise, day)
+        return [
+            problem(
+                "orientation.issuer",
+                f"Giấy phép {number} của {enterprise.name} {limit_vi}; không có hiệu lực vào ngày cấp chứng chỉ định hướng {vi_date(day)}.",
+                f"Licence {number} of {enterprise.name} {limit_en}; it was not valid on the orientation certificate's issue day {day.isoformat()}.",
+                "training.orientation.issued_by_licence",
+            )
+        ]
+    if enterprise is not None:
+        return []
     return [
         problem(
             "orientation.issuer",
@@ -254,7 +285,16 @@ def health_valid_on_departure(subject: CaseSubject) -> list[Problem]:
 
 
 def _health_valid_on(subject: CaseSubject, day: date, when_vi: str, when_en: str) -> list[Problem]:
-    expiry = _health_expiry(subject)
+    health, expiry = subject.record("health"), _health_expiry(subject)
+    if health is not None and health.examined_on > day:
+        return [
+            problem(
+                "health.not_yet_issued",
+                f"Khám sức khỏe ngày {vi_date(health.examined_on)}, chưa có giấy chứng nhận {when_vi}.",
+                f"The health check was on {health.examined_on.isoformat()}; there was no certificate yet {when_en}.",
+                "health.examined_on",
+            )
+        ]
     if expiry is None or day < expiry:
         return []
     return [
@@ -277,7 +317,7 @@ def loan_within_costs(subject: CaseSubject) -> list[Problem]:
         found.append(
             problem(
                 "loan.over_costs",
-                f"Khoản vay {loan.amount_vnd:,} đồng vượt 100% chi phí trước xuất cảnh {loan.pre_departure_costs_vnd:,} đồng.",
+                f"Khoản vay {vi_money(loan.amount_vnd)} đồng vượt 100% chi phí trước xuất cảnh {vi_money(loan.pre_departure_costs_vnd)} đồng.",
                 f"The loan of {loan.amount_vnd:,} VND exceeds 100% of the pre-departure costs, {loan.pre_departure_costs_vnd:,} VND.",
                 "loan.amount_vnd",
             )
@@ -287,7 +327,7 @@ def loan_within_costs(subject: CaseSubject) -> list[Problem]:
         found.append(
             problem(
                 "loan.collateral",
-                f"Khoản vay trên {policy.loan_collateral_threshold_vnd:,} đồng phải có tài sản bảo đảm.",
+                f"Khoản vay trên {vi_money(policy.loan_collateral_threshold_vnd)} đồng phải có tài sản bảo đảm.",
                 f"A loan above {policy.loan_collateral_threshold_vnd:,} VND needs collateral.",
                 "loan.collateral",
             )

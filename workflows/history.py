@@ -87,9 +87,16 @@ def replay(events: Iterable[tuple[str, str | None, str, str | None, Any]]) -> Re
     case = Replayed()
     for trigger, from_state, to_state, record_kind, record in events:
         if trigger == REGISTER:
+            if case.state is not None:
+                raise ValueError(f"a second register event while the case is {case.state}")
             case.state, case.application_no, case.records = to_state, 1, {}
-        elif trigger not in (ADD_RECORD, CORRECT_RECORD):
-            spec = TRANSITION_BY_TRIGGER[trigger]
+        elif trigger in (ADD_RECORD, CORRECT_RECORD):
+            if not (case.state == from_state == to_state):
+                raise ValueError(f"event {trigger} {from_state}->{to_state} does not follow state {case.state}")
+        else:
+            spec = TRANSITION_BY_TRIGGER.get(trigger)
+            if spec is None:
+                raise ValueError(f"unknown trigger {trigger!r}")
             if case.state != from_state or case.state not in spec.sources or spec.dest != to_state:
                 raise ValueError(f"event {trigger} {from_state}->{to_state} does not follow state {case.state}")
             if spec.new_application:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import re
 from datetime import date
 
 from workflows.errors import Problem, problem
@@ -23,7 +25,7 @@ def century_sex_digit(date_of_birth: date, sex: str) -> int:
 def personal_id_problems(personal_id: str, date_of_birth: date | None, sex: str | None) -> list[Problem]:
     """List what is wrong with a personal ID, given the birth date and sex it must agree with."""
     field = "personal_id"
-    if len(personal_id) != 12 or not personal_id.isdigit():
+    if not re.fullmatch(r"[0-9]{12}", personal_id):
         return [
             problem(
                 "personal_id.format",
@@ -68,6 +70,9 @@ def personal_id_problems(personal_id: str, date_of_birth: date | None, sex: str 
 
 
 def age_on(date_of_birth: date, day: date) -> int:
-    """Return the age in whole years on a day."""
-    had_birthday = (day.month, day.day) >= (date_of_birth.month, date_of_birth.day)
+    """Return the age in whole years on a day (born 29/2: a year is complete on 28/2, Civil Code art. 148)."""
+    birthday = (date_of_birth.month, date_of_birth.day)
+    if birthday == (2, 29) and not calendar.isleap(day.year):
+        birthday = (2, 28)
+    had_birthday = (day.month, day.day) >= birthday
     return day.year - date_of_birth.year - (0 if had_birthday else 1)

@@ -28,6 +28,11 @@ def vi_date(day: date) -> str:
     return day.strftime("%d/%m/%Y")
 
 
+def vi_money(amount: int) -> str:
+    """Format an amount of đồng the Vietnamese way (5.000.000)."""
+    return f"{amount:,}".replace(",", ".")
+
+
 def _not_future(value: date, info: ValidationInfo) -> date:
     today = (info.context or {}).get("today")
     if today is not None and value > today:
@@ -37,6 +42,19 @@ def _not_future(value: date, info: ValidationInfo) -> date:
             {
                 "vi": f"Ngày {vi_date(value)} chưa tới (hôm nay là {vi_date(today)}).",
                 "en": f"{value.isoformat()} is in the future (today is {today.isoformat()}).",
+            },
+        )
+    return value
+
+
+def _consent_given(value: bool) -> bool:
+    if not value:
+        raise PydanticCustomError(
+            "consent_required",
+            "{en}",
+            {
+                "vi": "Người lao động phải đồng ý cho xử lý dữ liệu cá nhân trước khi đăng ký (Luật 91/2025).",
+                "en": "The worker must consent to the processing of personal data before registering (Law 91/2025).",
             },
         )
     return value
@@ -73,7 +91,7 @@ class PriorityGroups(Record):
 class Consent(Record):
     """The worker's recorded consent to process personal data (Law 91/2025)."""
 
-    given: Literal[True]
+    given: Annotated[bool, AfterValidator(_consent_given)]
     given_on: PastDate
     method: Literal["signed_form", "electronic"] = "signed_form"
 
@@ -192,7 +210,7 @@ Loan = Annotated[BankLoan | SelfFinancing, Field(discriminator="financing")]
 class Contract(Record):
     number: Code
     employer: Text
-    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")]
+    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
     starts_on: date
     duration_months: int = Field(ge=1, le=120)
 
@@ -252,7 +270,7 @@ class Ineligibility(Record):
 
 class VisaRefusal(Record):
     refused_on: PastDate
-    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}$")]
+    country: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$")]
     reason: Text
 
 
@@ -334,7 +352,7 @@ def validate_record(kind: str, data: Any, today: date, policy: Policy) -> Any:
     try:
         return adapter.validate_python(data, context={"today": today, "policy": policy})
     except ValidationError as error:
-        raise RecordInvalid(_translate(error)) from None
+        raise RecordInvalid(_translate(error, kind)) from None
 
 
 def record_data(record: Any) -> dict[str, Any]:
@@ -343,17 +361,22 @@ def record_data(record: Any) -> dict[str, Any]:
     return data
 
 
-def _translate(error: ValidationError) -> list[Problem]:
+def _translate(error: ValidationError, kind: str) -> list[Problem]:
     found: list[Problem] = []
     for item in error.errors(include_url=False):
-        field = ".".join(str(part) for part in item["loc"] if not str(part).startswith("function-"))
-        context = item.get("ctx") or {}
+        path = [str(part) for part in item["loc"] if not str(part).startswith("function-")]
+        if kind == "loan" and path and path[0] in ("bank_loan", "self_financed"):
+            path = path[1:]  # the union's tag is not a field the user wrote
+        context = {key: str(value).strip("'") if key == "discriminator" else value for key, value in (item.get("ctx") or {}).items()}
+        if item["type"] == "union_tag_not_found":
+            path = [context["discriminator"]]
+        field = ".".join(path)
         nested = context.get("error")
         if isinstance(nested, RecordInvalid):
             found.extend(nested.problems)
             continue
         vi, en = _MESSAGES.get(item["type"], ("Giá trị không hợp lệ: {msg}", "Invalid value: {msg}"))
-        values = {**context, "msg": item["msg"]}
+        values = {**context, "msg": item["msg"], "expected_vi": str(context.get("expected", "")).replace(" or ", " hoặc ")}
         if "vi" in context:
             vi, en = context["vi"], context["en"]
         found.append(problem(f"field.{item['type']}", vi.format(**values), en.format(**values), field or None))
@@ -377,7 +400,7 @@ _MESSAGES = {
     "greater_than": ("Phải lớn hơn {gt}.", "Must be greater than {gt}."),
     "greater_than_equal": ("Phải từ {ge} trở lên.", "Must be at least {ge}."),
     "less_than_equal": ("Phải không quá {le}.", "Must be at most {le}."),
-    "literal_error": ("Giá trị phải là một trong: {expected}.", "Must be one of: {expected}."),
+    "literal_error": ("Giá trị phải là một trong: {expected_vi}.", "Must be one of: {expected}."),
     "bool_parsing": ("Phải là đúng/sai (true/false).", "Must be true or false."),
     "bool_type": ("Phải là đúng/sai (true/false).", "Must be true or false."),
     "model_type": ("Phải là một nhóm trường (đối tượng).", "Must be an object of fields."),
@@ -387,7 +410,7 @@ _MESSAGES = {
         "Giá trị '{tag}' không hợp lệ; phải là một trong: {expected_tags}.",
         "'{tag}' is not valid; use one of: {expected_tags}.",
     ),
-    "union_tag_not_found": ("Thiếu trường '{discriminator}'.", "The field {discriminator} is missing."),
+    "union_tag_not_found": ("Thiếu trường '{discriminator}'.", "The field '{discriminator}' is missing."),
 }
 
 
