@@ -5,18 +5,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, DateTime, bindparam, insert, select, type_coerce, update
 
 from services.models import Anchor, AnchorHead, Case, Event
-from workflows.history import GENESIS, anchor_hash, canonical_time, event_hash
+from workflows.history import GENESIS, AnchorHasher, anchor_hash, canonical_time, event_hash
 
+# Verify reads `at` without the UtcDateTime processor: PostgreSQL sessions run in UTC and
+# canonical_time normalises whatever comes back, so the per-row conversion can be skipped.
 _EVENT_COLUMNS = (
     Event.id,
     Event.case_id,
     Event.seq,
-    Event.at,
+    type_coerce(Event.at, DateTime(timezone=True)),
     Event.actor_id,
     Event.department,
     Event.trigger,
@@ -59,132 +60,187 @@ class VerifyReport:
         return not self.findings
 
 
-class _Chain:
-    """Walks one case's events in order, remembering the first break."""
-
-    def __init__(self, case_id: int) -> None:
-        self.case_id, self.expected_seq, self.prev_hash, self.last_event = case_id, 1, GENESIS, None
-        self.finding: Finding | None = None
-
-    def check(self, row: Any) -> None:
-        if self.finding is not None:
-            return
-        if row.seq != self.expected_seq:
-            gap = row.seq > self.expected_seq
-            self.fail(
-                row,
-                "missing" if gap else "order",
-                f"event {self.expected_seq} is missing (deleted?)" if gap else f"event number {row.seq} is out of order",
-                f"thiếu sự kiện số {self.expected_seq} (đã bị xóa?)" if gap else f"sự kiện số {row.seq} sai thứ tự",
-            )
-        elif row.prev_hash != self.prev_hash:
-            self.fail(
-                row,
-                "link",
-                f"event {row.seq} does not follow event {row.seq - 1} (inserted, reordered, or its predecessor was changed)",
-                f"sự kiện {row.seq} không nối tiếp sự kiện {row.seq - 1} (bị chèn, đảo thứ tự, hoặc sự kiện trước bị sửa)",
-            )
-        elif _hash_of(row) != row.hash:
-            self.fail(
-                row,
-                "content",
-                f"event {row.seq} was changed after it was written (its hash does not match)",
-                f"sự kiện {row.seq} đã bị sửa sau khi ghi (mã băm không khớp)",
-            )
-        self.expected_seq, self.prev_hash, self.last_event = row.seq + 1, row.hash, row
-
-    def fail(self, row: Any, code: str, en: str, vi: str) -> None:
-        self.finding = Finding(self.case_id, row.seq if row is not None else None, row.id if row is not None else None, code, en, vi)
-
-
-def _hash_of(row: Any) -> str:
-    return event_hash(
-        row.case_id,
-        row.seq,
-        canonical_time(row.at),
-        row.actor_id,
-        row.department,
-        row.trigger,
-        row.from_state,
-        row.to_state,
-        row.application_no,
-        row.record_kind,
-        row.record_json,
-        row.reason,
-        row.prev_hash,
-    )
+def _finding(case_id: int, seq: int | None, event_id: int | None, code: str, en: str, vi: str) -> Finding:
+    return Finding(case_id, seq, event_id, code, en, vi)
 
 
 def verify(conn: Connection, case_id: int | None = None) -> VerifyReport:
-    """Recompute every chain (or one case's) and every anchor; name the first bad event of each."""
+    """Recompute every chain (or one case's) and the anchors; name the first bad event of each chain."""
     started, report = time.perf_counter(), VerifyReport()
-    heads_query = select(Case.id, Case.last_seq, Case.head_hash)
+    heads_query = select(Case.id, Case.last_seq, Case.head_hash, Case.state, Case.application_no)
     events_query = select(*_EVENT_COLUMNS).order_by(Event.case_id, Event.seq)
     if case_id is not None:
         heads_query, events_query = heads_query.where(Case.id == case_id), events_query.where(Event.case_id == case_id)
-    heads = {row.id: (row.last_seq, row.head_hash) for row in conn.execute(heads_query)}
-    sealed = _sealed_heads(conn, report, case_id)
-    chain: _Chain | None = None
+    heads = {row.id: (row.last_seq, row.head_hash, row.state, row.application_no) for row in conn.execute(heads_query)}
+    sealed = _check_anchors(conn, report, case_id)
+    current, expected_seq, prev, broken, last = None, 1, GENESIS, False, None
     for row in conn.execution_options(yield_per=20_000).execute(events_query):
-        if chain is None or row.case_id != chain.case_id:
-            _finish(chain, heads, report)
-            chain = _Chain(row.case_id)
-        chain.check(row)
-        expected = sealed.get((row.case_id, row.seq))
-        if expected is not None and expected != row.hash and chain.finding is None:
-            chain.fail(
-                row,
-                "anchor",
-                f"event {row.seq} differs from the value sealed in an anchor",
-                f"sự kiện {row.seq} khác với giá trị đã niêm phong trong mốc neo",
-            )
+        (
+            event_id,
+            row_case,
+            seq,
+            at,
+            actor_id,
+            department,
+            trigger,
+            from_state,
+            to_state,
+            app_no,
+            kind,
+            record,
+            reason,
+            prev_hash,
+            digest,
+        ) = row
         report.events += 1
-    _finish(chain, heads, report)
+        if row_case != current:
+            _end_chain(report, current, broken, last, heads, sealed)
+            current, expected_seq, prev, broken, last = row_case, 1, GENESIS, False, None
+        if broken:
+            continue
+        problem = None
+        if seq != expected_seq:
+            problem = (
+                ("missing", f"event {expected_seq} is missing (deleted?)", f"thiếu sự kiện số {expected_seq} (đã bị xóa?)")
+                if seq > expected_seq
+                else ("order", f"event number {seq} is out of order", f"sự kiện số {seq} sai thứ tự")
+            )
+        elif prev_hash != prev:
+            problem = (
+                "link",
+                f"event {seq} does not follow event {seq - 1} (inserted, reordered, or its predecessor was changed)",
+                f"sự kiện {seq} không nối tiếp sự kiện {seq - 1} (bị chèn, đảo thứ tự, hoặc sự kiện trước bị sửa)",
+            )
+        elif (
+            event_hash(
+                row_case,
+                seq,
+                canonical_time(at),
+                actor_id,
+                department,
+                trigger,
+                from_state,
+                to_state,
+                app_no,
+                kind,
+                record,
+                reason,
+                prev_hash,
+            )
+            != digest
+        ):
+            problem = (
+                "content",
+                f"event {seq} was changed after it was written (its hash does not match)",
+                f"sự kiện {seq} đã bị sửa sau khi ghi (mã băm không khớp)",
+            )
+        elif sealed.get(row_case, (None,))[0] == seq and sealed[row_case][1] != digest:
+            problem = (
+                "anchor",
+                f"event {seq} differs from the value sealed in an anchor",
+                f"sự kiện {seq} khác với giá trị đã niêm phong trong mốc neo",
+            )
+        if problem is not None:
+            report.findings.append(_finding(row_case, seq, event_id, *problem))
+            broken = True
+        expected_seq, prev, last = seq + 1, digest, (seq, digest, event_id, to_state, app_no)
+    _end_chain(report, current, broken, last, heads, sealed)
+    report.cases += len(heads)
     for missing in sorted(heads):
         report.findings.append(
-            Finding(missing, 1, None, "missing", "the case has no events left (deleted?)", "hồ sơ không còn sự kiện nào (bị xóa?)")
+            _finding(missing, 1, None, "missing", "the case has no events left (deleted?)", "hồ sơ không còn sự kiện nào (bị xóa?)")
         )
-    report.cases += len(heads)
     report.findings.sort(key=lambda f: (f.case_id or 0, f.seq or 0))
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _finish(chain: _Chain | None, heads: dict[int, tuple[int, str]], report: VerifyReport) -> None:
-    if chain is None:
+def _end_chain(
+    report: VerifyReport,
+    case_id: int | None,
+    broken: bool,
+    last: tuple[int, str, int, str, int] | None,
+    heads: dict[int, tuple[int, str, str, int]],
+    sealed: dict[int, tuple[int, str]],
+) -> None:
+    """Compare the end of a walked chain with the head its case row records."""
+    if case_id is None:
         return
-    head = heads.pop(chain.case_id, None)
     report.cases += 1
-    last = chain.last_event
-    if chain.finding is None and head is None:
-        chain.fail(last, "orphan", "events belong to a case that does not exist", "sự kiện thuộc một hồ sơ không tồn tại")
-    elif chain.finding is None and head is not None and last is not None and (last.seq, last.hash) != head:
-        if last.seq < head[0]:
-            en, vi = (
-                f"events after {last.seq} are missing (the case records {head[0]})",
-                f"thiếu các sự kiện sau số {last.seq} (hồ sơ ghi {head[0]})",
+    head = heads.pop(case_id, None)
+    if broken or last is None:
+        return
+    seq, digest, event_id, state, application_no = last
+    sealed_seq = sealed.get(case_id, (0, ""))[0]
+    if sealed_seq > seq:
+        report.findings.append(
+            _finding(
+                case_id,
+                seq,
+                event_id,
+                "anchor",
+                f"events after {seq} are missing: an anchor sealed the chain up to event {sealed_seq}",
+                f"thiếu các sự kiện sau số {seq}: mốc neo đã niêm phong chuỗi đến sự kiện {sealed_seq}",
             )
+        )
+        return
+    if head is None:
+        report.findings.append(
+            _finding(
+                case_id, seq, event_id, "orphan", "events belong to a case that does not exist", "sự kiện thuộc một hồ sơ không tồn tại"
+            )
+        )
+    elif (seq, digest) != head[:2]:
+        if seq < head[0]:
+            en, vi = f"events after {seq} are missing (the case records {head[0]})", f"thiếu các sự kiện sau số {seq} (hồ sơ ghi {head[0]})"
         else:
             en, vi = (
-                f"event {last.seq} is not the chain head the case records (inserted or changed?)",
-                f"sự kiện {last.seq} không phải đầu chuỗi mà hồ sơ ghi (bị chèn hoặc sửa?)",
+                f"event {seq} is not the chain head the case records (inserted or changed?)",
+                f"sự kiện {seq} không phải đầu chuỗi mà hồ sơ ghi (bị chèn hoặc sửa?)",
             )
-        chain.fail(last, "head", en, vi)
-    if chain.finding is not None:
-        report.findings.append(chain.finding)
+        report.findings.append(_finding(case_id, seq, event_id, "head", en, vi))
+    elif (state, application_no) != head[2:]:
+        report.findings.append(
+            _finding(
+                case_id,
+                seq,
+                event_id,
+                "state",
+                f"the case row says {head[2]} (application {head[3]}) but its history ends in {state} (application {application_no})",
+                f"hồ sơ ghi trạng thái {head[2]} (lần {head[3]}) nhưng lịch sử kết thúc ở {state} (lần {application_no})",
+            )
+        )
 
 
-def _sealed_heads(conn: Connection, report: VerifyReport, case_id: int | None) -> dict[tuple[int, int], str]:
-    """Check the anchor chain and return the heads it sealed, by (case, seq)."""
-    heads_by_anchor: dict[int, list[tuple[int, int, str]]] = {}
-    for row in conn.execute(select(AnchorHead.anchor_id, AnchorHead.case_id, AnchorHead.seq, AnchorHead.hash)):
-        heads_by_anchor.setdefault(row.anchor_id, []).append((row.case_id, row.seq, row.hash))
-    sealed: dict[tuple[int, int], str] = {}
+def _check_anchors(conn: Connection, report: VerifyReport, case_id: int | None) -> dict[int, tuple[int, str]]:
+    """Recompute the anchors (all, or those sealing one case); return each case's latest sealed head.
+
+    The latest sealed head is enough for the events: the hash chain pins everything before it.
+    """
+    anchors = {row.id: row for row in conn.execute(select(Anchor.id, Anchor.prev_hash, Anchor.hash).order_by(Anchor.id))}
+    heads_query = select(AnchorHead.anchor_id, AnchorHead.case_id, AnchorHead.seq, AnchorHead.hash).order_by(
+        AnchorHead.anchor_id, AnchorHead.case_id
+    )
+    if case_id is not None:
+        involved = select(AnchorHead.anchor_id).where(AnchorHead.case_id == case_id)
+        heads_query = heads_query.where(AnchorHead.anchor_id.in_(involved))
+    hashers: dict[int, AnchorHasher] = {}
+    latest: dict[int, tuple[int, str]] = {}
+    for anchor_id, head_case, seq, digest in conn.execution_options(yield_per=20_000).execute(heads_query):
+        hasher = hashers.get(anchor_id)
+        if hasher is None:
+            anchor = anchors.get(anchor_id)
+            hasher = hashers[anchor_id] = AnchorHasher(anchor.prev_hash if anchor else GENESIS)
+        hasher.add(head_case, seq, digest)
+        if case_id is None or head_case == case_id:
+            latest[head_case] = (seq, digest)
     prev = GENESIS
-    for anchor in conn.execute(select(Anchor.id, Anchor.prev_hash, Anchor.hash).order_by(Anchor.id)):
-        heads = heads_by_anchor.get(anchor.id, [])
-        report.anchors += 1
-        if anchor.prev_hash != prev or anchor_hash(anchor.prev_hash, heads) != anchor.hash:
+    for anchor in anchors.values():
+        checked = case_id is None or anchor.id in hashers
+        report.anchors += checked
+        recomputed = hashers[anchor.id].hexdigest() if anchor.id in hashers else AnchorHasher(anchor.prev_hash).hexdigest()
+        linked = case_id is not None or anchor.prev_hash == prev
+        if checked and (not linked or recomputed != anchor.hash):
             report.findings.append(
                 Finding(
                     None,
@@ -196,8 +252,7 @@ def _sealed_heads(conn: Connection, report: VerifyReport, case_id: int | None) -
                 )
             )
         prev = anchor.hash
-        sealed.update({(c, s): h for c, s, h in heads if case_id is None or c == case_id})
-    return sealed
+    return latest
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -77,7 +78,7 @@ def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
                 reason=None,
             )
             conn.execute(update(Case).where(Case.id == case_id).values(head_hash=digest))
-            store.save_record(conn, case_id=case_id, application_no=1, kind="registration", data=data_out, seq=1, at=now, exists=False)
+            store.save_record(conn, case_id=case_id, application_no=1, kind="registration", data=data_out, seq=1, at=now)
             store.write_outbox(
                 conn,
                 topic="case.registered",
@@ -110,71 +111,27 @@ def fire(
         raise TransitionNotAllowed([workflow.not_allowed(state, trigger)])
     _require_department(actor, spec.departments, trigger)
     incoming = None if data is None else validate_record(spec.record, _unwrap(data, case_id), rt.today(), rt.policy)
-    now = rt.clock.now()
-    with rt.unit_of_work() as conn:
-        case = store.load_case(conn, case_id)
-        store.check_version(case, expected_version)
-        records = store.load_records(conn, case_id, case.application_no)
-        had_record = spec.record in records
-        if incoming is not None:
-            records[spec.record] = incoming
-        subject = CaseSubject(
-            state=case.state,
-            today=rt.today(),
-            policy=rt.policy,
-            records=records,
-            references=store.load_references(conn, references_of(records.get(spec.record))),
-        )
-        change = workflow.fire(subject, trigger)
-        application_no = case.application_no + 1 if change.new_application else case.application_no
-        record = records[spec.record]
-        data_out = record_data(record)
-        event_id, seq, digest = store.append_event(
-            conn,
-            case,
-            case_id=case_id,
-            at=now,
-            actor=actor,
-            trigger=trigger,
-            from_state=change.source,
-            to_state=change.dest,
-            application_no=application_no,
-            record_kind=spec.record,
-            record_json=canonical_json(data_out),
-            reason=reason,
-        )
-        values: dict[str, Any] = {
-            "state": change.dest,
-            "owner_department": workflow.STATE_BY_NAME[change.dest].owner,
-            "application_no": application_no,
-            "state_entered_at": now,
-            f"{change.dest}_at": now,
-            "last_seq": seq,
-            "head_hash": digest,
-        }
-        if trigger == "counsel":
-            values["market_code"] = record.market_code
-        store.advance_case(conn, case, values)
-        if change.new_application:
-            for kind in workflow.CARRIED_OVER_RECORDS:
-                if kind in records:
-                    kept = record_data(records[kind])
-                    store.save_record(
-                        conn, case_id=case_id, application_no=application_no, kind=kind, data=kept, seq=seq, at=now, exists=False
-                    )
-            had_record = False
-        store.save_record(
-            conn, case_id=case_id, application_no=application_no, kind=spec.record, data=data_out, seq=seq, at=now, exists=had_record
-        )
-        store.write_outbox(
-            conn,
-            topic="case.transitioned",
-            queues=workflow.departments_concerned(change.source, change.dest),
-            case_id=case_id,
-            event_id=event_id,
-            payload={"trigger": trigger, "from_state": change.source, "to_state": change.dest},
-            at=now,
-        )
+    try:
+        with rt.unit_of_work() as conn:
+            case, records = store.load_case_and_records(conn, case_id)
+            store.check_version(case, expected_version)
+            if incoming is not None:
+                records[spec.record] = incoming
+            subject = CaseSubject(
+                state=case.state,
+                today=rt.today(),
+                policy=rt.policy,
+                records=records,
+                references=store.load_references(conn, references_of(records.get(spec.record))),
+            )
+            change = workflow.fire(subject, trigger)
+            carried = {kind: records[kind] for kind in workflow.CARRIED_OVER_RECORDS if kind in records and change.new_application}
+            new = _Step(
+                trigger, change.source, change.dest, case.application_no + change.new_application, spec.record, records[spec.record]
+            )
+            _append(conn, case, actor, rt.clock.now(), new, reason, carried)
+    except IntegrityError as error:  # the event's key: someone else wrote this case meanwhile
+        raise store.stale(case_id, expected_version, None) from error
     return CaseRef(case_id, case.version + 1, change.dest)
 
 
@@ -191,12 +148,10 @@ def put_record(
     """Add a record for the case's next step, or correct one on file (a correction needs a reason)."""
     _require_department(actor, workflow.record_departments(kind), f"record:{kind}")
     record = validate_record(kind, _unwrap(data, case_id), rt.today(), rt.policy)
-    now = rt.clock.now()
     try:
         with rt.unit_of_work() as conn:
-            case = store.load_case(conn, case_id)
+            case, records = store.load_case_and_records(conn, case_id)
             store.check_version(case, expected_version)
-            records = store.load_records(conn, case_id, case.application_no)
             correcting = kind in records
             if correcting and not (reason and reason.strip()):
                 raise RecordInvalid([problem("reason.required", "Sửa hồ sơ phải ghi lý do.", "A correction needs a reason.", "reason")])
@@ -204,38 +159,66 @@ def put_record(
                 _check_record_belongs(case.state, kind)
             if isinstance(record, Registration):
                 _update_person(conn, case, records.get("registration"), record)
-            data_out = record_data(record)
             trigger = CORRECT_RECORD if correcting else ADD_RECORD
-            event_id, seq, digest = store.append_event(
-                conn,
-                case,
-                case_id=case_id,
-                at=now,
-                actor=actor,
-                trigger=trigger,
-                from_state=case.state,
-                to_state=case.state,
-                application_no=case.application_no,
-                record_kind=kind,
-                record_json=canonical_json(data_out),
-                reason=reason,
-            )
-            store.advance_case(conn, case, {"last_seq": seq, "head_hash": digest})
-            store.save_record(
-                conn, case_id=case_id, application_no=case.application_no, kind=kind, data=data_out, seq=seq, at=now, exists=correcting
-            )
-            store.write_outbox(
-                conn,
-                topic="case.record_changed",
-                queues=workflow.departments_concerned(None, case.state),
-                case_id=case_id,
-                event_id=event_id,
-                payload={"trigger": trigger, "record_kind": kind},
-                at=now,
-            )
+            _append(conn, case, actor, rt.clock.now(), _Step(trigger, case.state, case.state, case.application_no, kind, record), reason)
     except IntegrityError as error:
-        raise _duplicate_person(getattr(record, "personal_id", "")) from error
+        if "personal_id" in str(error.orig):
+            raise _duplicate_person(getattr(record, "personal_id", "")) from error
+        raise store.stale(case_id, expected_version, None) from error
     return CaseRef(case_id, case.version + 1, case.state)
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What one event records: the step, the states around it, the application and the record."""
+
+    trigger: str
+    source: str
+    dest: str
+    application_no: int
+    record_kind: str
+    record: Any
+
+
+def _append(
+    conn: Connection, case: Any, actor: Actor, now: datetime, step: _Step, reason: str | None, carried: dict[str, Any] | None = None
+) -> None:
+    """Write one event with everything that goes with it: the case row, the records, the outbox."""
+    data_out = record_data(step.record)
+    event_id, seq, digest = store.append_event(
+        conn,
+        case,
+        case_id=case.id,
+        at=now,
+        actor=actor,
+        trigger=step.trigger,
+        from_state=step.source,
+        to_state=step.dest,
+        application_no=step.application_no,
+        record_kind=step.record_kind,
+        record_json=canonical_json(data_out),
+        reason=reason,
+    )
+    values: dict[str, Any] = {"last_seq": seq, "head_hash": digest}
+    moved = step.trigger in workflow.TRANSITION_BY_TRIGGER
+    if moved:
+        values |= {"state": step.dest, "owner_department": workflow.STATE_BY_NAME[step.dest].owner, "application_no": step.application_no}
+        values |= {"state_entered_at": now, f"{step.dest}_at": now}
+    if step.record_kind == "counselling":
+        values["market_code"] = step.record.market_code
+    store.advance_case(conn, case, values)
+    for kind, kept in (carried or {}).items():
+        store.save_record(conn, case_id=case.id, application_no=step.application_no, kind=kind, data=record_data(kept), seq=seq, at=now)
+    store.save_record(conn, case_id=case.id, application_no=step.application_no, kind=step.record_kind, data=data_out, seq=seq, at=now)
+    store.write_outbox(
+        conn,
+        topic="case.transitioned" if moved else "case.record_changed",
+        queues=workflow.departments_concerned(step.source if moved else None, step.dest),
+        case_id=case.id,
+        event_id=event_id,
+        payload={"trigger": step.trigger, "from_state": step.source, "to_state": step.dest, "record_kind": step.record_kind},
+        at=now,
+    )
 
 
 def withdraw(rt: Runtime, actor: Actor, case_id: int, reason: str, *, expected_version: int | None = None) -> CaseRef:
@@ -341,9 +324,12 @@ def _refuse_second_case(conn: Connection, personal_id: str) -> None:
 def _duplicate_person(personal_id: str, case_id: int | None = None, state: str | None = None) -> Conflict:
     where_vi = f" (hồ sơ số {case_id}, trạng thái {state})" if case_id else ""
     where_en = f" (case {case_id}, state {state})" if case_id else ""
-    ended = state is not None and workflow.STATE_BY_NAME[state].kind == "end"
-    hint_vi = "; hãy mở lại hồ sơ đó" if ended else "; mỗi người chỉ có một hồ sơ đang mở"
-    hint_en = "; reopen that case instead" if ended else "; a person has one open case at a time"
+    if state is not None and "reopen" in workflow.allowed_triggers(state):
+        hint_vi, hint_en = "; hãy mở lại hồ sơ đó", "; reopen that case instead"
+    elif state is not None and workflow.STATE_BY_NAME[state].kind == "end":
+        hint_vi, hint_en = "; hồ sơ đó đã kết thúc và không thể mở lại", "; that case has ended and cannot be reopened"
+    else:
+        hint_vi, hint_en = "; mỗi người chỉ có một hồ sơ đang mở", "; a person has one open case at a time"
     return Conflict(
         [
             problem(

@@ -27,7 +27,9 @@ def make_engine(url: str, **options: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **options)
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, connect_args={"options": "-c timezone=UTC"}, pool_pre_ping=True, **options)
+    # No pre-ping: it costs a round trip per command; a connection broken by a server restart is
+    # dropped by the pool on its first error, and the command (or the task's retry) runs again.
+    return create_engine(url, connect_args={"options": "-c timezone=UTC"}, **options)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -17,7 +17,7 @@ from workflows.subject import CaseSubject
 def case_detail(rt: Runtime, case_id: int) -> dict[str, Any]:
     """Return a case: state, owner, person, current records, and what each possible next step needs."""
     with rt.unit_of_work() as conn:
-        case = store.load_case(conn, case_id)
+        case, records = store.load_case_and_records(conn, case_id)
         row = conn.execute(
             select(
                 Case.workflow_version,
@@ -32,7 +32,6 @@ def case_detail(rt: Runtime, case_id: int) -> dict[str, Any]:
             .join(Person, Person.id == Case.person_id)
             .where(Case.id == case_id)
         ).one()
-        records = store.load_records(conn, case_id, case.application_no)
         steps = [_next_step(conn, rt, case.state, records, trigger) for trigger in workflow.allowed_triggers(case.state)]
         units = dict(conn.execute(select(AdminUnit.id, AdminUnit.name).where(AdminUnit.id.in_([row.commune_id, row.village_id]))).all())
     state = workflow.STATE_BY_NAME[case.state]

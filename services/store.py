@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, TextClause, bindparam, select, text
 
-from services.models import Case, CaseRecord, Enterprise, Event, HealthFacility, OutboxMessage, TrainingSchool
+from services.models import Case, Enterprise, HealthFacility, Json, TrainingSchool, UtcDateTime
 from services.users import Actor
 from workflows import subject as ref
 from workflows.errors import Conflict, NotFound, problem
@@ -17,13 +18,63 @@ from workflows.records import load_record
 
 _CASE_HEAD = select(Case.id, Case.state, Case.version, Case.application_no, Case.last_seq, Case.head_hash, Case.commune_id, Case.person_id)
 
+# The hot path (one command = one read and four writes) uses prepared text statements: building and
+# caching Core constructs per call cost more than the database work itself (bench/transitions.py).
+_CASE_AND_RECORDS_SQL = """SELECT c.id, c.state, c.version, c.application_no, c.last_seq, c.head_hash, c.commune_id, c.person_id,
+    r.kind, r.data
+    FROM cases c LEFT JOIN case_records r ON r.case_id = c.id AND r.application_no = c.application_no
+    WHERE c.id = :case_id"""
+# A command locks the case row while it decides, so a racing command waits and then reads the new
+# version (a clear conflict) instead of colliding on the event's key. SQLite's BEGIN IMMEDIATE
+# already serialises writers.
+_CASE_AND_RECORDS = {
+    "postgresql": text(_CASE_AND_RECORDS_SQL + " FOR UPDATE OF c").columns(data=Json),
+    "sqlite": text(_CASE_AND_RECORDS_SQL).columns(data=Json),
+}
+_INSERT_EVENT = text(
+    """INSERT INTO events (case_id, seq, at, actor_id, department, trigger, from_state, to_state, application_no,
+                           record_kind, record_json, reason, prev_hash, hash)
+    VALUES (:case_id, :seq, :at, :actor_id, :department, :trigger, :from_state, :to_state, :application_no,
+            :record_kind, :record_json, :reason, :prev_hash, :hash)
+    RETURNING id"""
+).bindparams(bindparam("at", type_=UtcDateTime))
+_UPSERT_RECORD = text(
+    """INSERT INTO case_records (case_id, application_no, kind, data, event_seq, recorded_at)
+    VALUES (:case_id, :application_no, :kind, :data, :event_seq, :recorded_at)
+    ON CONFLICT (case_id, application_no, kind)
+    DO UPDATE SET data = excluded.data, event_seq = excluded.event_seq, recorded_at = excluded.recorded_at"""
+).bindparams(bindparam("data", type_=Json), bindparam("recorded_at", type_=UtcDateTime))
+
+
+@lru_cache(maxsize=16)
+def _insert_outbox(rows: int) -> TextClause:
+    """Insert `rows` outbox messages in one statement (an executemany costs a pipeline per call)."""
+    values = ", ".join(
+        f"(:message_id{i}, :topic, :queue{i}, :case_id, :event_id, :payload, 'pending', :created_at, 0)" for i in range(rows)
+    )
+    return text(
+        f"INSERT INTO outbox (message_id, topic, queue, case_id, event_id, payload, status, created_at, attempts) VALUES {values}"
+    ).bindparams(bindparam("payload", type_=Json), bindparam("created_at", type_=UtcDateTime))
+
+
+def _not_found(case_id: int) -> NotFound:
+    return NotFound([problem("case.unknown", f"Không có hồ sơ số {case_id}.", f"No case {case_id}.", "case_id")])
+
 
 def load_case(conn: Connection, case_id: int) -> Any:
     """Return the case's head row, or raise NotFound."""
     row = conn.execute(_CASE_HEAD.where(Case.id == case_id)).first()
     if row is None:
-        raise NotFound([problem("case.unknown", f"Không có hồ sơ số {case_id}.", f"No case {case_id}.", "case_id")])
+        raise _not_found(case_id)
     return row
+
+
+def load_case_and_records(conn: Connection, case_id: int) -> tuple[Any, dict[str, Any]]:
+    """Return the case's head row and its current application's records, in one query."""
+    rows = conn.execute(_CASE_AND_RECORDS[conn.dialect.name], {"case_id": case_id}).all()
+    if not rows:
+        raise _not_found(case_id)
+    return rows[0], {row.kind: load_record(row.kind, row.data) for row in rows if row.kind is not None}
 
 
 def check_version(case: Row[Any], expected_version: int | None) -> None:
@@ -48,14 +99,6 @@ def stale(case_id: int, expected: int | None, current: int | None) -> Conflict:
     )
 
 
-def load_records(conn: Connection, case_id: int, application_no: int) -> dict[str, Any]:
-    """Return the current records of an application, rebuilt as record objects."""
-    rows = conn.execute(
-        select(CaseRecord.kind, CaseRecord.data).where(CaseRecord.case_id == case_id, CaseRecord.application_no == application_no)
-    )
-    return {row.kind: load_record(row.kind, row.data) for row in rows}
-
-
 def load_references(conn: Connection, named: dict[str, set[str]]) -> ref.References:
     """Look up the enterprises, facilities and schools a record names."""
     enterprises, facilities, schools = {}, {}, {}
@@ -71,11 +114,18 @@ def load_references(conn: Connection, named: dict[str, set[str]]) -> ref.Referen
     return ref.References(enterprises=enterprises, facilities=facilities, schools=schools)
 
 
-def advance_case(conn: Connection, case: Row[Any], values: dict[str, Any]) -> None:
+def advance_case(conn: Connection, case: Any, values: dict[str, Any]) -> None:
     """Update the case row if it is still at the version read, or raise a conflict."""
-    result = conn.execute(update(Case).where(Case.id == case.id, Case.version == case.version).values(version=case.version + 1, **values))
+    result = conn.execute(_advance_statement(tuple(values)), {**values, "case_id": case.id, "version": case.version})
     if result.rowcount != 1:
         raise stale(case.id, case.version, None)
+
+
+@lru_cache(maxsize=64)
+def _advance_statement(columns: tuple[str, ...]) -> TextClause:
+    assignments = ", ".join(f"{column} = :{column}" for column in columns)
+    times = [bindparam(column, type_=UtcDateTime) for column in columns if column.endswith("_at")]
+    return text(f"UPDATE cases SET version = version + 1, {assignments} WHERE id = :case_id AND version = :version").bindparams(*times)
 
 
 def append_event(
@@ -112,7 +162,7 @@ def append_event(
         prev_hash,
     )
     event_id = conn.execute(
-        insert(Event).returning(Event.id),
+        _INSERT_EVENT,
         {
             "case_id": case_id,
             "seq": seq,
@@ -133,42 +183,28 @@ def append_event(
     return event_id, seq, digest
 
 
-def save_record(
-    conn: Connection, *, case_id: int, application_no: int, kind: str, data: dict[str, Any], seq: int, at: datetime, exists: bool
-) -> None:
+def save_record(conn: Connection, *, case_id: int, application_no: int, kind: str, data: dict[str, Any], seq: int, at: datetime) -> None:
     """Write the current value of a record (insert, or replace the previous value)."""
-    values = {"data": data, "event_seq": seq, "recorded_at": at}
-    if exists:
-        conn.execute(
-            update(CaseRecord)
-            .where(CaseRecord.case_id == case_id, CaseRecord.application_no == application_no, CaseRecord.kind == kind)
-            .values(**values)
-        )
-    else:
-        conn.execute(insert(CaseRecord), {"case_id": case_id, "application_no": application_no, "kind": kind, **values})
+    conn.execute(
+        _UPSERT_RECORD,
+        {"case_id": case_id, "application_no": application_no, "kind": kind, "data": data, "event_seq": seq, "recorded_at": at},
+    )
 
 
 def write_outbox(
     conn: Connection, *, topic: str, queues: list[str], case_id: int, event_id: int, payload: dict[str, Any], at: datetime
 ) -> None:
     """Write one pending message per department queue, in the command's transaction."""
-    conn.execute(
-        insert(OutboxMessage),
-        [
-            {
-                "message_id": str(uuid.uuid4()),
-                "topic": topic,
-                "queue": queue,
-                "case_id": case_id,
-                "event_id": event_id,
-                "payload": {**payload, "event_id": event_id, "case_id": case_id},
-                "status": "pending",
-                "created_at": at,
-                "attempts": 0,
-            }
-            for queue in queues
-        ],
-    )
+    values: dict[str, Any] = {
+        "topic": topic,
+        "case_id": case_id,
+        "event_id": event_id,
+        "payload": {**payload, "event_id": event_id, "case_id": case_id},
+        "created_at": at,
+    }
+    for i, queue in enumerate(queues):
+        values[f"message_id{i}"], values[f"queue{i}"] = str(uuid.uuid4()), queue
+    conn.execute(_insert_outbox(len(queues)), values)
 
 
 def select_commune(case_id: int) -> Any:

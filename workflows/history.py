@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from hashlib import sha256
+from json.encoder import encode_basestring as _quote
 from typing import Any
 
 from workflows.case import CARRIED_OVER_RECORDS, TRANSITION_BY_TRIGGER
@@ -23,8 +25,10 @@ def canonical_json(data: Any) -> str:
 def canonical_time(moment: datetime) -> str:
     """Return a moment as UTC text with microseconds (naive values are taken as UTC)."""
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.replace(tzinfo=None).isoformat(timespec="microseconds")
+        if moment.utcoffset():
+            moment = moment.astimezone(UTC)
+        moment = moment.replace(tzinfo=None)
+    return moment.isoformat(timespec="microseconds")
 
 
 def event_hash(
@@ -42,35 +46,53 @@ def event_hash(
     reason: str | None,
     prev_hash: str,
 ) -> str:
-    """Hash an event's canonical form, which includes its predecessor's hash."""
-    canonical = json.dumps(
-        [
-            case_id,
-            seq,
-            at,
-            actor_id,
-            department,
-            trigger,
-            from_state,
-            to_state,
-            application_no,
-            record_kind,
-            record_json,
-            reason,
-            prev_hash,
-        ],
-        ensure_ascii=False,
-        separators=(",", ":"),
+    """Hash an event's canonical form, which includes its predecessor's hash.
+
+    The canonical form is the compact JSON array of the fields in this order, UTF-8 kept — the
+    same bytes as json.dumps([...], ensure_ascii=False, separators=(",", ":")), built by hand
+    because verify runs it for every event (bench/verify.py); every text field is escaped, so
+    no two different events share a canonical form.
+    """
+    quote = _quote
+    canonical = "[{:d},{:d},{},{},{},{},{},{},{:d},{},{},{},{}]".format(
+        case_id,
+        seq,
+        quote(at),
+        "null" if actor_id is None else str(actor_id),
+        "null" if department is None else quote(department),
+        quote(trigger),
+        "null" if from_state is None else quote(from_state),
+        quote(to_state),
+        application_no,
+        "null" if record_kind is None else quote(record_kind),
+        "null" if record_json is None else quote(record_json),
+        "null" if reason is None else quote(reason),
+        quote(prev_hash),
     )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return sha256(canonical.encode()).hexdigest()
+
+
+class AnchorHasher:
+    """Hash an anchor incrementally: the previous anchor's hash, then its heads in (case, seq) order."""
+
+    def __init__(self, prev_hash: str) -> None:
+        self._digest = hashlib.sha256(prev_hash.encode())
+
+    def add(self, case_id: int, seq: int, head: str) -> None:
+        """Add the next chain head; heads must come in (case, seq) order."""
+        self._digest.update(f"|{case_id}:{seq}:{head}".encode())
+
+    def hexdigest(self) -> str:
+        """Return the anchor's hash."""
+        return self._digest.hexdigest()
 
 
 def anchor_hash(prev_hash: str, heads: Iterable[tuple[int, int, str]]) -> str:
     """Hash an anchor: the previous anchor's hash and the chain heads (case, seq, hash) in order."""
-    digest = hashlib.sha256(prev_hash.encode())
+    hasher = AnchorHasher(prev_hash)
     for case_id, seq, head in sorted(heads):
-        digest.update(f"|{case_id}:{seq}:{head}".encode())
-    return digest.hexdigest()
+        hasher.add(case_id, seq, head)
+    return hasher.hexdigest()
 
 
 @dataclass

@@ -1,0 +1,98 @@
+"""Shared pieces of the benchmarks: the repo on sys.path, a scratch PostgreSQL database, actors, figures.
+
+Not a benchmark itself; `bench/transitions.py` and `bench/verify.py` import it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+# `python bench/transitions.py` puts bench/ first on sys.path, where this script would shadow the `transitions`
+# library that workflows.case imports; take bench/ off again (this module is already loaded) and put the repo
+# root on instead, since `tests.factories` is not an installed package.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import Engine, create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from config.settings import Settings  # noqa: E402
+from services import demo, schema  # noqa: E402
+from services.db import make_engine, normalise_url  # noqa: E402
+from services.runtime import build_runtime  # noqa: E402
+from services.users import Actor, load_actor  # noqa: E402
+
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# 09:00 in Vietnam on Monday 1 June 2026, the moment the tests start from too.
+START = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
+
+
+def add_database_option(parser: argparse.ArgumentParser) -> None:
+    """Add --database-url: the admin connection used to create (and drop) the scratch database."""
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("TEST_DATABASE_URL") or DEFAULT_ADMIN_URL,
+        help="admin PostgreSQL URL; a scratch database gw_bench_<random> is created beside it and dropped at the end "
+        "(default: $TEST_DATABASE_URL, else %(default)s)",
+    )
+
+
+def libpq_url(url: str) -> str:
+    """Return a URL psycopg.connect accepts (no SQLAlchemy driver suffix)."""
+    return make_url(normalise_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextmanager
+def scratch_database(admin_url: str, prefix: str = "gw_bench") -> Iterator[str]:
+    """Create an empty database on the admin URL's server, yield its URL, and drop it afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(normalise_url(admin_url)).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        print(f"dropped scratch database {name}")
+
+
+def prepared_engine(url: str) -> Engine:
+    """Return the production-configured engine on a migrated database holding the demo reference data."""
+    engine = make_engine(url)
+    schema.upgrade(engine, build_runtime(Settings(), engine=engine).policy)
+    with engine.begin() as conn:
+        demo.seed_reference(conn)
+    return engine
+
+
+def load_actors(engine: Engine) -> dict[str, Actor]:
+    """Return the demo departments' officers as actors, by department."""
+    with engine.connect() as conn:
+        return {dept: load_actor(conn, dept) for dept, _ in demo.USERS}
+
+
+def server_summary(engine: Engine) -> str:
+    """Describe the server settings that decide commit speed."""
+    with engine.connect() as conn:
+        version = conn.scalar(text("SHOW server_version"))
+        fsync = conn.scalar(text("SHOW fsync"))
+        sync = conn.scalar(text("SHOW synchronous_commit"))
+    return f"PostgreSQL {version}, fsync={fsync}, synchronous_commit={sync}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+
+
+def median(values: list[float]) -> float:
+    """Return the median of some figures."""
+    return statistics.median(values)

@@ -1,0 +1,270 @@
+"""An attacker with database access edits the history; verify names the case and event, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError
+
+from services import audit, cases
+from services.models import Anchor, AnchorHead, Case, Event, OutboxMessage
+from tests import factories as f
+from workflows.history import canonical_json, canonical_time, event_hash
+
+
+@dataclass(frozen=True)
+class World:
+    """Three cases with history: `long` is departed with a correction, `reopened` was withdrawn and reopened."""
+
+    long: int
+    reopened: int
+    short: int
+
+
+@pytest.fixture
+def world(rt, actors, clock) -> World:
+    long = cases.register(rt, actors["social_policy"], f.registration(rt.today(), serial=1)).id
+    f.step(rt, actors, long, "counsel")
+    clock.advance(days=1)
+    cases.put_record(rt, actors["enterprise"], long, "counselling", f.counselling(rt.today(), job="Xây dựng"), reason="Sai ngành nghề")
+    for trigger in ("train", "certify_health", "approve_loan", "depart"):
+        clock.advance(days=3)
+        f.step(rt, actors, long, trigger)
+    reopened = cases.register(rt, actors["social_policy"], f.registration(rt.today(), serial=2, sex="female")).id
+    f.step(rt, actors, reopened, "counsel")
+    cases.withdraw(rt, actors["social_policy"], reopened, "Gia đình không đồng ý")
+    clock.advance(days=30)
+    cases.reopen(rt, actors["social_policy"], reopened, "Đăng ký lại")
+    short = cases.register(rt, actors["social_policy"], f.registration(rt.today(), serial=3)).id
+    with rt.unit_of_work() as conn:
+        assert audit.verify(conn).ok
+    return World(long, reopened, short)
+
+
+@contextmanager
+def attacker(engine: Engine) -> Iterator[Connection]:
+    """Open a transaction with the append-only triggers switched off, as someone with DB access would."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("ALTER TABLE events DISABLE TRIGGER USER")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_update")
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_delete")
+        yield conn
+
+
+def events_of(conn: Connection, case_id: int) -> list[Any]:
+    return list(conn.execute(select(Event.__table__).where(Event.case_id == case_id).order_by(Event.seq)))
+
+
+def hash_of(values: dict[str, Any], prev_hash: str) -> str:
+    """Compute an event's hash the way the application does, as an attacker who read the code would."""
+    return event_hash(
+        values["case_id"], values["seq"], canonical_time(values["at"]), values["actor_id"], values["department"], values["trigger"],
+        values["from_state"], values["to_state"], values["application_no"], values["record_kind"], values["record_json"],
+        values["reason"], prev_hash,
+    )  # fmt: skip
+
+
+def delete_event(conn: Connection, event_id: int) -> None:
+    """Remove an event and the outbox rows that point at it (the foreign key would refuse otherwise)."""
+    conn.execute(delete(OutboxMessage).where(OutboxMessage.event_id == event_id))
+    conn.execute(delete(Event).where(Event.id == event_id))
+
+
+def shift_seqs(conn: Connection, case_id: int, from_seq: int, by: int) -> None:
+    """Renumber the events from `from_seq` on (two steps, so the unique (case, seq) key never collides)."""
+    conn.execute(update(Event).where(Event.case_id == case_id, Event.seq >= from_seq).values(seq=-Event.seq))
+    conn.execute(update(Event).where(Event.case_id == case_id, Event.seq < 0).values(seq=-Event.seq + by))
+
+
+def rewrite_chain(conn: Connection, case_id: int, from_seq: int) -> None:
+    """Recompute every hash from `from_seq` on and the case's head, so the chain is consistent again."""
+    rows = events_of(conn, case_id)
+    prev = rows[from_seq - 2].hash
+    for row in rows[from_seq - 1 :]:
+        digest = hash_of(row._asdict(), prev)
+        conn.execute(update(Event).where(Event.id == row.id).values(prev_hash=prev, hash=digest))
+        prev = digest
+    conn.execute(update(Case).where(Case.id == case_id).values(head_hash=prev))
+
+
+def findings(rt) -> list[audit.Finding]:
+    with rt.unit_of_work() as conn:
+        return audit.verify(conn).findings
+
+
+def test_history_of_the_world_verifies(rt, world):
+    with rt.unit_of_work() as conn:
+        report = audit.verify(conn)
+    assert report.ok
+    assert (report.cases, report.events) == (3, 7 + 4 + 1)
+
+
+def test_edited_record_is_named(rt, world):
+    with attacker(rt.engine) as conn:
+        counselled = events_of(conn, world.long)[1]
+        forged = canonical_json({**json.loads(counselled.record_json), "market_code": "KR-EPS"})
+        conn.execute(update(Event).where(Event.id == counselled.id).values(record_json=forged))
+    found = findings(rt)
+    assert [(x.case_id, x.seq, x.code) for x in found] == [(world.long, 2, "content")]
+    assert "event 2 was changed" in found[0].en
+
+
+def test_edited_reason_is_named(rt, world):
+    with attacker(rt.engine) as conn:
+        withdrawal = next(row for row in events_of(conn, world.reopened) if row.trigger == "withdraw")
+        conn.execute(update(Event).where(Event.id == withdrawal.id).values(reason="Người lao động bị ép rút hồ sơ"))
+    found = findings(rt)
+    assert [(x.case_id, x.seq, x.code) for x in found] == [(world.reopened, withdrawal.seq, "content")]
+
+
+def test_deleted_middle_event_is_named(rt, world):
+    with attacker(rt.engine) as conn:
+        correction = events_of(conn, world.long)[2]
+        assert correction.trigger == "correct_record"
+        delete_event(conn, correction.id)
+    found = findings(rt)
+    # The finding points at the first surviving event after the hole and says which one is gone.
+    assert [(x.case_id, x.seq, x.code) for x in found] == [(world.long, 4, "missing")]
+    assert "event 3 is missing" in found[0].en
+
+
+def test_deleted_last_event_is_named(rt, world):
+    with attacker(rt.engine) as conn:
+        delete_event(conn, events_of(conn, world.long)[-1].id)
+    found = findings(rt)
+    assert [(x.case_id, x.seq, x.code) for x in found] == [(world.long, 6, "head")]
+    assert "events after 6 are missing" in found[0].en
+
+
+def test_deleted_only_event_is_named(rt, world):
+    with attacker(rt.engine) as conn:
+        delete_event(conn, events_of(conn, world.short)[0].id)
+    found = findings(rt)
+    assert [(x.case_id, x.seq, x.code) for x in found] == [(world.short, 1, "missing")]
+
+
+def _forged_after(last: Any, actor_id: int) -> dict[str, Any]:
+    values = {
+        **last._asdict(), "seq": last.seq + 1, "at": last.at + timedelta(hours=1), "actor_id": actor_id,
+        "trigger": "correct_record", "from_state": last.to_state, "record_kind": "counselling",
+        "record_json": canonical_json({"counselled_on": "2026-06-01", "enterprise_licence": f.LICENCE, "market_code": "TW-LD", "job": "X"}),
+        "reason": "Sửa lại", "prev_hash": last.hash,
+    }  # fmt: skip
+    values.pop("id")
+    values["hash"] = hash_of(values, last.hash)
+    return values
+
+
+def test_forged_event_appended_with_a_plausible_hash_is_named(rt, world, actors):
+    with attacker(rt.engine) as conn:
+        last = events_of(conn, world.long)[-1]
+        conn.execute(insert(Event), _forged_after(last, actors["enterprise"].user_id))
+    found = findings(rt)
+    assert [(x.case_id, x.seq, x.code) for x in found] == [(world.long, 8, "head")]
+
+
+def test_forged_event_inserted_in_the_middle_is_named(rt, world, actors):
+    with attacker(rt.engine) as conn:
+        before = events_of(conn, world.long)[2]
+        shift_seqs(conn, world.long, 4, by=1)
+        conn.execute(insert(Event), _forged_after(before, actors["enterprise"].user_id))
+    found = findings(rt)
+    # The forged event 4 is self-consistent; the original event, now 5, no longer follows it.
+    assert [(x.case_id, x.seq, x.code) for x in found] == [(world.long, 5, "link")]
+
+
+def test_swapped_events_are_named(rt, world):
+    with attacker(rt.engine) as conn:
+        rows = events_of(conn, world.long)
+        conn.execute(update(Event).where(Event.id == rows[3].id).values(seq=-1))
+        conn.execute(update(Event).where(Event.id == rows[4].id).values(seq=4))
+        conn.execute(update(Event).where(Event.id == rows[3].id).values(seq=5))
+    found = findings(rt)
+    assert [(x.case_id, x.seq, x.code) for x in found] == [(world.long, 4, "link")]
+
+
+def test_edited_event_with_recomputed_own_hash_breaks_the_next_link(rt, world):
+    with attacker(rt.engine) as conn:
+        row = events_of(conn, world.long)[4]
+        values = {**row._asdict(), "record_json": row.record_json.replace('"fit"', '"unfit"')}
+        assert values["record_json"] != row.record_json
+        conn.execute(update(Event).where(Event.id == row.id).values(record_json=values["record_json"], hash=hash_of(values, row.prev_hash)))
+    found = findings(rt)
+    assert [(x.case_id, x.seq, x.code) for x in found] == [(world.long, 6, "link")]
+
+
+def test_consistent_rewrite_passes_without_an_anchor_and_is_caught_after_sealing(rt, world, clock):
+    with attacker(rt.engine) as conn:
+        row = events_of(conn, world.reopened)[1]
+        conn.execute(update(Event).where(Event.id == row.id).values(record_json=row.record_json.replace("JP-TTS", "KR-EPS")))
+        rewrite_chain(conn, world.reopened, 2)
+    assert findings(rt) == []  # what the anchor is for: a chain alone cannot tell
+
+    with rt.unit_of_work() as conn:
+        audit.seal(conn, clock.now())
+    with attacker(rt.engine) as conn:
+        row = events_of(conn, world.long)[2]
+        conn.execute(update(Event).where(Event.id == row.id).values(reason="Không có lý do"))
+        rewrite_chain(conn, world.long, 3)
+    found = findings(rt)
+    assert [(x.case_id, x.seq, x.code) for x in found] == [(world.long, 7, "anchor")]
+    assert "sealed in an anchor" in found[0].en
+
+
+@pytest.mark.parametrize("target", ["anchor_hash", "sealed_head", "removed_anchor"])
+def test_edited_anchor_is_caught(rt, world, actors, clock, target):
+    with rt.unit_of_work() as conn:
+        first = audit.seal(conn, clock.now())
+    clock.advance(days=1)
+    f.step(rt, actors, world.short, "counsel")
+    with rt.unit_of_work() as conn:
+        second = audit.seal(conn, clock.now())
+        assert first and second and audit.verify(conn).ok
+    with rt.engine.begin() as conn:
+        if target == "anchor_hash":
+            conn.execute(update(Anchor).where(Anchor.id == second.id).values(hash="f" * 64))
+        elif target == "sealed_head":
+            conn.execute(update(AnchorHead).where(AnchorHead.anchor_id == first.id, AnchorHead.case_id == world.long).values(hash="e" * 64))
+        else:
+            conn.execute(delete(AnchorHead).where(AnchorHead.anchor_id == first.id))
+            conn.execute(delete(Anchor).where(Anchor.id == first.id))
+    found = findings(rt)
+    assert found and found[0].code == "anchor" and found[0].case_id is None
+    assert f"anchor {second.id if target != 'sealed_head' else first.id}" in found[0].en
+
+
+def test_sealed_events_cut_off_with_the_case_head_reset_are_caught(rt, world, clock):
+    with rt.unit_of_work() as conn:
+        audit.seal(conn, clock.now())
+    with attacker(rt.engine) as conn:
+        rows = events_of(conn, world.long)
+        for row in rows[-2:]:
+            delete_event(conn, row.id)
+        conn.execute(update(Case).where(Case.id == world.long).values(last_seq=5, head_hash=rows[4].hash, state="health_checked"))
+    found = findings(rt)
+    assert [(x.case_id, x.code) for x in found] == [(world.long, "anchor")]
+
+
+def test_database_refuses_to_change_or_remove_events(rt, world):
+    with rt.unit_of_work() as conn:
+        before = [tuple(row) for row in events_of(conn, world.long)]
+    with pytest.raises(DBAPIError, match="append-only"), rt.engine.begin() as conn:
+        conn.execute(update(Event).where(Event.case_id == world.long, Event.seq == 2).values(reason="x"))
+    with pytest.raises(DBAPIError, match="append-only"), rt.engine.begin() as conn:
+        conn.execute(delete(OutboxMessage).where(OutboxMessage.case_id == world.long))
+        conn.execute(delete(Event).where(Event.case_id == world.long, Event.seq == 7))
+    if rt.engine.dialect.name == "postgresql":
+        with pytest.raises(DBAPIError, match="append-only"), rt.engine.begin() as conn:
+            conn.exec_driver_sql("TRUNCATE events CASCADE")
+    with rt.unit_of_work() as conn:
+        assert [tuple(row) for row in events_of(conn, world.long)] == before
+        assert audit.verify(conn).ok
