@@ -14,7 +14,7 @@ from services.models import AdminUnit, Case, Person
 from services.runtime import Runtime
 from services.users import Actor
 from workflows import case as workflow
-from workflows.errors import Conflict, Forbidden, RecordInvalid, TransitionNotAllowed, problem
+from workflows.errors import Conflict, Forbidden, GuardFailed, RecordInvalid, TransitionNotAllowed, problem
 from workflows.history import ADD_RECORD, CORRECT_RECORD, REGISTER, canonical_json
 from workflows.records import Registration, record_data, references_of, validate_record
 from workflows.subject import CaseSubject
@@ -157,8 +157,19 @@ def put_record(
                 raise RecordInvalid([problem("reason.required", "Sửa hồ sơ phải ghi lý do.", "A correction needs a reason.", "reason")])
             if not correcting:
                 _check_record_belongs(case.state, kind)
+            previous, records[kind] = records.get(kind), record
+            subject = CaseSubject(
+                state=case.state,
+                today=rt.today(),
+                policy=rt.policy,
+                records=records,
+                references=store.load_references(conn, references_of(record)),
+            )
+            problems = workflow.check_record(subject, kind)
+            if problems:
+                raise GuardFailed(problems)
             if isinstance(record, Registration):
-                _update_person(conn, case, records.get("registration"), record)
+                _update_person(conn, case, previous, record)
             trigger = CORRECT_RECORD if correcting else ADD_RECORD
             _append(conn, case, actor, rt.clock.now(), _Step(trigger, case.state, case.state, case.application_no, kind, record), reason)
     except IntegrityError as error:
@@ -206,6 +217,8 @@ def _append(
         values |= {"state_entered_at": now, f"{step.dest}_at": now}
     if step.record_kind == "counselling":
         values["market_code"] = step.record.market_code
+    elif step.application_no != case.application_no:
+        values["market_code"] = None  # a new application has not chosen its market yet
     store.advance_case(conn, case, values)
     for kind, kept in (carried or {}).items():
         store.save_record(conn, case_id=case.id, application_no=step.application_no, kind=kind, data=record_data(kept), seq=seq, at=now)

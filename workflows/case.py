@@ -274,6 +274,22 @@ def check(subject: CaseSubject, trigger: str) -> list[Problem]:
     return [p for guard in TRANSITION_BY_TRIGGER[trigger].guards for p in guard(subject)]
 
 
+# Guards that judge the case as of today; a record added ahead or corrected later is not held to them.
+_AS_OF_TODAY = (g.orientation_valid_today, g.health_valid_today)
+
+
+def check_record(subject: CaseSubject, kind: str) -> list[Problem]:
+    """Return what the guards of the step taking a record of `kind` say about it (not the as-of-today ones)."""
+    checks = [
+        guard
+        for spec in TRANSITIONS
+        if spec.record == kind
+        for guard in spec.guards
+        if guard not in _AS_OF_TODAY and not guard.__name__.startswith("requires_")
+    ]
+    return [p for guard in dict.fromkeys(checks) for p in guard(subject)]
+
+
 def not_allowed(state: str, trigger: str) -> Problem:
     """Describe a trigger that cannot fire from a state, naming those that can."""
     options = ", ".join(allowed_triggers(state)) or "—"

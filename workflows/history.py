@@ -24,11 +24,10 @@ def canonical_json(data: Any) -> str:
 
 def canonical_time(moment: datetime) -> str:
     """Return a moment as UTC text with microseconds (naive values are taken as UTC)."""
-    if moment.tzinfo is not None:
-        if moment.utcoffset():
-            moment = moment.astimezone(UTC)
-        moment = moment.replace(tzinfo=None)
-    return moment.isoformat(timespec="microseconds")
+    if moment.tzinfo is not None and moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    # The first 26 characters (YYYY-MM-DDTHH:MM:SS.ffffff) drop a "+00:00" suffix: cheaper than replace().
+    return moment.isoformat(timespec="microseconds")[:26]
 
 
 def event_hash(

@@ -268,3 +268,17 @@ def test_database_refuses_to_change_or_remove_events(rt, world):
     with rt.unit_of_work() as conn:
         assert [tuple(row) for row in events_of(conn, world.long)] == before
         assert audit.verify(conn).ok
+
+
+def test_verify_across_processes_finds_what_one_process_finds(rt, world, clock):
+    with rt.unit_of_work() as conn:
+        audit.seal(conn, clock.now())
+    with attacker(rt.engine) as conn:
+        counselled = events_of(conn, world.long)[1]
+        conn.execute(update(Event).where(Event.id == counselled.id).values(reason="sửa lén"))
+        conn.execute(update(Case).where(Case.id == world.reopened).values(state="departed"))
+    alone = findings(rt)
+    shared = audit.verify_all(rt.engine, workers=2)
+    assert [(x.case_id, x.seq, x.code) for x in shared.findings] == [(x.case_id, x.seq, x.code) for x in alone]
+    assert [(x.case_id, x.code) for x in alone] == [(world.long, "content"), (world.reopened, "state")]
+    assert (shared.cases, shared.events, shared.anchors) == (3, 12, 1)
