@@ -5,8 +5,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, func, insert, literal_column, select, update
@@ -105,78 +108,16 @@ def verify(conn: Connection, case_id: int | None = None, *, part: tuple[int, int
         events_query = events_query.where(Event.case_id % part[1] == part[0])
     heads = {row.id: (row.last_seq, row.head_hash, row.state, row.application_no) for row in conn.execute(heads_query)}
     sealed = _check_anchors(conn, report, case_id, part)
-    current, expected_seq, prev, broken, last = None, 1, GENESIS, False, None
-    for row in conn.execution_options(yield_per=20_000).execute(events_query):
-        (
-            event_id,
-            row_case,
-            seq,
-            at,
-            actor_id,
-            department,
-            trigger,
-            from_state,
-            to_state,
-            app_no,
-            kind,
-            record,
-            reason,
-            prev_hash,
-            digest,
-        ) = row
-        report.events += 1
-        if row_case != current:
-            _end_chain(report, current, broken, last, heads, sealed)
-            current, expected_seq, prev, broken, last = row_case, 1, GENESIS, False, None
-        if broken:
-            continue
-        problem = None
-        if seq != expected_seq:
-            problem = (
-                ("missing", f"event {expected_seq} is missing (deleted?)", f"thiếu sự kiện số {expected_seq} (đã bị xóa?)")
-                if seq > expected_seq
-                else ("order", f"event number {seq} is out of order", f"sự kiện số {seq} sai thứ tự")
-            )
-        elif prev_hash != prev:
-            problem = (
-                "link",
-                f"event {seq} does not follow event {seq - 1} (inserted, reordered, or its predecessor was changed)",
-                f"sự kiện {seq} không nối tiếp sự kiện {seq - 1} (bị chèn, đảo thứ tự, hoặc sự kiện trước bị sửa)",
-            )
-        elif (
-            event_hash(
-                row_case,
-                seq,
-                at,
-                actor_id,
-                department,
-                trigger,
-                from_state,
-                to_state,
-                app_no,
-                kind,
-                record,
-                reason,
-                prev_hash,
-            )
-            != digest
-        ):
-            problem = (
-                "content",
-                f"event {seq} was changed after it was written (its hash does not match)",
-                f"sự kiện {seq} đã bị sửa sau khi ghi (mã băm không khớp)",
-            )
-        elif sealed.get(row_case, (None,))[0] == seq and sealed[row_case][1] != digest:
-            problem = (
-                "anchor",
-                f"event {seq} differs from the value sealed in an anchor",
-                f"sự kiện {seq} khác với giá trị đã niêm phong trong mốc neo",
-            )
-        if problem is not None:
-            report.findings.append(_finding(row_case, seq, event_id, *problem))
-            broken = True
-        expected_seq, prev, last = seq + 1, digest, (seq, digest, event_id, to_state, app_no)
-    _end_chain(report, current, broken, last, heads, sealed)
+    rows = conn.execution_options(yield_per=20_000).execute(events_query)
+    for chain_case, events in groupby(rows, key=itemgetter(1)):
+        count, last, finding = _walk_chain(events, sealed.get(chain_case))
+        report.events += count
+        if finding is not None:
+            report.cases += 1
+            report.findings.append(finding)
+            heads.pop(chain_case, None)
+        else:
+            _end_chain(report, chain_case, last, heads, sealed)
     report.cases += len(heads)
     for missing in sorted(heads):
         report.findings.append(
@@ -187,22 +128,57 @@ def verify(conn: Connection, case_id: int | None = None, *, part: tuple[int, int
     return report
 
 
+def _walk_chain(events: Iterator[Any], sealed_head: tuple[int, str] | None) -> tuple[int, Any, Finding | None]:
+    """Walk one case's events in order; return how many, the last good one, and the first break."""
+    expected, prev, count, last = 1, GENESIS, 0, None
+    sealed_seq, sealed_hash = sealed_head or (0, "")
+    for row in events:
+        count += 1
+        _, case_id, seq, at, actor, dept, trigger, source, dest, app_no, kind, record, reason, prev_hash, digest = row
+        if (
+            seq != expected
+            or prev_hash != prev
+            or event_hash(case_id, seq, at, actor, dept, trigger, source, dest, app_no, kind, record, reason, prev_hash) != digest
+            or (seq == sealed_seq and digest != sealed_hash)
+        ):
+            return count + sum(1 for _ in events), last, _what_broke(row, expected, prev, sealed_hash)
+        expected, prev, last = seq + 1, digest, row
+    return count, last, None
+
+
+def _what_broke(row: Any, expected: int, prev: str, sealed_hash: str) -> Finding:
+    """Name the first check an event failed."""
+    event_id, case_id, seq, *_, prev_hash, digest = row
+    if seq != expected:
+        if seq > expected:
+            return _finding(
+                case_id, seq, event_id, "missing", f"event {expected} is missing (deleted?)", f"thiếu sự kiện số {expected} (đã bị xóa?)"
+            )
+        return _finding(case_id, seq, event_id, "order", f"event number {seq} is out of order", f"sự kiện số {seq} sai thứ tự")
+    if prev_hash != prev:
+        return _finding(
+            case_id, seq, event_id, "link",
+            f"event {seq} does not follow event {seq - 1} (inserted, reordered, or its predecessor was changed)",
+            f"sự kiện {seq} không nối tiếp sự kiện {seq - 1} (bị chèn, đảo thứ tự, hoặc sự kiện trước bị sửa)",
+        )  # fmt: skip
+    if event_hash(*row[1:14]) != digest:
+        return _finding(
+            case_id, seq, event_id, "content",
+            f"event {seq} was changed after it was written (its hash does not match)", f"sự kiện {seq} đã bị sửa sau khi ghi (mã băm không khớp)",
+        )  # fmt: skip
+    return _finding(
+        case_id, seq, event_id, "anchor",
+        f"event {seq} differs from the value sealed in an anchor", f"sự kiện {seq} khác với giá trị đã niêm phong trong mốc neo",
+    )  # fmt: skip
+
+
 def _end_chain(
-    report: VerifyReport,
-    case_id: int | None,
-    broken: bool,
-    last: tuple[int, str, int, str, int] | None,
-    heads: dict[int, tuple[int, str, str, int]],
-    sealed: dict[int, tuple[int, str]],
+    report: VerifyReport, case_id: int, last: Any, heads: dict[int, tuple[int, str, str, int]], sealed: dict[int, tuple[int, str]]
 ) -> None:
-    """Compare the end of a walked chain with the head its case row records."""
-    if case_id is None:
-        return
+    """Compare the end of an intact chain with the head its case row records and the last anchor sealed."""
     report.cases += 1
     head = heads.pop(case_id, None)
-    if broken or last is None:
-        return
-    seq, digest, event_id, state, application_no = last
+    event_id, seq, state, application_no, digest = last[0], last[2], last[8], last[9], last[14]
     sealed_seq = sealed.get(case_id, (0, ""))[0]
     if sealed_seq > seq:
         report.findings.append(
