@@ -15,7 +15,7 @@ from services.runtime import Runtime
 from services.users import Actor
 from workflows import case as workflow
 from workflows.errors import Conflict, Forbidden, GuardFailed, RecordInvalid, TransitionNotAllowed, problem
-from workflows.history import ADD_RECORD, CORRECT_RECORD, REGISTER, canonical_json
+from workflows.history import ADD_RECORD, CORRECT_RECORD, GENESIS, REGISTER
 from workflows.records import Registration, record_data, references_of, validate_record
 from workflows.subject import CaseSubject
 
@@ -50,44 +50,25 @@ def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
                     "village_id": village_id,
                     "workflow_version": workflow.WORKFLOW_VERSION,
                     "state": "registered",
-                    "version": 1,
+                    "version": 0,
                     "owner_department": owner,
                     "application_no": 1,
                     "source": record.source,
                     "opened_at": now,
                     "state_entered_at": now,
                     "registered_at": now,
-                    "last_seq": 1,
-                    "head_hash": "",
+                    "last_seq": 0,
+                    "head_hash": GENESIS,
                     "anchored_seq": 0,
                 },
             ).scalar_one()
-            data_out = record_data(record)
-            event_id, _, digest = store.append_event(
-                conn,
-                None,
-                case_id=case_id,
-                at=now,
-                actor=actor,
-                trigger=REGISTER,
-                from_state=None,
-                to_state="registered",
-                application_no=1,
-                record_kind="registration",
-                record_json=canonical_json(data_out),
-                reason=None,
-            )
-            conn.execute(update(Case).where(Case.id == case_id).values(head_hash=digest))
-            store.save_record(conn, case_id=case_id, application_no=1, kind="registration", data=data_out, seq=1, at=now)
-            store.write_outbox(
-                conn,
-                topic="case.registered",
-                queues=workflow.departments_concerned(None, "registered"),
-                case_id=case_id,
-                event_id=event_id,
-                payload={"trigger": REGISTER, "to_state": "registered"},
-                at=now,
-            )
+            head = store.CaseHead(id=case_id, version=0, last_seq=0, head_hash=GENESIS)
+            entry = store.Entry(
+                trigger=REGISTER, from_state=None, to_state="registered", application_no=1, record_kind="registration",
+                record=record_data(record), reason=None, topic="case.registered",
+                queues=tuple(workflow.departments_concerned(None, "registered")), payload={"trigger": REGISTER, "to_state": "registered"},
+            )  # fmt: skip
+            store.append(conn, head, actor, now, entry)
     except IntegrityError as error:
         raise _duplicate_person(record.personal_id) from error
     return CaseRef(case_id, 1, "registered")
@@ -195,22 +176,7 @@ def _append(
     conn: Connection, case: Any, actor: Actor, now: datetime, step: _Step, reason: str | None, carried: dict[str, Any] | None = None
 ) -> None:
     """Write one event with everything that goes with it: the case row, the records, the outbox."""
-    data_out = record_data(step.record)
-    event_id, seq, digest = store.append_event(
-        conn,
-        case,
-        case_id=case.id,
-        at=now,
-        actor=actor,
-        trigger=step.trigger,
-        from_state=step.source,
-        to_state=step.dest,
-        application_no=step.application_no,
-        record_kind=step.record_kind,
-        record_json=canonical_json(data_out),
-        reason=reason,
-    )
-    values: dict[str, Any] = {"last_seq": seq, "head_hash": digest}
+    values: dict[str, Any] = {}
     moved = step.trigger in workflow.TRANSITION_BY_TRIGGER
     if moved:
         values |= {"state": step.dest, "owner_department": workflow.STATE_BY_NAME[step.dest].owner, "application_no": step.application_no}
@@ -219,19 +185,15 @@ def _append(
         values["market_code"] = step.record.market_code
     elif step.application_no != case.application_no:
         values["market_code"] = None  # a new application has not chosen its market yet
-    store.advance_case(conn, case, values)
-    for kind, kept in (carried or {}).items():
-        store.save_record(conn, case_id=case.id, application_no=step.application_no, kind=kind, data=record_data(kept), seq=seq, at=now)
-    store.save_record(conn, case_id=case.id, application_no=step.application_no, kind=step.record_kind, data=data_out, seq=seq, at=now)
-    store.write_outbox(
-        conn,
+    entry = store.Entry(
+        trigger=step.trigger, from_state=step.source, to_state=step.dest, application_no=step.application_no,
+        record_kind=step.record_kind, record=record_data(step.record), reason=reason, case_values=values,
+        carried={kind: record_data(kept) for kind, kept in (carried or {}).items()},
         topic="case.transitioned" if moved else "case.record_changed",
-        queues=workflow.departments_concerned(step.source if moved else None, step.dest),
-        case_id=case.id,
-        event_id=event_id,
+        queues=tuple(workflow.departments_concerned(step.source if moved else None, step.dest)),
         payload={"trigger": step.trigger, "from_state": step.source, "to_state": step.dest, "record_kind": step.record_kind},
-        at=now,
-    )
+    )  # fmt: skip
+    store.append(conn, case, actor, now, entry)
 
 
 def withdraw(rt: Runtime, actor: Actor, case_id: int, reason: str, *, expected_version: int | None = None) -> CaseRef:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -13,7 +14,7 @@ from services.models import Case, Enterprise, HealthFacility, Json, TrainingScho
 from services.users import Actor
 from workflows import subject as ref
 from workflows.errors import Conflict, NotFound, problem
-from workflows.history import GENESIS, canonical_time, event_hash
+from workflows.history import GENESIS, canonical_json, canonical_time, event_hash
 from workflows.records import load_record
 
 _CASE_HEAD = select(Case.id, Case.state, Case.version, Case.application_no, Case.last_seq, Case.head_hash, Case.commune_id, Case.person_id)
@@ -40,21 +41,19 @@ _INSERT_EVENT = text(
 ).bindparams(bindparam("at", type_=UtcDateTime))
 _UPSERT_RECORD = text(
     """INSERT INTO case_records (case_id, application_no, kind, data, event_seq, recorded_at)
-    VALUES (:case_id, :application_no, :kind, :data, :event_seq, :recorded_at)
+    VALUES (:case_id, :application_no, :kind, :data, :seq, :at)
     ON CONFLICT (case_id, application_no, kind)
     DO UPDATE SET data = excluded.data, event_seq = excluded.event_seq, recorded_at = excluded.recorded_at"""
-).bindparams(bindparam("data", type_=Json), bindparam("recorded_at", type_=UtcDateTime))
+).bindparams(bindparam("data", type_=Json), bindparam("at", type_=UtcDateTime))
 
 
 @lru_cache(maxsize=16)
 def _insert_outbox(rows: int) -> TextClause:
     """Insert `rows` outbox messages in one statement (an executemany costs a pipeline per call)."""
-    values = ", ".join(
-        f"(:message_id{i}, :topic, :queue{i}, :case_id, :event_id, :payload, 'pending', :created_at, 0)" for i in range(rows)
-    )
+    values = ", ".join(f"(:message_id{i}, :topic, :queue{i}, :case_id, :event_id, :payload, 'pending', :at, 0)" for i in range(rows))
     return text(
         f"INSERT INTO outbox (message_id, topic, queue, case_id, event_id, payload, status, created_at, attempts) VALUES {values}"
-    ).bindparams(bindparam("payload", type_=Json), bindparam("created_at", type_=UtcDateTime))
+    ).bindparams(bindparam("payload", type_=Json), bindparam("at", type_=UtcDateTime))
 
 
 def _not_found(case_id: int) -> NotFound:
@@ -114,97 +113,123 @@ def load_references(conn: Connection, named: dict[str, set[str]]) -> ref.Referen
     return ref.References(enterprises=enterprises, facilities=facilities, schools=schools)
 
 
-def advance_case(conn: Connection, case: Any, values: dict[str, Any]) -> None:
-    """Update the case row if it is still at the version read, or raise a conflict."""
-    result = conn.execute(_advance_statement(tuple(values)), {**values, "case_id": case.id, "version": case.version})
-    if result.rowcount != 1:
-        raise stale(case.id, case.version, None)
+@dataclass(frozen=True)
+class CaseHead:
+    """The part of a case row an append checks and moves: its version and chain head."""
+
+    id: int
+    version: int
+    last_seq: int
+    head_hash: str
 
 
-@lru_cache(maxsize=64)
-def _advance_statement(columns: tuple[str, ...]) -> TextClause:
-    assignments = ", ".join(f"{column} = :{column}" for column in columns)
-    times = [bindparam(column, type_=UtcDateTime) for column in columns if column.endswith("_at")]
-    return text(f"UPDATE cases SET version = version + 1, {assignments} WHERE id = :case_id AND version = :version").bindparams(*times)
+@dataclass(frozen=True)
+class Entry:
+    """One event to append, with the case columns, records and messages that commit with it."""
+
+    trigger: str
+    from_state: str | None
+    to_state: str
+    application_no: int
+    record_kind: str | None
+    record: dict[str, Any] | None
+    reason: str | None
+    case_values: dict[str, Any] = field(default_factory=dict)
+    carried: dict[str, dict[str, Any]] = field(default_factory=dict)
+    topic: str = "case.transitioned"
+    queues: tuple[str, ...] = ()
+    payload: dict[str, Any] = field(default_factory=dict)
 
 
-def append_event(
-    conn: Connection,
-    case: Row[Any] | None,
-    *,
-    case_id: int,
-    at: datetime,
-    actor: Actor,
-    trigger: str,
-    from_state: str | None,
-    to_state: str,
-    application_no: int,
-    record_kind: str | None,
-    record_json: str | None,
-    reason: str | None,
-) -> tuple[int, int, str]:
-    """Append an event after the case's chain head; return its id, number and hash."""
-    seq = case.last_seq + 1 if case is not None else 1
-    prev_hash = case.head_hash if case is not None else GENESIS
+def append(conn: Connection, case: Any, actor: Actor, at: datetime, entry: Entry) -> tuple[int, int, str]:
+    """Append an event after the case's chain head, with everything that goes with it; return id, number, hash.
+
+    The case row moves only if it is still at the version read (else a conflict). On PostgreSQL the
+    writes go as one statement (one round trip; bench/transitions.py), elsewhere as four.
+    """
+    record_json = None if entry.record is None else canonical_json(entry.record)
+    seq, prev_hash = case.last_seq + 1, case.head_hash or GENESIS
     digest = event_hash(
-        case_id,
-        seq,
-        canonical_time(at),
-        actor.user_id,
-        actor.department,
-        trigger,
-        from_state,
-        to_state,
-        application_no,
-        record_kind,
-        record_json,
-        reason,
-        prev_hash,
-    )
-    event_id = conn.execute(
-        _INSERT_EVENT,
-        {
-            "case_id": case_id,
-            "seq": seq,
-            "at": at,
-            "actor_id": actor.user_id,
-            "department": actor.department,
-            "trigger": trigger,
-            "from_state": from_state,
-            "to_state": to_state,
-            "application_no": application_no,
-            "record_kind": record_kind,
-            "record_json": record_json,
-            "reason": reason,
-            "prev_hash": prev_hash,
-            "hash": digest,
-        },
-    ).scalar_one()
+        case.id, seq, canonical_time(at), actor.user_id, actor.department, entry.trigger, entry.from_state, entry.to_state,
+        entry.application_no, entry.record_kind, record_json, entry.reason, prev_hash,
+    )  # fmt: skip
+    records = dict(entry.carried)
+    if entry.record_kind is not None and entry.record is not None:
+        records[entry.record_kind] = entry.record
+    values = {**entry.case_values, "last_seq": seq, "head_hash": digest}
+    params: dict[str, Any] = {
+        "case_id": case.id, "version": case.version, "seq": seq, "at": at, "actor_id": actor.user_id, "department": actor.department,
+        "trigger": entry.trigger, "from_state": entry.from_state, "to_state": entry.to_state, "application_no": entry.application_no,
+        "record_kind": entry.record_kind, "record_json": record_json, "reason": entry.reason, "prev_hash": prev_hash, "hash": digest,
+        "topic": entry.topic, "payload": entry.payload, **values,
+    }  # fmt: skip
+    for i, (kind, data) in enumerate(records.items()):
+        params[f"kind{i}"], params[f"data{i}"] = kind, data
+    for i, queue in enumerate(entry.queues):
+        params[f"message_id{i}"], params[f"queue{i}"] = str(uuid.uuid4()), queue
+    shape = (tuple(values), len(records), len(entry.queues))
+    if conn.dialect.name == "postgresql":
+        event_id = conn.execute(_append_in_one(*shape), params).scalar()
+    else:
+        event_id = _append_in_steps(conn, shape, params)
+    if event_id is None:
+        raise stale(case.id, case.version, None)
     return event_id, seq, digest
 
 
-def save_record(conn: Connection, *, case_id: int, application_no: int, kind: str, data: dict[str, Any], seq: int, at: datetime) -> None:
-    """Write the current value of a record (insert, or replace the previous value)."""
-    conn.execute(
-        _UPSERT_RECORD,
-        {"case_id": case_id, "application_no": application_no, "kind": kind, "data": data, "event_seq": seq, "recorded_at": at},
-    )
+def _append_in_steps(conn: Connection, shape: tuple[tuple[str, ...], int, int], params: dict[str, Any]) -> int | None:
+    columns, records, queues = shape
+    if conn.execute(_update_case(columns), params).rowcount != 1:
+        return None
+    event_id: int = conn.execute(_INSERT_EVENT, params).scalar_one()
+    for i in range(records):
+        conn.execute(_UPSERT_RECORD, {**params, "kind": params[f"kind{i}"], "data": params[f"data{i}"]})
+    if queues:
+        conn.execute(_insert_outbox(queues), {**params, "event_id": event_id})
+    return event_id
 
 
-def write_outbox(
-    conn: Connection, *, topic: str, queues: list[str], case_id: int, event_id: int, payload: dict[str, Any], at: datetime
-) -> None:
-    """Write one pending message per department queue, in the command's transaction."""
-    values: dict[str, Any] = {
-        "topic": topic,
-        "case_id": case_id,
-        "event_id": event_id,
-        "payload": {**payload, "event_id": event_id, "case_id": case_id},
-        "created_at": at,
-    }
-    for i, queue in enumerate(queues):
-        values[f"message_id{i}"], values[f"queue{i}"] = str(uuid.uuid4()), queue
-    conn.execute(_insert_outbox(len(queues)), values)
+def _time_binds(columns: tuple[str, ...]) -> list[Any]:
+    return [bindparam(column, type_=UtcDateTime) for column in (*columns, "at") if column.endswith("_at") or column == "at"]
+
+
+@lru_cache(maxsize=64)
+def _update_case(columns: tuple[str, ...]) -> TextClause:
+    assignments = ", ".join(f"{column} = :{column}" for column in columns)
+    statement = text(f"UPDATE cases SET version = version + 1, {assignments} WHERE id = :case_id AND version = :version")
+    return statement.bindparams(*[bindparam(column, type_=UtcDateTime) for column in columns if column.endswith("_at")])
+
+
+@lru_cache(maxsize=256)
+def _append_in_one(columns: tuple[str, ...], records: int, queues: int) -> TextClause:
+    """Build the single PostgreSQL statement: update the case, insert the event, the records, the messages."""
+    assignments = ", ".join(f"{column} = :{column}" for column in columns)
+    rows = ", ".join(f"(:kind{i}, CAST(:data{i} AS jsonb))" for i in range(records))
+    messages = ", ".join(f"(:message_id{i}, :queue{i})" for i in range(queues))
+    sql = f"""WITH moved AS (
+        UPDATE cases SET version = version + 1, {assignments} WHERE id = :case_id AND version = :version RETURNING id
+    ), event AS (
+        INSERT INTO events (case_id, seq, at, actor_id, department, trigger, from_state, to_state, application_no,
+                            record_kind, record_json, reason, prev_hash, hash)
+        SELECT id, :seq, :at, :actor_id, :department, :trigger, :from_state, :to_state, :application_no,
+               :record_kind, :record_json, :reason, :prev_hash, :hash FROM moved
+        RETURNING id
+    )"""
+    if records:
+        sql += f""", saved AS (
+        INSERT INTO case_records (case_id, application_no, kind, data, event_seq, recorded_at)
+        SELECT moved.id, :application_no, r.kind, r.data, :seq, :at FROM moved, (VALUES {rows}) AS r (kind, data)
+        ON CONFLICT (case_id, application_no, kind)
+        DO UPDATE SET data = excluded.data, event_seq = excluded.event_seq, recorded_at = excluded.recorded_at
+    )"""
+    if queues:
+        sql += f""", sent AS (
+        INSERT INTO outbox (message_id, topic, queue, case_id, event_id, payload, status, created_at, attempts)
+        SELECT m.message_id, :topic, m.queue, :case_id, event.id, CAST(:payload AS jsonb), 'pending', :at, 0
+        FROM event, (VALUES {messages}) AS m (message_id, queue)
+    )"""
+    data_binds = [bindparam(f"data{i}", type_=Json) for i in range(records)]
+    return text(sql + " SELECT id FROM event").bindparams(*_time_binds(columns), bindparam("payload", type_=Json), *data_binds)
 
 
 def select_commune(case_id: int) -> Any:
