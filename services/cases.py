@@ -39,7 +39,6 @@ def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
     try:
         with rt.unit_of_work() as conn:
             commune_id, village_id = _resolve_units(conn, record.commune_code, record.village_code)
-            _refuse_second_case(conn, record.personal_id)
             person_id = conn.execute(insert(Person).returning(Person.id), _person_values(record)).scalar_one()
             owner = workflow.STATE_BY_NAME["registered"].owner
             case_id = conn.execute(
@@ -69,8 +68,9 @@ def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
                 queues=tuple(workflow.departments_concerned(None, "registered")), payload={"trigger": REGISTER, "to_state": "registered"},
             )  # fmt: skip
             store.append(conn, head, actor, now, entry)
-    except IntegrityError as error:
-        raise _duplicate_person(record.personal_id) from error
+    except IntegrityError as error:  # the person's unique ID: say which case they already have
+        with rt.unit_of_work() as conn:
+            raise _second_case(conn, record.personal_id) from error
     return CaseRef(case_id, 1, "registered")
 
 
@@ -288,12 +288,11 @@ def _resolve_units(conn: Connection, commune_code: str, village_code: str) -> tu
     return commune.id, village.id
 
 
-def _refuse_second_case(conn: Connection, personal_id: str) -> None:
+def _second_case(conn: Connection, personal_id: str) -> Conflict:
     existing = conn.execute(
         select(Case.id, Case.state).join(Person, Person.id == Case.person_id).where(Person.personal_id == personal_id)
     ).first()
-    if existing is not None:
-        raise _duplicate_person(personal_id, existing.id, existing.state)
+    return _duplicate_person(personal_id, existing.id if existing else None, existing.state if existing else None)
 
 
 def _duplicate_person(personal_id: str, case_id: int | None = None, state: str | None = None) -> Conflict:
