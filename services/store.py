@@ -8,9 +8,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, TextClause, bindparam, select, text
+from sqlalchemy import Connection, Date, Row, String, TextClause, bindparam, select, text
 
-from services.models import Case, Enterprise, HealthFacility, Json, TrainingSchool, UtcDateTime
+from services.models import Case, Json, UtcDateTime
 from services.users import Actor
 from workflows import subject as ref
 from workflows.errors import Conflict, NotFound, problem
@@ -98,19 +98,31 @@ def stale(case_id: int, expected: int | None, current: int | None) -> Conflict:
     )
 
 
+_REFERENCES = (
+    text(
+        """SELECT 'enterprises' AS kind, licence_number AS code, name, licensed_from AS valid_from, licensed_until AS valid_until
+        FROM enterprises WHERE licence_number IN :enterprises
+        UNION ALL SELECT 'facilities', code, name, approved_from, approved_until FROM health_facilities WHERE code IN :facilities
+        UNION ALL SELECT 'schools', code, name, NULL, NULL FROM training_schools WHERE code IN :schools"""
+    )
+    .bindparams(*(bindparam(name, expanding=True, type_=String) for name in ("enterprises", "facilities", "schools")))
+    .columns(valid_from=Date, valid_until=Date)
+)
+
+
 def load_references(conn: Connection, named: dict[str, set[str]]) -> ref.References:
-    """Look up the enterprises, facilities and schools a record names."""
-    enterprises, facilities, schools = {}, {}, {}
-    if named["enterprises"]:
-        for row in conn.execute(select(Enterprise).where(Enterprise.licence_number.in_(named["enterprises"]))).mappings():
-            enterprises[row["licence_number"]] = ref.Enterprise(**row)
-    if named["facilities"]:
-        for row in conn.execute(select(HealthFacility).where(HealthFacility.code.in_(named["facilities"]))).mappings():
-            facilities[row["code"]] = ref.Facility(**row)
-    if named["schools"]:
-        for row in conn.execute(select(TrainingSchool).where(TrainingSchool.code.in_(named["schools"]))).mappings():
-            schools[row["code"]] = ref.School(**row)
-    return ref.References(enterprises=enterprises, facilities=facilities, schools=schools)
+    """Look up the enterprises, facilities and schools a record names, in one query."""
+    if not any(named.values()):
+        return ref.References()
+    found: dict[str, dict[str, Any]] = {"enterprises": {}, "facilities": {}, "schools": {}}
+    for row in conn.execute(_REFERENCES, {kind: sorted(codes) for kind, codes in named.items()}):
+        if row.kind == "enterprises":
+            found["enterprises"][row.code] = ref.Enterprise(row.code, row.name, row.valid_from, row.valid_until)
+        elif row.kind == "facilities":
+            found["facilities"][row.code] = ref.Facility(row.code, row.name, row.valid_from, row.valid_until)
+        else:
+            found["schools"][row.code] = ref.School(row.code, row.name)
+    return ref.References(**found)
 
 
 @dataclass(frozen=True)
