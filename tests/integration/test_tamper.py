@@ -282,3 +282,26 @@ def test_verify_across_processes_finds_what_one_process_finds(rt, world, clock):
     assert [(x.case_id, x.seq, x.code) for x in shared.findings] == [(x.case_id, x.seq, x.code) for x in alone]
     assert [(x.case_id, x.code) for x in alone] == [(world.long, "content"), (world.reopened, "state")]
     assert (shared.cases, shared.events, shared.anchors) == (3, 12, 1)
+
+
+TRICKY = [
+    'nói "không" \\ dấu gạch',
+    "dòng 1\ndòng 2\r\n\tthụt lề",
+    "điều khiển \x01\x08\x0c\x1f và DEL \x7f",
+    "chữ Nôm 𡨸 · emoji 🇻🇳 · U+2028[\u2028] U+2029[\u2029]",
+    "</script><b>&amp;</b> ' ; --",
+]
+
+
+@pytest.mark.parametrize("reason", TRICKY)
+def test_any_text_in_a_record_or_reason_verifies_and_its_edit_is_caught(rt, actors, reason):
+    """The database and Python must agree on the canonical form of every character people may type."""
+    case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today(), serial=77)).id
+    cases.withdraw(rt, actors["social_policy"], case_id, reason)
+    with rt.unit_of_work() as conn:
+        report = audit.verify(conn)
+    assert report.ok, report.findings
+    with attacker(rt.engine) as conn:
+        last = events_of(conn, case_id)[-1]
+        conn.execute(update(Event).where(Event.id == last.id).values(reason=reason + " "))
+    assert [(x.case_id, x.seq, x.code) for x in findings(rt)] == [(case_id, 2, "content")]
