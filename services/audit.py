@@ -12,43 +12,26 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.pool import NullPool
 
 from services.db import make_engine
 from services.models import Anchor, AnchorHead, Case, Event
 from workflows.history import GENESIS, AnchorHasher, anchor_hash, event_hash
 
-# Each event is read as (id, case, seq, prev_hash, hash, to_state, application, recomputed hash).
-# PostgreSQL recomputes the hash itself: its to_json() escapes text exactly as the canonical form
-# (workflows.history.event_hash) does, so the row that reaches Python is short and needs no hashing
-# here (bench/verify.py). Elsewhere Python recomputes it from the stored fields.
-_PG_RECOMPUTED: ColumnElement[str] = literal_column(
-    """encode(sha256(convert_to('[' || events.case_id || ',' || events.seq || ','
-    || to_json(to_char(events.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'))::text || ','
-    || coalesce(events.actor_id::text, 'null') || ',' || coalesce(to_json(events.department)::text, 'null') || ','
-    || to_json(events.trigger)::text || ',' || coalesce(to_json(events.from_state)::text, 'null') || ','
-    || to_json(events.to_state)::text || ',' || events.application_no || ','
-    || coalesce(to_json(events.record_kind)::text, 'null') || ',' || coalesce(to_json(events.record_json)::text, 'null') || ','
-    || coalesce(to_json(events.reason)::text, 'null') || ',' || to_json(events.prev_hash)::text || ']', 'UTF8')), 'hex')"""
-)
-_HEAD = (Event.id, Event.case_id, Event.seq, Event.prev_hash, Event.hash, Event.to_state, Event.application_no)
-_FIELDS = (
-    Event.case_id, Event.seq, func.replace(Event.at, " ", "T"), Event.actor_id, Event.department, Event.trigger, Event.from_state,
-    Event.to_state, Event.application_no, Event.record_kind, Event.record_json, Event.reason, Event.prev_hash,
-)  # fmt: skip
+# The database writes each event's time in canonical text (workflows.history.canonical_time), so
+# verify neither parses nor formats a datetime per event: that was a third of its time.
+_CANONICAL_AT = {
+    "postgresql": func.to_char(func.timezone("UTC", Event.at), literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS.US'")),
+    "sqlite": func.replace(Event.at, " ", "T"),
+}
 
 
-def _events(conn: Connection, where: list[Any]) -> Iterator[Any]:
-    """Yield the events to check in chain order, each with its recomputed hash last."""
-    if conn.dialect.name == "postgresql":
-        query = select(*_HEAD, _PG_RECOMPUTED).where(*where).order_by(Event.case_id, Event.seq)
-        yield from conn.execution_options(yield_per=20_000).execute(query)
-        return
-    query = select(*_HEAD, *_FIELDS).where(*where).order_by(Event.case_id, Event.seq)
-    for row in conn.execution_options(yield_per=20_000).execute(query):
-        fields: tuple[Any, ...] = tuple(row[7:])
-        yield (*row[:7], event_hash(*fields))
+def _event_columns(dialect: str) -> tuple[Any, ...]:
+    return (
+        Event.id, Event.case_id, Event.seq, _CANONICAL_AT[dialect], Event.actor_id, Event.department, Event.trigger, Event.from_state,
+        Event.to_state, Event.application_no, Event.record_kind, Event.record_json, Event.reason, Event.prev_hash, Event.hash,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -117,14 +100,16 @@ def verify(conn: Connection, case_id: int | None = None, *, part: tuple[int, int
     """Recompute every chain (or one case's, or a share of them) and the anchors; name the first bad event of each chain."""
     started, report = time.perf_counter(), VerifyReport()
     heads_query = select(Case.id, Case.last_seq, Case.head_hash, Case.state, Case.application_no)
-    where: list[Any] = []
+    events_query = select(*_event_columns(conn.dialect.name)).order_by(Event.case_id, Event.seq)
     if case_id is not None:
-        heads_query, where = heads_query.where(Case.id == case_id), [Event.case_id == case_id]
+        heads_query, events_query = heads_query.where(Case.id == case_id), events_query.where(Event.case_id == case_id)
     if part is not None:
-        heads_query, where = heads_query.where(Case.id % part[1] == part[0]), [*where, Event.case_id % part[1] == part[0]]
+        heads_query = heads_query.where(Case.id % part[1] == part[0])
+        events_query = events_query.where(Event.case_id % part[1] == part[0])
     heads = {row.id: (row.last_seq, row.head_hash, row.state, row.application_no) for row in conn.execute(heads_query)}
     sealed = _check_anchors(conn, report, case_id, part)
-    for chain_case, events in groupby(_events(conn, where), key=itemgetter(1)):
+    rows = conn.execution_options(yield_per=20_000).execute(events_query)
+    for chain_case, events in groupby(rows, key=itemgetter(1)):
         count, last, finding = _walk_chain(events, sealed.get(chain_case))
         report.events += count
         if finding is not None:
@@ -149,8 +134,13 @@ def _walk_chain(events: Iterator[Any], sealed_head: tuple[int, str] | None) -> t
     sealed_seq, sealed_hash = sealed_head or (0, "")
     for row in events:
         count += 1
-        _, _, seq, prev_hash, digest, _, _, recomputed = row
-        if seq != expected or prev_hash != prev or recomputed != digest or (seq == sealed_seq and digest != sealed_hash):
+        _, case_id, seq, at, actor, dept, trigger, source, dest, app_no, kind, record, reason, prev_hash, digest = row
+        if (
+            seq != expected
+            or prev_hash != prev
+            or event_hash(case_id, seq, at, actor, dept, trigger, source, dest, app_no, kind, record, reason, prev_hash) != digest
+            or (seq == sealed_seq and digest != sealed_hash)
+        ):
             return count + sum(1 for _ in events), last, _what_broke(row, expected, prev, sealed_hash)
         expected, prev, last = seq + 1, digest, row
     return count, last, None
@@ -158,7 +148,7 @@ def _walk_chain(events: Iterator[Any], sealed_head: tuple[int, str] | None) -> t
 
 def _what_broke(row: Any, expected: int, prev: str, sealed_hash: str) -> Finding:
     """Name the first check an event failed."""
-    event_id, case_id, seq, prev_hash, digest, _, _, recomputed = row
+    event_id, case_id, seq, *_, prev_hash, digest = row
     if seq != expected:
         if seq > expected:
             return _finding(
@@ -171,7 +161,7 @@ def _what_broke(row: Any, expected: int, prev: str, sealed_hash: str) -> Finding
             f"event {seq} does not follow event {seq - 1} (inserted, reordered, or its predecessor was changed)",
             f"sự kiện {seq} không nối tiếp sự kiện {seq - 1} (bị chèn, đảo thứ tự, hoặc sự kiện trước bị sửa)",
         )  # fmt: skip
-    if recomputed != digest:
+    if event_hash(*row[1:14]) != digest:
         return _finding(
             case_id, seq, event_id, "content",
             f"event {seq} was changed after it was written (its hash does not match)", f"sự kiện {seq} đã bị sửa sau khi ghi (mã băm không khớp)",
@@ -188,7 +178,7 @@ def _end_chain(
     """Compare the end of an intact chain with the head its case row records and the last anchor sealed."""
     report.cases += 1
     head = heads.pop(case_id, None)
-    event_id, _, seq, _, digest, state, application_no, _ = last
+    event_id, seq, state, application_no, digest = last[0], last[2], last[8], last[9], last[14]
     sealed_seq = sealed.get(case_id, (0, ""))[0]
     if sealed_seq > seq:
         report.findings.append(
