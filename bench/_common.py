@@ -28,7 +28,7 @@ from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from config.settings import Settings  # noqa: E402
-from services import demo, schema  # noqa: E402
+from services import demo, migrate  # noqa: E402
 from services.db import make_engine, normalise_url  # noqa: E402
 from services.runtime import build_runtime  # noqa: E402
 from services.users import Actor, load_actor  # noqa: E402
@@ -72,7 +72,7 @@ def scratch_database(admin_url: str, prefix: str = "gw_bench") -> Iterator[str]:
 def prepared_engine(url: str) -> Engine:
     """Return the production-configured engine on a migrated database holding the demo reference data."""
     engine = make_engine(url)
-    schema.upgrade(engine, build_runtime(Settings(), engine=engine).policy)
+    migrate.upgrade(engine, build_runtime(Settings(), engine=engine).policy)
     with engine.begin() as conn:
         demo.seed_reference(conn)
     return engine

@@ -1,4 +1,4 @@
-"""Typed settings read from the environment (and a .env file), built on first use."""
+"""Typed settings read from the environment, built on first use."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ CONFIG_DIR = Path(__file__).resolve().parent
 class Settings(BaseSettings):
     """Everything an operator may set; defaults run the embedded mode from the current folder."""
 
-    model_config = SettingsConfigDict(env_prefix="GUESTWORK_", env_file=".env", extra="ignore")
+    # The environment only: a .env file belongs to docker compose, whose host names mean nothing here.
+    model_config = SettingsConfigDict(env_prefix="GUESTWORK_", extra="ignore")
 
     database_url: str = Field(
         default="sqlite:///var/guestwork.db",

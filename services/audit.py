@@ -70,14 +70,14 @@ def verify_all(engine: Engine, workers: int | None = None) -> VerifyReport:
     """Verify the whole history with one process per core: chains are independent; anchors are checked once."""
     workers = workers or os.cpu_count() or 1
     if workers == 1:
-        with engine.connect() as conn:
+        with engine.connect().execution_options(writes=False) as conn:
             return verify(conn)
     started = time.perf_counter()
     url = engine.url.render_as_string(hide_password=False)
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         parts = pool.starmap(_verify_part, [(url, part, workers) for part in range(workers)])
     report = VerifyReport()
-    with engine.connect() as conn:
+    with engine.connect().execution_options(writes=False) as conn:
         _check_anchors(conn, report, None, None)
     for part in parts:
         report.cases, report.events = report.cases + part.cases, report.events + part.events
@@ -90,7 +90,7 @@ def verify_all(engine: Engine, workers: int | None = None) -> VerifyReport:
 def _verify_part(url: str, part: int, parts: int) -> VerifyReport:
     engine = make_engine(url, poolclass=NullPool)
     try:
-        with engine.connect() as conn:
+        with engine.connect().execution_options(writes=False) as conn:
             return verify(conn, part=(part, parts))
     finally:
         engine.dispose()
@@ -221,50 +221,48 @@ def _end_chain(
 
 
 def _check_anchors(conn: Connection, report: VerifyReport, case_id: int | None, part: tuple[int, int] | None) -> dict[int, tuple[int, str]]:
-    """Recompute the anchors (all, or those sealing one case); return each case's latest sealed head.
+    """Recompute the anchor chain (whole verify only); return each case's latest sealed head.
 
     The latest sealed head is enough for the events: the hash chain pins everything before it.
-    A share of the cases (`part`) only gets its latest sealed heads: its parent checks the anchors.
+    One case, or a share of the cases, only gets its sealed heads: the whole verify checks the anchors.
     """
-    anchors = {row.id: row for row in conn.execute(select(Anchor.id, Anchor.prev_hash, Anchor.hash).order_by(Anchor.id))}
+    whole = case_id is None and part is None
     heads_query = select(AnchorHead.anchor_id, AnchorHead.case_id, AnchorHead.seq, AnchorHead.hash).order_by(
         AnchorHead.anchor_id, AnchorHead.case_id
     )
     if case_id is not None:
-        involved = select(AnchorHead.anchor_id).where(AnchorHead.case_id == case_id)
-        heads_query = heads_query.where(AnchorHead.anchor_id.in_(involved))
+        heads_query = heads_query.where(AnchorHead.case_id == case_id)
     if part is not None:
         heads_query = heads_query.where(AnchorHead.case_id % part[1] == part[0])
-        anchors = {}
+    anchors = {row.id: row for row in conn.execute(select(Anchor.id, Anchor.prev_hash, Anchor.hash).order_by(Anchor.id))} if whole else {}
     hashers: dict[int, AnchorHasher] = {}
     latest: dict[int, tuple[int, str]] = {}
     for anchor_id, head_case, seq, digest in conn.execution_options(yield_per=20_000).execute(heads_query):
-        hasher = hashers.get(anchor_id)
-        if hasher is None:
-            anchor = anchors.get(anchor_id)
-            hasher = hashers[anchor_id] = AnchorHasher(anchor.prev_hash if anchor else GENESIS)
-        hasher.add(head_case, seq, digest)
-        if case_id is None or head_case == case_id:
-            latest[head_case] = (seq, digest)
+        if whole:
+            if anchor_id not in hashers:
+                anchor = anchors.get(anchor_id)
+                hashers[anchor_id] = AnchorHasher(anchor.prev_hash if anchor else GENESIS)
+            hashers[anchor_id].add(head_case, seq, digest)
+        latest[head_case] = (seq, digest)
     prev = GENESIS
     for anchor in anchors.values():
-        checked = case_id is None or anchor.id in hashers
-        report.anchors += checked
-        recomputed = hashers[anchor.id].hexdigest() if anchor.id in hashers else AnchorHasher(anchor.prev_hash).hexdigest()
-        linked = case_id is not None or anchor.prev_hash == prev
-        if checked and (not linked or recomputed != anchor.hash):
-            report.findings.append(
-                Finding(
-                    None,
-                    None,
-                    None,
-                    "anchor",
-                    f"anchor {anchor.id} was changed or an anchor before it was removed",
-                    f"mốc neo {anchor.id} đã bị sửa hoặc một mốc trước nó bị xóa",
-                )
-            )
+        report.anchors += 1
+        recomputed = (hashers.get(anchor.id) or AnchorHasher(anchor.prev_hash)).hexdigest()
+        if anchor.prev_hash != prev or recomputed != anchor.hash:
+            en = f"anchor {anchor.id} was changed or an anchor before it was removed"
+            report.findings.append(Finding(None, None, None, "anchor", en, f"mốc neo {anchor.id} đã bị sửa hoặc một mốc trước nó bị xóa"))
         prev = anchor.hash
     return latest
+
+
+def check_pinned(conn: Connection, anchor_id: int, digest: str) -> Finding | None:
+    """Compare an anchor with the hash kept outside the database when it was sealed."""
+    stored = conn.scalar(select(Anchor.hash).where(Anchor.id == anchor_id))
+    if stored == digest:
+        return None
+    what_en = "is missing" if stored is None else "differs from the hash kept outside the database"
+    what_vi = "không còn" if stored is None else "khác mã băm đã lưu bên ngoài cơ sở dữ liệu"
+    return Finding(None, None, None, "pinned", f"anchor {anchor_id} {what_en}", f"mốc neo {anchor_id} {what_vi}")
 
 
 @dataclass(frozen=True)

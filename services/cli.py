@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.exc import IntegrityError
 
-from services import audit, cases, demo, queries, schema, store
+from services import audit, cases, demo, migrate, queries, store
 from services.runtime import Runtime, build_runtime
 from services.users import Actor, load_actor, officer_for
 from workflows import case as workflow
@@ -67,7 +68,7 @@ def read_json(path: Path) -> dict[str, Any]:
 def acting(username: str | None, departments: tuple[str, ...], case_id: int | None = None) -> Actor:
     """Return the named user, or an officer of the step's department in the case's commune."""
     rt = runtime()
-    with rt.unit_of_work() as conn:
+    with rt.unit_of_work(writes=False) as conn:
         if username:
             return load_actor(conn, username)
         unit = None
@@ -87,7 +88,7 @@ def done(ref: cases.CaseRef) -> None:
 def db_upgrade() -> None:
     """Create or migrate the schema to the newest version and load departments and markets."""
     rt = runtime()
-    schema.upgrade(rt.engine, rt.policy)
+    migrate.upgrade(rt.engine, rt.policy)
     typer.echo(f"✓ database at head: {rt.engine.url.render_as_string(hide_password=True)}")
 
 
@@ -219,14 +220,27 @@ def status() -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(case: Annotated[int | None, typer.Option("--case", help="Only this case.")] = None) -> None:
+def audit_verify(
+    case: Annotated[int | None, typer.Option("--case", help="Only this case.")] = None,
+    anchor: Annotated[
+        list[str] | None, typer.Option("--anchor", help="ID:HASH of an anchor kept outside the database (repeatable).")
+    ] = None,
+) -> None:
     """Recompute the hash chains and anchors; name the first bad event of each broken chain."""
     rt = runtime()
     if case is None:
         report = audit.verify_all(rt.engine)
     else:
-        with rt.unit_of_work() as conn:
+        with rt.unit_of_work(writes=False) as conn:
             report = audit.verify(conn, case)
+    with rt.unit_of_work(writes=False) as conn:
+        for pinned in anchor or []:
+            anchor_id, _, digest = pinned.partition(":")
+            if not anchor_id.isdigit() or len(digest) != 64:
+                typer.echo(f"✗ --anchor {pinned}: dùng dạng ID:HASH / use ID:HASH (the hash `audit anchor` printed)", err=True)
+                raise typer.Exit(2)
+            finding = audit.check_pinned(conn, int(anchor_id), digest)
+            report.findings += [finding] if finding else []
     rate = report.events / report.seconds if report.seconds else 0
     typer.echo(
         f"checked {report.events} events in {report.cases} cases and {report.anchors} anchors in {report.seconds:.2f} s ({rate:,.0f} events/s)"
@@ -244,8 +258,12 @@ def audit_verify(case: Annotated[int | None, typer.Option("--case", help="Only t
 def audit_anchor() -> None:
     """Seal the chain heads that moved since the last anchor; print the anchor's hash to keep outside."""
     rt = runtime()
-    with rt.unit_of_work() as conn:
-        sealed = audit.seal(conn, rt.clock.now())
+    try:
+        with rt.unit_of_work() as conn:
+            sealed = audit.seal(conn, rt.clock.now())
+    except IntegrityError:
+        typer.echo("✗ Một lần niêm phong khác vừa chạy; thử lại. / Another seal ran at the same moment; try again.", err=True)
+        raise typer.Exit(1) from None
     if sealed is None:
         typer.echo("✓ nothing new to seal")
     else:
@@ -258,7 +276,7 @@ def workflow_diagram(case: Annotated[int | None, typer.Option("--case", help="Hi
     current = None
     if case is not None:
         rt = runtime()
-        with refusals(), rt.unit_of_work() as conn:
+        with refusals(), rt.unit_of_work(writes=False) as conn:
             current = store.load_case(conn, case).state
     typer.echo(workflow.mermaid(current))
 

@@ -46,18 +46,19 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        # IMMEDIATE takes the write lock at the start, so two writers queue instead of deadlocking.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writer takes the lock at the start (IMMEDIATE), so two writers queue instead of deadlocking;
+        # readers begin deferred and never block a writer (WAL).
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get("writes", True) else "BEGIN")
 
 
 class UnitOfWork:
     """One transaction: everything written inside commits together, or nothing does."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, *, writes: bool = True) -> None:
+        self.engine, self.writes = engine, writes
 
     def __enter__(self) -> Connection:
-        self.connection = self.engine.connect()
+        self.connection = self.engine.connect().execution_options(writes=self.writes)
         self.transaction = self.connection.begin()
         return self.connection
 

@@ -203,7 +203,7 @@ class Anchor(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     heads_count: Mapped[int] = mapped_column(Integer)
-    prev_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64))
 
 

@@ -16,7 +16,7 @@ from workflows.subject import CaseSubject
 
 def case_detail(rt: Runtime, case_id: int) -> dict[str, Any]:
     """Return a case: state, owner, person, current records, and what each possible next step needs."""
-    with rt.unit_of_work() as conn:
+    with rt.unit_of_work(writes=False) as conn:
         case, records = store.load_case_and_records(conn, case_id)
         row = conn.execute(
             select(
@@ -83,7 +83,7 @@ def _next_step(conn: Connection, rt: Runtime, state: str, records: dict[str, Any
 
 def case_history(rt: Runtime, case_id: int) -> list[dict[str, Any]]:
     """Return a case's events in order, with the acting user's name."""
-    with rt.unit_of_work() as conn:
+    with rt.unit_of_work(writes=False) as conn:
         store.load_case(conn, case_id)
         rows = conn.execute(
             select(*Event.__table__.c, User.username)
@@ -122,11 +122,11 @@ def list_cases(rt: Runtime, *, state: str | None = None, limit: int = 50, after_
     )
     if state is not None:
         query = query.where(Case.state == state)
-    with rt.unit_of_work() as conn:
+    with rt.unit_of_work(writes=False) as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
 def count_by_state(rt: Runtime) -> dict[str, int]:
     """Return how many cases are in each state."""
-    with rt.unit_of_work() as conn:
+    with rt.unit_of_work(writes=False) as conn:
         return dict(conn.execute(select(Case.state, func.count()).group_by(Case.state)).all())

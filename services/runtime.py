@@ -23,9 +23,9 @@ class Runtime:
     clock: Clock
     policy: Policy
 
-    def unit_of_work(self) -> UnitOfWork:
-        """Open one transaction."""
-        return UnitOfWork(self.engine)
+    def unit_of_work(self, *, writes: bool = True) -> UnitOfWork:
+        """Open one transaction (`writes=False` for a read that must not hold the SQLite write lock)."""
+        return UnitOfWork(self.engine, writes=writes)
 
     def today(self) -> date:
         """Return the business date in Vietnam."""

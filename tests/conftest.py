@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from config.settings import Settings
-from services import demo, schema
+from services import demo, migrate
 from services.clock import FixedClock
 from services.db import make_engine, normalise_url
 from services.runtime import Runtime, build_runtime
@@ -46,7 +46,7 @@ def _admin_engine(url: str) -> Engine:
 
 def _prepare(engine: Engine) -> None:
     policy = build_runtime(Settings(), engine=engine).policy
-    schema.upgrade(engine, policy)
+    migrate.upgrade(engine, policy)
     with engine.begin() as conn:
         demo.seed_reference(conn)
 

@@ -52,11 +52,12 @@ def world(rt, actors, clock) -> World:
 def attacker(engine: Engine) -> Iterator[Connection]:
     """Open a transaction with the append-only triggers switched off, as someone with DB access would."""
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("ALTER TABLE events DISABLE TRIGGER USER")
-        else:
-            conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_update")
-            conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_no_delete")
+        for table in ("events", "anchors", "anchor_heads"):
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            else:
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_update")
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_delete")
         yield conn
 
 
@@ -229,7 +230,7 @@ def test_edited_anchor_is_caught(rt, world, actors, clock, target):
     with rt.unit_of_work() as conn:
         second = audit.seal(conn, clock.now())
         assert first and second and audit.verify(conn).ok
-    with rt.engine.begin() as conn:
+    with attacker(rt.engine) as conn:
         if target == "anchor_hash":
             conn.execute(update(Anchor).where(Anchor.id == second.id).values(hash="f" * 64))
         elif target == "sealed_head":
@@ -305,3 +306,22 @@ def test_any_text_in_a_record_or_reason_verifies_and_its_edit_is_caught(rt, acto
         last = events_of(conn, case_id)[-1]
         conn.execute(update(Event).where(Event.id == last.id).values(reason=reason + " "))
     assert [(x.case_id, x.seq, x.code) for x in findings(rt)] == [(case_id, 2, "content")]
+
+
+def test_anchors_are_append_only_and_a_pinned_anchor_catches_their_removal(rt, world, clock):
+    with rt.unit_of_work() as conn:
+        sealed = audit.seal(conn, clock.now())
+    assert sealed is not None
+    with pytest.raises(DBAPIError, match="append-only"), rt.engine.begin() as conn:
+        conn.execute(delete(AnchorHead).where(AnchorHead.anchor_id == sealed.id))
+    with pytest.raises(DBAPIError, match="append-only"), rt.engine.begin() as conn:
+        conn.execute(update(Anchor).where(Anchor.id == sealed.id).values(hash="0" * 64))
+    # An attacker who removes every anchor (and rewrites chains) is caught by the hash kept outside.
+    with attacker(rt.engine) as conn:
+        conn.execute(delete(AnchorHead))
+        conn.execute(delete(Anchor))
+        conn.execute(update(Case).values(anchored_seq=0))
+    with rt.unit_of_work() as conn:
+        assert audit.verify(conn).ok  # nothing inside the database can tell
+        finding = audit.check_pinned(conn, sealed.id, sealed.hash)
+    assert finding is not None and finding.code == "pinned" and f"anchor {sealed.id} is missing" in finding.en
