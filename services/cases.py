@@ -144,9 +144,9 @@ def put_record(
                 today=rt.today(),
                 policy=rt.policy,
                 records=records,
-                references=store.load_references(conn, references_of(record)),
+                references=store.load_references(conn, references_of(record, previous, *records.values())),
             )
-            problems = workflow.check_record(subject, kind)
+            problems = workflow.check_record(subject, kind, previous)
             if problems:
                 raise GuardFailed(problems)
             if isinstance(record, Registration):

@@ -278,16 +278,26 @@ def check(subject: CaseSubject, trigger: str) -> list[Problem]:
 _AS_OF_TODAY = (g.orientation_valid_today, g.health_valid_today)
 
 
-def check_record(subject: CaseSubject, kind: str) -> list[Problem]:
-    """Return what the guards of the step taking a record of `kind` say about it (not the as-of-today ones)."""
+def check_record(subject: CaseSubject, kind: str, previous: Any = None) -> list[Problem]:
+    """Return the problems a new or corrected record of `kind` brings into the application.
+
+    The record is held to the guards of its own step and of every step whose record is on file
+    (a corrected certificate must still be valid on the departure day already recorded), except
+    the as-of-today ones; problems that were there before the correction are not its doing.
+    """
     checks = [
         guard
         for spec in TRANSITIONS
-        if spec.record == kind
+        if spec.record == kind or spec.record in subject.records
         for guard in spec.guards
         if guard not in _AS_OF_TODAY and not guard.__name__.startswith("requires_")
     ]
-    return [p for guard in dict.fromkeys(checks) for p in guard(subject)]
+    found = [p for guard in dict.fromkeys(checks) for p in guard(subject)]
+    if previous is None:
+        return found
+    before = CaseSubject(subject.state, subject.today, subject.policy, {**subject.records, kind: previous}, subject.references)
+    existing = {p for guard in dict.fromkeys(checks) for p in guard(before)}
+    return [p for p in found if p not in existing]
 
 
 def not_allowed(state: str, trigger: str) -> Problem:

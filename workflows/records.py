@@ -419,18 +419,19 @@ def load_record(kind: str, data: Any) -> Any:
     return _ADAPTERS[kind].validate_python(data)
 
 
-def references_of(record: Any) -> dict[str, set[str]]:
-    """Return the reference codes a record names, by table: enterprises, facilities, schools."""
+def references_of(*records: Any) -> dict[str, set[str]]:
+    """Return the reference codes some records name, by table: enterprises, facilities, schools."""
     named: dict[str, set[str]] = {"enterprises": set(), "facilities": set(), "schools": set()}
-    if isinstance(record, Counselling):
-        named["enterprises"].add(record.enterprise_licence)
-    elif isinstance(record, Training):
-        named["enterprises"].add(record.orientation.issued_by_licence)
-        named["schools"].add(record.language.school_code)
-        if record.vocational is not None:
-            named["schools"].add(record.vocational.school_code)
-    elif isinstance(record, Health):
-        named["facilities"].add(record.facility_code)
+    for record in records:
+        if isinstance(record, Counselling):
+            named["enterprises"].add(record.enterprise_licence)
+        elif isinstance(record, Training):
+            named["enterprises"].add(record.orientation.issued_by_licence)
+            named["schools"].add(record.language.school_code)
+            if record.vocational is not None:
+                named["schools"].add(record.vocational.school_code)
+        elif isinstance(record, Health):
+            named["facilities"].add(record.facility_code)
     return named
 
 

@@ -514,3 +514,20 @@ def test_a_reopened_application_has_no_market_until_counselled_again(rt, actors,
     clock.advance(days=1)
     f.step(rt, actors, case_id, "counsel", market_code="KR-EPS")
     assert _market_of_case(rt, case_id) == "KR-EPS"
+
+
+def test_a_correction_may_not_break_a_step_already_taken(rt, actors, clock):
+    case_id = case_in(rt, actors, clock, "returned")
+    detail = queries.case_detail(rt, case_id)
+    departed_on = date.fromisoformat(detail["records"]["departure"]["departed_on"])
+    old_training = detail["records"]["training"]
+    reason = "Sửa ngày cấp chứng chỉ"
+    expired = {**old_training, "orientation": {**old_training["orientation"], "issued_on": (departed_on - timedelta(days=800)).isoformat()}}
+    error = refused(rt, GuardFailed, cases.put_record, rt, actors["training"], case_id, "training", expired, reason=reason)
+    assert [p.code for p in error.problems] == ["orientation.expired"]
+    assert f"on the departure date {departed_on.isoformat()}" in error.problems[0].en
+    counselling = {**detail["records"]["counselling"], "market_code": "KR-EPS"}
+    error = refused(rt, GuardFailed, cases.put_record, rt, actors["enterprise"], case_id, "counselling", counselling, reason=reason)
+    assert [p.code for p in error.problems] == ["contract.country"]
+    fixed = {**old_training, "orientation": {**old_training["orientation"], "number": "GDĐH-2"}}
+    assert cases.put_record(rt, actors["training"], case_id, "training", fixed, reason="Sửa số chứng chỉ").state == "returned"
