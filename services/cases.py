@@ -68,8 +68,10 @@ def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
                 queues=tuple(workflow.departments_concerned(None, "registered")), payload={"trigger": REGISTER, "to_state": "registered"},
             )  # fmt: skip
             store.append(conn, head, actor, now, entry)
-    except IntegrityError as error:  # the person's unique ID: say which case they already have
-        with rt.unit_of_work() as conn:
+    except IntegrityError as error:
+        if "personal_id" not in str(error.orig):
+            raise
+        with rt.unit_of_work(writes=False) as conn:  # say which case the person already has
             raise _second_case(conn, record.personal_id) from error
     return CaseRef(case_id, 1, "registered")
 
@@ -91,6 +93,7 @@ def fire(
             state = store.load_case(conn, case_id).state
         raise TransitionNotAllowed([workflow.not_allowed(state, trigger)])
     _require_department(actor, spec.departments, trigger)
+    _check_reason(reason)
     incoming = None if data is None else validate_record(spec.record, _unwrap(data, case_id), rt.today(), rt.policy)
     try:
         with rt.unit_of_work() as conn:
@@ -128,6 +131,7 @@ def put_record(
 ) -> CaseRef:
     """Add a record for the case's next step, or correct one on file (a correction needs a reason)."""
     _require_department(actor, workflow.record_departments(kind), f"record:{kind}")
+    _check_reason(reason)
     record = validate_record(kind, _unwrap(data, case_id), rt.today(), rt.policy)
     try:
         with rt.unit_of_work() as conn:
@@ -206,6 +210,13 @@ def reopen(rt: Runtime, actor: Actor, case_id: int, reason: str, *, expected_ver
     """Start a new application on an ended case; the history and the old records stay."""
     record = {"reopened_on": rt.today().isoformat(), "reason": reason}
     return fire(rt, actor, case_id, "reopen", record, expected_version=expected_version, reason=reason)
+
+
+def _check_reason(reason: str | None) -> None:
+    if reason is not None and "\x00" in reason:
+        raise RecordInvalid(
+            [problem("field.nul", "Lý do có ký tự NUL (\\0) không hợp lệ.", "The reason contains a NUL character (\\0).", "reason")]
+        )
 
 
 def _require_department(actor: Actor, departments: tuple[str, ...], action: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from services import audit, cases, demo, migrate, queries, store
@@ -84,6 +85,19 @@ def done(ref: cases.CaseRef) -> None:
     typer.echo(f"✓ case {ref.id}: {ref.state} (version {ref.version})")
 
 
+@app.callback()
+def require_schema(context: typer.Context) -> None:
+    """Refuse to work on a database that was never migrated, saying how to fix it."""
+    if context.invoked_subcommand in ("db", "workflow", None):
+        return
+    engine = runtime().engine
+    if not inspect(engine).has_table("alembic_version"):
+        where = engine.url.render_as_string(hide_password=True)
+        typer.echo(f"✗ Cơ sở dữ liệu {where} chưa được khởi tạo: chạy `guestwork db upgrade`.\n"
+                   f"  The database {where} has no schema yet: run `guestwork db upgrade`.", err=True)  # fmt: skip
+        raise typer.Exit(1)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to the newest version and load departments and markets."""
@@ -100,7 +114,10 @@ def demo_command(if_empty: Annotated[bool, typer.Option("--if-empty", help="Do n
         if if_empty:
             typer.echo("✓ demo data already present")
             return
-        typer.echo("✗ the database already has cases; the demo seeds an empty one", err=True)
+        typer.echo(
+            "✗ Cơ sở dữ liệu đã có hồ sơ; bản demo chỉ nạp vào cơ sở dữ liệu trống.\n  The database already has cases; the demo seeds an empty one.",
+            err=True,
+        )
         raise typer.Exit(1)
     with refusals():
         count = demo.seed(rt)
@@ -139,6 +156,10 @@ def case_record(case_id: int, kind: str, record: Path, version: Version = None, 
     """Add a record for the next step, or correct one on file (with --reason); the old value stays in the history."""
     data = read_json(record)
     with refusals():
+        if version is None and kind in queries.case_detail(runtime(), case_id)["records"]:
+            typer.echo("✗ Sửa hồ sơ phải ghi --version (phiên bản đã xem trong `case show`).\n"
+                       "  A correction needs --version (the version `case show` gave you), so it cannot overwrite someone else's.", err=True)  # fmt: skip
+            raise typer.Exit(1)
         actor = acting(as_user, workflow.record_departments(kind), case_id)
         done(cases.put_record(runtime(), actor, case_id, kind, data, expected_version=version, reason=reason))
 
@@ -205,6 +226,10 @@ def case_history(case_id: int, as_json: AsJson = False) -> None:
 @case_app.command("list")
 def case_list(state: Annotated[str | None, typer.Option(help="Only cases in this state.")] = None, limit: int = 50, after: int = 0) -> None:
     """List cases in id order, a page at a time (--after the last id shown)."""
+    if state is not None and state not in workflow.STATE_BY_NAME:
+        known = ", ".join(workflow.STATE_BY_NAME)
+        typer.echo(f"✗ Không có trạng thái '{state}' (có: {known}).\n  No state '{state}' (known: {known}).", err=True)
+        raise typer.Exit(2)
     for row in queries.list_cases(runtime(), state=state, limit=limit, after_id=after):
         typer.echo(
             f"{row['id']:>6}  {row['state']:<15} v{row['version']:<3} {row['owner_department']:<14} {row['full_name']} ({row['village']})"

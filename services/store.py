@@ -86,12 +86,14 @@ def stale(case_id: int, expected: int | None, current: int | None) -> Conflict:
     """Build the conflict error for a command that read an old version."""
     now_vi = f" (hiện là {current})" if current is not None else ""
     now_en = f" (it is now {current})" if current is not None else ""
+    since_vi = f" từ phiên bản {expected}{now_vi}" if expected is not None else " trong lúc bạn thao tác"
+    since_en = f" since version {expected}{now_en}" if expected is not None else " while you were working on it"
     return Conflict(
         [
             problem(
                 "case.stale",
-                f"Hồ sơ {case_id} đã được người khác thay đổi từ phiên bản {expected}{now_vi}; tải lại rồi thử lại.",
-                f"Case {case_id} was changed by someone else since version {expected}{now_en}; reload and try again.",
+                f"Hồ sơ {case_id} đã được người khác thay đổi{since_vi}; tải lại rồi thử lại.",
+                f"Case {case_id} was changed by someone else{since_en}; reload and try again.",
                 "version",
             )
         ]

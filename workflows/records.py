@@ -344,6 +344,11 @@ RECORD_LABELS: dict[str, tuple[str, str]] = {
 def validate_record(kind: str, data: Any, today: date, policy: Policy) -> Any:
     """Parse a record of a kind from plain data, or raise RecordInvalid naming each bad field."""
     adapter = _ADAPTERS.get(kind)
+    nul = _nul_path(data)
+    if nul is not None:
+        raise RecordInvalid(
+            [problem("field.nul", "Có ký tự NUL (\\0) không hợp lệ.", "Contains a NUL character (\\0), which is not allowed.", nul)]
+        )
     if adapter is None:
         known = ", ".join(sorted(RECORD_TYPES))
         raise RecordInvalid(
@@ -353,6 +358,18 @@ def validate_record(kind: str, data: Any, today: date, policy: Policy) -> Any:
         return adapter.validate_python(data, context={"today": today, "policy": policy})
     except ValidationError as error:
         raise RecordInvalid(_translate(error, kind)) from None
+
+
+def _nul_path(data: Any, path: str = "") -> str | None:
+    """Return the path of the first text holding a NUL character (no database stores one)."""
+    if isinstance(data, str):
+        return path if "\x00" in data else None
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        found = _nul_path(value, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def record_data(record: Any) -> dict[str, Any]:

@@ -75,3 +75,19 @@ def test_bad_record_file_is_refused_with_a_clear_message(guestwork, tmp_path):
     assert "must be a JSON object" in guestwork("case", "register", str(bad), ok=False).stderr
     bad.write_text("{not json", encoding="utf-8")
     assert "Cannot read" in guestwork("case", "register", str(bad), ok=False).stderr
+
+
+def test_a_database_without_schema_is_named_with_the_fix(guestwork):
+    refused = guestwork("status", ok=False)
+    assert "run `guestwork db upgrade`" in refused.stderr and "chạy `guestwork db upgrade`" in refused.stderr
+
+
+def test_a_correction_from_the_command_line_needs_the_version_read(guestwork):
+    guestwork("db", "upgrade")
+    guestwork("demo")
+    guestwork("case", "register", str(EXAMPLES / "registration.json"))
+    guestwork("case", "fire", "51", "counsel", "--record", str(EXAMPLES / "counselling.json"))
+    refused = guestwork("case", "record", "51", "counselling", str(EXAMPLES / "counselling.json"), "--reason", "sửa", ok=False)
+    assert "needs --version" in refused.stderr
+    done = guestwork("case", "record", "51", "counselling", str(EXAMPLES / "counselling.json"), "--reason", "sửa", "--version", "2")
+    assert "case 51: counselled (version 3)" in done.stdout

@@ -531,3 +531,12 @@ def test_a_correction_may_not_break_a_step_already_taken(rt, actors, clock):
     assert [p.code for p in error.problems] == ["contract.country"]
     fixed = {**old_training, "orientation": {**old_training["orientation"], "number": "GDĐH-2"}}
     assert cases.put_record(rt, actors["training"], case_id, "training", fixed, reason="Sửa số chứng chỉ").state == "returned"
+
+
+def test_a_nul_character_is_refused_before_it_reaches_the_database(rt, actors):
+    bad = f.registration(rt.today(), serial=5, full_name="Nguyễn\x00 An")
+    error = refused(rt, RecordInvalid, cases.register, rt, actors["social_policy"], bad)
+    assert [(p.code, p.field) for p in error.problems] == [("field.nul", "full_name")]
+    case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today(), serial=6)).id
+    error = refused(rt, RecordInvalid, cases.withdraw, rt, actors["social_policy"], case_id, "lý do\x00")
+    assert [p.code for p in error.problems] == ["field.nul"]
