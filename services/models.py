@@ -169,7 +169,9 @@ class CaseRecord(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     application_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(30), primary_key=True)
-    data: Mapped[dict[str, Any]] = mapped_column(Json)
+    # The record's canonical JSON text, byte for byte the record_json of its event, so verify can
+    # prove the current records against the history (reports read it with data::jsonb).
+    data: Mapped[str] = mapped_column(Text)
     event_seq: Mapped[int] = mapped_column(Integer)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -200,10 +202,11 @@ class Anchor(Base):
     """A periodic seal over the chain heads that moved since the previous anchor, itself chained."""
 
     __tablename__ = "anchors"
+    __table_args__ = (Index("uq_anchors_prev_hash", "prev_hash", unique=True),)  # one successor per anchor
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     heads_count: Mapped[int] = mapped_column(Integer)
-    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
 

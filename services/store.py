@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,8 +30,8 @@ _CASE_AND_RECORDS_SQL = """SELECT c.id, c.state, c.version, c.application_no, c.
 # version (a clear conflict) instead of colliding on the event's key. SQLite's BEGIN IMMEDIATE
 # already serialises writers.
 _CASE_AND_RECORDS = {
-    "postgresql": text(_CASE_AND_RECORDS_SQL + " FOR UPDATE OF c").columns(data=Json),
-    "sqlite": text(_CASE_AND_RECORDS_SQL).columns(data=Json),
+    "postgresql": text(_CASE_AND_RECORDS_SQL + " FOR UPDATE OF c"),
+    "sqlite": text(_CASE_AND_RECORDS_SQL),
 }
 _INSERT_EVENT = text(
     """INSERT INTO events (case_id, seq, at, actor_id, department, trigger, from_state, to_state, application_no,
@@ -44,7 +45,7 @@ _UPSERT_RECORD = text(
     VALUES (:case_id, :application_no, :kind, :data, :seq, :at)
     ON CONFLICT (case_id, application_no, kind)
     DO UPDATE SET data = excluded.data, event_seq = excluded.event_seq, recorded_at = excluded.recorded_at"""
-).bindparams(bindparam("data", type_=Json), bindparam("at", type_=UtcDateTime))
+).bindparams(bindparam("at", type_=UtcDateTime))
 
 
 @lru_cache(maxsize=16)
@@ -73,7 +74,7 @@ def load_case_and_records(conn: Connection, case_id: int) -> tuple[Any, dict[str
     rows = conn.execute(_CASE_AND_RECORDS[conn.dialect.name], {"case_id": case_id}).all()
     if not rows:
         raise _not_found(case_id)
-    return rows[0], {row.kind: load_record(row.kind, row.data) for row in rows if row.kind is not None}
+    return rows[0], {row.kind: load_record(row.kind, json.loads(row.data)) for row in rows if row.kind is not None}
 
 
 def check_version(case: Row[Any], expected_version: int | None) -> None:
@@ -178,7 +179,7 @@ def append(conn: Connection, case: Any, actor: Actor, at: datetime, entry: Entry
         "topic": entry.topic, "payload": entry.payload, **values,
     }  # fmt: skip
     for i, (kind, data) in enumerate(records.items()):
-        params[f"kind{i}"], params[f"data{i}"] = kind, data
+        params[f"kind{i}"], params[f"data{i}"] = kind, record_json if kind == entry.record_kind else canonical_json(data)
     for i, queue in enumerate(entry.queues):
         params[f"message_id{i}"], params[f"queue{i}"] = str(uuid.uuid4()), queue
     shape = (tuple(values), len(records), len(entry.queues))
@@ -218,7 +219,7 @@ def _update_case(columns: tuple[str, ...]) -> TextClause:
 def _append_in_one(columns: tuple[str, ...], records: int, queues: int) -> TextClause:
     """Build the single PostgreSQL statement: update the case, insert the event, the records, the messages."""
     assignments = ", ".join(f"{column} = :{column}" for column in columns)
-    rows = ", ".join(f"(:kind{i}, CAST(:data{i} AS jsonb))" for i in range(records))
+    rows = ", ".join(f"(:kind{i}, :data{i})" for i in range(records))
     messages = ", ".join(f"(:message_id{i}, :queue{i})" for i in range(queues))
     sql = f"""WITH moved AS (
         UPDATE cases SET version = version + 1, {assignments} WHERE id = :case_id AND version = :version RETURNING id
@@ -242,8 +243,7 @@ def _append_in_one(columns: tuple[str, ...], records: int, queues: int) -> TextC
         SELECT m.message_id, :topic, m.queue, :case_id, event.id, CAST(:payload AS jsonb), 'pending', :at, 0
         FROM event, (VALUES {messages}) AS m (message_id, queue)
     )"""
-    data_binds = [bindparam(f"data{i}", type_=Json) for i in range(records)]
-    return text(sql + " SELECT id FROM event").bindparams(*_time_binds(columns), bindparam("payload", type_=Json), *data_binds)
+    return text(sql + " SELECT id FROM event").bindparams(*_time_binds(columns), bindparam("payload", type_=Json))
 
 
 def select_commune(case_id: int) -> Any:

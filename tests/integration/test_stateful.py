@@ -298,7 +298,7 @@ class CaseCommands(RuleBasedStateMachine):
                 events.setdefault(row.case_id, []).append(row)
             records: dict[tuple[int, int], dict[str, Any]] = {}
             for row in conn.execute(select(CaseRecord.case_id, CaseRecord.application_no, CaseRecord.kind, CaseRecord.data)):
-                records.setdefault((row.case_id, row.application_no), {})[row.kind] = row.data
+                records.setdefault((row.case_id, row.application_no), {})[row.kind] = json.loads(row.data)
             report = audit.verify(conn)
         assert report.ok, report.findings
         for head in heads:

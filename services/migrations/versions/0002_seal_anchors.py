@@ -26,8 +26,8 @@ END $$;
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("anchors") as batch:
-        batch.create_unique_constraint("uq_anchors_prev_hash", ["prev_hash"])
+    # A unique index rather than a constraint: SQLite adds it without rebuilding a referenced table.
+    op.create_index("uq_anchors_prev_hash", "anchors", ["prev_hash"], unique=True)
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
         op.execute(REFUSE)
@@ -58,5 +58,4 @@ def downgrade() -> None:
         elif dialect == "sqlite":
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
-    with op.batch_alter_table("anchors") as batch:
-        batch.drop_constraint("uq_anchors_prev_hash", type_="unique")
+    op.drop_index("uq_anchors_prev_hash", "anchors")
