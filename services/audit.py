@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import time
@@ -12,11 +13,12 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import Connection, Engine, String, bindparam, cast, func, insert, literal_column, select, update
 from sqlalchemy.pool import NullPool
 
 from services.db import make_engine
-from services.models import Anchor, AnchorHead, Case, Event
+from services.models import Anchor, AnchorHead, Case, CaseRecord, Event, Person
+from workflows.case import CARRIED_OVER_RECORDS
 from workflows.history import GENESIS, AnchorHasher, anchor_hash, event_hash
 
 # The database writes each event's time in canonical text (workflows.history.canonical_time), so
@@ -108,16 +110,21 @@ def verify(conn: Connection, case_id: int | None = None, *, part: tuple[int, int
         events_query = events_query.where(Event.case_id % part[1] == part[0])
     heads = {row.id: (row.last_seq, row.head_hash, row.state, row.application_no) for row in conn.execute(heads_query)}
     sealed = _check_anchors(conn, report, case_id, part)
+    current = _Current(conn, case_id, part)
     rows = conn.execution_options(yield_per=20_000).execute(events_query)
     for chain_case, events in groupby(rows, key=itemgetter(1)):
-        count, last, finding = _walk_chain(events, sealed.get(chain_case))
+        projected: dict[tuple[int, str], str] = {}
+        count, last, finding = _walk_chain(events, sealed.get(chain_case), projected)
         report.events += count
         if finding is not None:
             report.cases += 1
             report.findings.append(finding)
             heads.pop(chain_case, None)
         else:
+            before = len(report.findings)
             _end_chain(report, chain_case, last, heads, sealed)
+            if len(report.findings) == before:  # one finding per case: the first thing wrong
+                report.findings += current.differences(chain_case, last, projected)
     report.cases += len(heads)
     for missing in sorted(heads):
         report.findings.append(
@@ -128,13 +135,25 @@ def verify(conn: Connection, case_id: int | None = None, *, part: tuple[int, int
     return report
 
 
-def _walk_chain(events: Iterator[Any], sealed_head: tuple[int, str] | None) -> tuple[int, Any, Finding | None]:
-    """Walk one case's events in order; return how many, the last good one, and the first break."""
-    expected, prev, count, last = 1, GENESIS, 0, None
+def _walk_chain(
+    events: Iterator[Any], sealed_head: tuple[int, str] | None, projected: dict[tuple[int, str], str]
+) -> tuple[int, Any, Finding | None]:
+    """Walk one case's events in order; return how many, the last good one, and the first break.
+
+    On the way, `projected` collects what each current record must hold: (application, kind) → JSON.
+    """
+    expected, prev, count, last, application = 1, GENESIS, 0, None, 1
     sealed_seq, sealed_hash = sealed_head or (0, "")
     for row in events:
         count += 1
         _, case_id, seq, at, actor, dept, trigger, source, dest, app_no, kind, record, reason, prev_hash, digest = row
+        if app_no != application:  # a reopened application carries some records over
+            for carried in CARRIED_OVER_RECORDS:
+                if (application, carried) in projected:
+                    projected[(app_no, carried)] = projected[(application, carried)]
+            application = app_no
+        if kind is not None:
+            projected[(app_no, kind)] = record
         if (
             seq != expected
             or prev_hash != prev
@@ -144,6 +163,56 @@ def _walk_chain(events: Iterator[Any], sealed_head: tuple[int, str] | None) -> t
             return count + sum(1 for _ in events), last, _what_broke(row, expected, prev, sealed_hash)
         expected, prev, last = seq + 1, digest, row
     return count, last, None
+
+
+class _Current:
+    """The current rows derived from the history (records, person, market), read alongside the chains."""
+
+    def __init__(self, conn: Connection, case_id: int | None, part: tuple[int, int] | None) -> None:
+        query = (
+            select(CaseRecord.case_id, CaseRecord.application_no, CaseRecord.kind, CaseRecord.data)
+            .order_by(CaseRecord.case_id, CaseRecord.application_no, CaseRecord.kind)
+        )  # fmt: skip
+        people = select(Case.id, Case.market_code, *_PERSON).join(Person, Person.id == Case.person_id)
+        if case_id is not None:
+            query, people = query.where(CaseRecord.case_id == case_id), people.where(Case.id == case_id)
+        if part is not None:
+            query, people = query.where(CaseRecord.case_id % part[1] == part[0]), people.where(Case.id % part[1] == part[0])
+        self.records = groupby(conn.execution_options(yield_per=20_000).execute(query), key=itemgetter(0))
+        self.pending: tuple[int, Any] | None = None
+        self.people = {row[0]: row[1:] for row in conn.execute(people)}
+
+    def _records_of(self, case_id: int) -> dict[tuple[int, str], str]:
+        while self.pending is None or self.pending[0] < case_id:
+            self.pending = next(self.records, (case_id + 1, iter(())))
+            if self.pending[0] >= case_id:
+                break
+        if self.pending[0] != case_id:
+            return {}
+        return {(row[1], row[2]): row[3] for row in self.pending[1]}
+
+    def differences(self, case_id: int, last: Any, projected: dict[tuple[int, str], str]) -> list[Finding]:
+        """Compare a case's current records, person and market with what its intact history says."""
+        stored = self._records_of(case_id)
+        for key in sorted(set(stored) | set(projected)):
+            if stored.get(key) != projected.get(key):
+                app, kind = key
+                return [_finding(case_id, last[2], last[0], "record",
+                                 f"the current {kind} record (application {app}) differs from the history: changed outside the application",
+                                 f"hồ sơ hiện hành '{kind}' (lần {app}) khác với lịch sử: đã bị sửa ngoài ứng dụng")]  # fmt: skip
+        application = last[9]
+        registration = json.loads(projected.get((application, "registration"), "{}"))
+        counselling = json.loads(projected.get((application, "counselling"), "{}"))
+        market, *person = self.people.get(case_id, (None,))
+        if tuple(person) != tuple(str(registration.get(field)) for field in _PERSON_FIELDS) or market != counselling.get("market_code"):
+            return [_finding(case_id, last[2], last[0], "person",
+                             "the worker's identity or the case's market differs from the history: changed outside the application",
+                             "nhân thân người lao động hoặc thị trường của hồ sơ khác với lịch sử: đã bị sửa ngoài ứng dụng")]  # fmt: skip
+        return []
+
+
+_PERSON_FIELDS = ("full_name", "date_of_birth", "sex", "personal_id", "ethnicity", "phone")
+_PERSON = tuple(cast(getattr(Person, field), String) for field in _PERSON_FIELDS)
 
 
 def _what_broke(row: Any, expected: int, prev: str, sealed_hash: str) -> Finding:

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
 from services import audit, cases
-from services.models import Anchor, AnchorHead, Case, Event, OutboxMessage
+from services.models import Anchor, AnchorHead, Case, CaseRecord, Event, OutboxMessage, Person
 from tests import factories as f
 from workflows.history import canonical_json, canonical_time, event_hash
 
@@ -206,8 +206,15 @@ def test_edited_event_with_recomputed_own_hash_breaks_the_next_link(rt, world):
 def test_consistent_rewrite_passes_without_an_anchor_and_is_caught_after_sealing(rt, world, clock):
     with attacker(rt.engine) as conn:
         row = events_of(conn, world.reopened)[1]
-        conn.execute(update(Event).where(Event.id == row.id).values(record_json=row.record_json.replace("JP-TTS", "KR-EPS")))
+        forged = row.record_json.replace("JP-TTS", "KR-EPS")
+        conn.execute(update(Event).where(Event.id == row.id).values(record_json=forged))
         rewrite_chain(conn, world.reopened, 2)
+        # A careful attacker also makes the current record agree with the forged history.
+        conn.execute(
+            update(CaseRecord)
+            .where(CaseRecord.case_id == world.reopened, CaseRecord.application_no == row.application_no, CaseRecord.kind == "counselling")
+            .values(data=forged)
+        )
     assert findings(rt) == []  # what the anchor is for: a chain alone cannot tell
 
     with rt.unit_of_work() as conn:
@@ -325,3 +332,25 @@ def test_anchors_are_append_only_and_a_pinned_anchor_catches_their_removal(rt, w
         assert audit.verify(conn).ok  # nothing inside the database can tell
         finding = audit.check_pinned(conn, sealed.id, sealed.hash)
     assert finding is not None and finding.code == "pinned" and f"anchor {sealed.id} is missing" in finding.en
+
+
+def test_a_current_record_changed_outside_the_application_is_named(rt, world):
+    with attacker(rt.engine) as conn:
+        conn.execute(
+            update(CaseRecord)
+            .where(CaseRecord.case_id == world.long, CaseRecord.kind == "counselling")
+            .values(
+                data=canonical_json({**json.loads(events_of(conn, world.long)[1].record_json), "enterprise_licence": f.EXPIRED_LICENCE})
+            )
+        )
+    found = findings(rt)
+    assert [(x.case_id, x.code) for x in found] == [(world.long, "record")]
+    assert "counselling record (application 1) differs from the history" in found[0].en
+
+
+def test_a_worker_identity_changed_outside_the_application_is_named(rt, world):
+    with attacker(rt.engine) as conn:
+        person_id = conn.scalar(select(Case.person_id).where(Case.id == world.short))
+        conn.execute(update(Person).where(Person.id == person_id).values(phone="0999999999"))
+    found = findings(rt)
+    assert [(x.case_id, x.code) for x in found] == [(world.short, "person")]
