@@ -20,11 +20,12 @@ Run from the repository root (PostgreSQL from --database-url or $TEST_DATABASE_U
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
@@ -125,18 +126,21 @@ def load_history(pg: psycopg.Connection[Any], actors: dict[str, Actor], policy: 
     steps = [REGISTER, *(CYCLE[i % len(CYCLE)] for i in range(per_case - 1))]
     records = step_records(steps, policy)
     registration = records[0][1]
-    born = START.date().replace(year=START.year - 25)
+    born = date.fromisoformat(registration["date_of_birth"])
     with pg.cursor() as cur:
         for first in range(1, case_count + 1, BATCH):
             batch = range(first, min(first + BATCH, case_count + 1))
             events: list[tuple[Any, ...]] = []
             heads: list[tuple[Any, ...]] = []
+            current: list[tuple[Any, ...]] = []
             for case_id in batch:
                 registration["personal_id"] = f"{case_id:012d}"
                 records[0] = ("registration", canonical_json(registration))
                 rows = list(chain(case_id, (case_id - 1) * per_case, steps, records, actors))
                 events += rows
-                heads.append(case_head(case_id, commune_id, village_id, rows))
+                projected = current_records(rows)
+                current += [(case_id, app, kind, data, rows[-1][2], rows[-1][3]) for (app, kind), data in projected.items()]
+                heads.append(case_head(case_id, commune_id, village_id, rows, projected))
             with cur.copy("COPY persons (id, personal_id, full_name, date_of_birth, sex, ethnicity, phone) FROM STDIN") as copy:
                 for case_id in batch:
                     copy.write_row((case_id, f"{case_id:012d}", "Nguyễn Văn An", born, "male", "Kinh", "0912345678"))
@@ -146,11 +150,14 @@ def load_history(pg: psycopg.Connection[Any], actors: dict[str, Actor], policy: 
             with cur.copy(f"COPY events ({EVENT_COLUMNS}) FROM STDIN") as copy:
                 for row in events:
                     copy.write_row(row)
+            with cur.copy("COPY case_records (case_id, application_no, kind, data, event_seq, recorded_at) FROM STDIN") as copy:
+                for row in current:
+                    copy.write_row(row)
         for table in ("persons", "cases", "events"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
     pg.commit()
     pg.autocommit = True
-    pg.execute("VACUUM ANALYZE persons, cases, events")
+    pg.execute("VACUUM ANALYZE persons, cases, events, case_records")
     return case_count * per_case
 
 
@@ -197,11 +204,28 @@ def chain(case_id: int, first_id: int, steps: list[str], records: list[Any], act
         prev, state = digest, dest
 
 
-def case_head(case_id: int, commune_id: int, village_id: int, rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
-    """Return the cases row whose state, version and chain head match the case's events."""
+def current_records(rows: list[tuple[Any, ...]]) -> dict[tuple[int, str], str]:
+    """Return the case_records rows the history implies: the latest record per (application, kind)."""
+    projected: dict[tuple[int, str], str] = {}
+    application = 1
+    for row in rows:
+        app, kind, data = row[9], row[10], row[11]
+        if app != application:
+            projected |= {(app, k): projected[(application, k)] for k in workflow.CARRIED_OVER_RECORDS if (application, k) in projected}
+            application = app
+        if kind is not None:
+            projected[(app, kind)] = data
+    return projected
+
+
+def case_head(
+    case_id: int, commune_id: int, village_id: int, rows: list[tuple[Any, ...]], projected: dict[tuple[int, str], str]
+) -> tuple[Any, ...]:
+    """Return the cases row whose state, version, chain head and market match the case's events."""
     first, last = rows[0], rows[-1]
     state, application_no, seq, digest = last[8], last[9], last[2], last[14]
-    market = "JP-TTS" if len(rows) > 1 else None
+    counselling = projected.get((application_no, "counselling"))
+    market = json.loads(counselling)["market_code"] if counselling else None
     owner = workflow.STATE_BY_NAME[state].owner
     opened, entered = first[3], last[3]
     version = len(rows)

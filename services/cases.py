@@ -10,7 +10,7 @@ from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services import store
-from services.models import AdminUnit, Case, Person
+from services.models import STATE_TIME_COLUMNS, AdminUnit, Case, Person
 from services.runtime import Runtime
 from services.users import Actor
 from workflows import case as workflow
@@ -184,6 +184,8 @@ def _append(
     moved = step.trigger in workflow.TRANSITION_BY_TRIGGER
     if moved:
         values |= {"state": step.dest, "owner_department": workflow.STATE_BY_NAME[step.dest].owner, "application_no": step.application_no}
+        if step.application_no != case.application_no:  # a new application starts its own timeline
+            values |= {f"{state}_at": None for state in STATE_TIME_COLUMNS}
         values |= {"state_entered_at": now, f"{step.dest}_at": now}
     if step.record_kind == "counselling":
         values["market_code"] = step.record.market_code

@@ -107,7 +107,7 @@ class Person(Base):
     phone: Mapped[str] = mapped_column(String(20))
 
 
-# The state columns that record when a case first reached each state (reports read them).
+# The state columns that record when the current application last reached each state (reports read them).
 STATE_TIME_COLUMNS = (
     "registered",
     "counselled",

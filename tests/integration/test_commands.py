@@ -540,3 +540,15 @@ def test_a_nul_character_is_refused_before_it_reaches_the_database(rt, actors):
     case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today(), serial=6)).id
     error = refused(rt, RecordInvalid, cases.withdraw, rt, actors["social_policy"], case_id, "lý do\x00")
     assert [p.code for p in error.problems] == ["field.nul"]
+
+
+def test_a_reopened_application_starts_its_own_timeline(rt, actors, clock):
+    case_id = case_in(rt, actors, clock, "returned")
+    clock.advance(days=1)
+    cases.reopen(rt, actors["social_policy"], case_id, "Đăng ký đi lần hai")
+    with rt.unit_of_work() as conn:
+        row = conn.execute(
+            select(Case.registered_at, Case.counselled_at, Case.departed_at, Case.returned_at).where(Case.id == case_id)
+        ).one()
+    assert row.registered_at == clock.now()
+    assert (row.counselled_at, row.departed_at, row.returned_at) == (None, None, None)

@@ -9,7 +9,8 @@ import pytest
 from tests.unit.test_transitions import ALLOWED
 from workflows import case as wf
 
-# State → (owner, kind), as DOMAIN.md assigns them: the department that must act next while a case is there.
+# State → (owner, kind) as the workflow assigns them: the department that must act next while a case is there
+# (its inbox). DOMAIN.md's Owner column names who records the step that enters the state; README explains.
 STATES = {
     "registered": ("social_policy", "main"),
     "counselled": ("training", "main"),
