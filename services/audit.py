@@ -13,12 +13,12 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, String, bindparam, cast, func, insert, literal_column, select, update
+from sqlalchemy import Connection, Engine, String, and_, bindparam, cast, exists, func, insert, literal_column, or_, select, update
+from sqlalchemy.orm import aliased
 from sqlalchemy.pool import NullPool
 
 from services.db import make_engine
 from services.models import Anchor, AnchorHead, Case, CaseRecord, Event, Person
-from workflows.case import CARRIED_OVER_RECORDS
 from workflows.history import GENESIS, AnchorHasher, anchor_hash, event_hash
 
 # The database writes each event's time in canonical text (workflows.history.canonical_time), so
@@ -110,50 +110,34 @@ def verify(conn: Connection, case_id: int | None = None, *, part: tuple[int, int
         events_query = events_query.where(Event.case_id % part[1] == part[0])
     heads = {row.id: (row.last_seq, row.head_hash, row.state, row.application_no) for row in conn.execute(heads_query)}
     sealed = _check_anchors(conn, report, case_id, part)
-    current = _Current(conn, case_id, part)
     rows = conn.execution_options(yield_per=20_000).execute(events_query)
     for chain_case, events in groupby(rows, key=itemgetter(1)):
-        projected: dict[tuple[int, str], str] = {}
-        count, last, finding = _walk_chain(events, sealed.get(chain_case), projected)
+        count, last, finding = _walk_chain(events, sealed.get(chain_case))
         report.events += count
         if finding is not None:
             report.cases += 1
             report.findings.append(finding)
             heads.pop(chain_case, None)
         else:
-            before = len(report.findings)
             _end_chain(report, chain_case, last, heads, sealed)
-            if len(report.findings) == before:  # one finding per case: the first thing wrong
-                report.findings += current.differences(chain_case, last, projected)
     report.cases += len(heads)
     for missing in sorted(heads):
         report.findings.append(
             _finding(missing, 1, None, "missing", "the case has no events left (deleted?)", "hồ sơ không còn sự kiện nào (bị xóa?)")
         )
+    _check_current(conn, report, case_id, part)
     report.findings.sort(key=lambda f: (f.case_id or 0, f.seq or 0))
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _walk_chain(
-    events: Iterator[Any], sealed_head: tuple[int, str] | None, projected: dict[tuple[int, str], str]
-) -> tuple[int, Any, Finding | None]:
-    """Walk one case's events in order; return how many, the last good one, and the first break.
-
-    On the way, `projected` collects what each current record must hold: (application, kind) → JSON.
-    """
-    expected, prev, count, last, application = 1, GENESIS, 0, None, 1
+def _walk_chain(events: Iterator[Any], sealed_head: tuple[int, str] | None) -> tuple[int, Any, Finding | None]:
+    """Walk one case's events in order; return how many, the last good one, and the first break."""
+    expected, prev, count, last = 1, GENESIS, 0, None
     sealed_seq, sealed_hash = sealed_head or (0, "")
     for row in events:
         count += 1
         _, case_id, seq, at, actor, dept, trigger, source, dest, app_no, kind, record, reason, prev_hash, digest = row
-        if app_no != application:  # a reopened application carries some records over
-            for carried in CARRIED_OVER_RECORDS:
-                if (application, carried) in projected:
-                    projected[(app_no, carried)] = projected[(application, carried)]
-            application = app_no
-        if kind is not None:
-            projected[(app_no, kind)] = record
         if (
             seq != expected
             or prev_hash != prev
@@ -165,50 +149,73 @@ def _walk_chain(
     return count, last, None
 
 
-class _Current:
-    """The current rows derived from the history (records, person, market), read alongside the chains."""
+def _check_current(conn: Connection, report: VerifyReport, case_id: int | None, part: tuple[int, int] | None) -> None:
+    """Prove the current rows against the history: records, the worker's identity, the case's market.
 
-    def __init__(self, conn: Connection, case_id: int | None, part: tuple[int, int] | None) -> None:
-        query = (
-            select(CaseRecord.case_id, CaseRecord.application_no, CaseRecord.kind, CaseRecord.data)
-            .order_by(CaseRecord.case_id, CaseRecord.application_no, CaseRecord.kind)
-        )  # fmt: skip
-        people = select(Case.id, Case.market_code, *_PERSON).join(Person, Person.id == Case.person_id)
-        if case_id is not None:
-            query, people = query.where(CaseRecord.case_id == case_id), people.where(Case.id == case_id)
-        if part is not None:
-            query, people = query.where(CaseRecord.case_id % part[1] == part[0]), people.where(Case.id % part[1] == part[0])
-        self.records = groupby(conn.execution_options(yield_per=20_000).execute(query), key=itemgetter(0))
-        self.pending: tuple[int, Any] | None = None
-        self.people = {row[0]: row[1:] for row in conn.execute(people)}
+    A current record must be, byte for byte, the record of the event it names, and no later event of
+    its application may have replaced it; every record the history wrote must still be there.
+    """
+    broken = {finding.case_id for finding in report.findings}
+    record, event, later = aliased(CaseRecord), aliased(Event), aliased(Event)
+    replaced = exists().where(
+        later.case_id == record.case_id,
+        later.record_kind == record.kind,
+        later.application_no == record.application_no,
+        later.seq > record.event_seq,
+    )
+    forged = (
+        select(record.case_id, record.application_no, record.kind)
+        .outerjoin(event, and_(event.case_id == record.case_id, event.seq == record.event_seq))
+        .where(or_(event.id.is_(None), event.record_kind != record.kind, event.record_json != record.data, replaced))
+    )
+    missing = (
+        select(event.case_id, event.application_no, event.record_kind)
+        .where(event.record_kind.is_not(None))
+        .where(
+            ~exists().where(
+                record.case_id == event.case_id, record.application_no == event.application_no, record.kind == event.record_kind
+            )
+        )
+        .distinct()
+    )
+    for query, column in ((forged, record.case_id), (missing, event.case_id)):
+        for found_case, app, kind in conn.execute(_only(query, column, case_id, part)):
+            if found_case not in broken:
+                broken.add(found_case)
+                en = f"the current {kind} record (application {app}) does not match the history: changed outside the application"
+                vi = f"hồ sơ hiện hành '{kind}' (lần {app}) không khớp với lịch sử: đã bị sửa ngoài ứng dụng"
+                report.findings.append(_finding(found_case, None, None, "record", en, vi))
+    for found_case in _identities_changed(conn, case_id, part):
+        if found_case not in broken:
+            en = "the worker's identity or the case's market does not match the history: changed outside the application"
+            vi = "nhân thân người lao động hoặc thị trường của hồ sơ không khớp với lịch sử: đã bị sửa ngoài ứng dụng"
+            report.findings.append(_finding(found_case, None, None, "person", en, vi))
 
-    def _records_of(self, case_id: int) -> dict[tuple[int, str], str]:
-        while self.pending is None or self.pending[0] < case_id:
-            self.pending = next(self.records, (case_id + 1, iter(())))
-            if self.pending[0] >= case_id:
-                break
-        if self.pending[0] != case_id:
-            return {}
-        return {(row[1], row[2]): row[3] for row in self.pending[1]}
 
-    def differences(self, case_id: int, last: Any, projected: dict[tuple[int, str], str]) -> list[Finding]:
-        """Compare a case's current records, person and market with what its intact history says."""
-        stored = self._records_of(case_id)
-        for key in sorted(set(stored) | set(projected)):
-            if stored.get(key) != projected.get(key):
-                app, kind = key
-                return [_finding(case_id, last[2], last[0], "record",
-                                 f"the current {kind} record (application {app}) differs from the history: changed outside the application",
-                                 f"hồ sơ hiện hành '{kind}' (lần {app}) khác với lịch sử: đã bị sửa ngoài ứng dụng")]  # fmt: skip
-        application = last[9]
-        registration = json.loads(projected.get((application, "registration"), "{}"))
-        counselling = json.loads(projected.get((application, "counselling"), "{}"))
-        market, *person = self.people.get(case_id, (None,))
-        if tuple(person) != tuple(str(registration.get(field)) for field in _PERSON_FIELDS) or market != counselling.get("market_code"):
-            return [_finding(case_id, last[2], last[0], "person",
-                             "the worker's identity or the case's market differs from the history: changed outside the application",
-                             "nhân thân người lao động hoặc thị trường của hồ sơ khác với lịch sử: đã bị sửa ngoài ứng dụng")]  # fmt: skip
-        return []
+def _only(query: Any, column: Any, case_id: int | None, part: tuple[int, int] | None) -> Any:
+    if case_id is not None:
+        query = query.where(column == case_id)
+    if part is not None:
+        query = query.where(column % part[1] == part[0])
+    return query
+
+
+def _identities_changed(conn: Connection, case_id: int | None, part: tuple[int, int] | None) -> Iterator[int]:
+    """Yield the cases whose person row or market disagrees with their current records."""
+    registration, counselling = aliased(CaseRecord), aliased(CaseRecord)
+    query = (
+        select(Case.id, Case.market_code, registration.data, counselling.data, *_PERSON)
+        .join(Person, Person.id == Case.person_id)
+        .outerjoin(registration, and_(registration.case_id == Case.id, registration.application_no == Case.application_no, registration.kind == "registration"))
+        .outerjoin(counselling, and_(counselling.case_id == Case.id, counselling.application_no == Case.application_no, counselling.kind == "counselling"))
+    )  # fmt: skip
+    for found_case, market, registered, counselled, *person in conn.execution_options(yield_per=20_000).execute(
+        _only(query, Case.id, case_id, part)
+    ):
+        facts = json.loads(registered) if registered else {}
+        chosen = json.loads(counselled)["market_code"] if counselled else None
+        if tuple(person) != tuple(str(facts.get(field)) for field in _PERSON_FIELDS) or market != chosen:
+            yield found_case
 
 
 _PERSON_FIELDS = ("full_name", "date_of_birth", "sex", "personal_id", "ethnicity", "phone")

@@ -109,11 +109,10 @@ def fire(
                 references=store.load_references(conn, references_of(records.get(spec.record))),
             )
             change = workflow.fire(subject, trigger)
-            carried = {kind: records[kind] for kind in workflow.CARRIED_OVER_RECORDS if kind in records and change.new_application}
             new = _Step(
                 trigger, change.source, change.dest, case.application_no + change.new_application, spec.record, records[spec.record]
             )
-            _append(conn, case, actor, rt.clock.now(), new, reason, carried)
+            _append(conn, case, actor, rt.clock.now(), new, reason)
     except IntegrityError as error:  # the event's key: someone else wrote this case meanwhile
         raise store.stale(case_id, expected_version, None) from error
     return CaseRef(case_id, case.version + 1, change.dest)
@@ -176,9 +175,7 @@ class _Step:
     record: Any
 
 
-def _append(
-    conn: Connection, case: Any, actor: Actor, now: datetime, step: _Step, reason: str | None, carried: dict[str, Any] | None = None
-) -> None:
+def _append(conn: Connection, case: Any, actor: Actor, now: datetime, step: _Step, reason: str | None) -> None:
     """Write one event with everything that goes with it: the case row, the records, the outbox."""
     values: dict[str, Any] = {}
     moved = step.trigger in workflow.TRANSITION_BY_TRIGGER
@@ -194,7 +191,7 @@ def _append(
     entry = store.Entry(
         trigger=step.trigger, from_state=step.source, to_state=step.dest, application_no=step.application_no,
         record_kind=step.record_kind, record=record_data(step.record), reason=reason, case_values=values,
-        carried={kind: record_data(kept) for kind, kept in (carried or {}).items()},
+        carry_from=case.application_no if step.application_no != case.application_no else None,
         topic="case.transitioned" if moved else "case.record_changed",
         queues=tuple(workflow.departments_concerned(step.source if moved else None, step.dest)),
         payload={"trigger": step.trigger, "from_state": step.source, "to_state": step.dest, "record_kind": step.record_kind},

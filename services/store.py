@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Date, Row, String, TextClause, bindparam, sel
 from services.models import Case, Json, UtcDateTime
 from services.users import Actor
 from workflows import subject as ref
+from workflows.case import CARRIED_OVER_RECORDS
 from workflows.errors import Conflict, NotFound, problem
 from workflows.history import GENESIS, canonical_json, canonical_time, event_hash
 from workflows.records import load_record
@@ -150,7 +151,7 @@ class Entry:
     record: dict[str, Any] | None
     reason: str | None
     case_values: dict[str, Any] = field(default_factory=dict)
-    carried: dict[str, dict[str, Any]] = field(default_factory=dict)
+    carry_from: int | None = None  # a new application copies some records of this one, as they are
     topic: str = "case.transitioned"
     queues: tuple[str, ...] = ()
     payload: dict[str, Any] = field(default_factory=dict)
@@ -168,21 +169,16 @@ def append(conn: Connection, case: Any, actor: Actor, at: datetime, entry: Entry
         case.id, seq, canonical_time(at), actor.user_id, actor.department, entry.trigger, entry.from_state, entry.to_state,
         entry.application_no, entry.record_kind, record_json, entry.reason, prev_hash,
     )  # fmt: skip
-    records = dict(entry.carried)
-    if entry.record_kind is not None and entry.record is not None:
-        records[entry.record_kind] = entry.record
     values = {**entry.case_values, "last_seq": seq, "head_hash": digest}
     params: dict[str, Any] = {
         "case_id": case.id, "version": case.version, "seq": seq, "at": at, "actor_id": actor.user_id, "department": actor.department,
         "trigger": entry.trigger, "from_state": entry.from_state, "to_state": entry.to_state, "application_no": entry.application_no,
         "record_kind": entry.record_kind, "record_json": record_json, "reason": entry.reason, "prev_hash": prev_hash, "hash": digest,
-        "topic": entry.topic, "payload": entry.payload, **values,
+        "topic": entry.topic, "payload": entry.payload, "carry_from": entry.carry_from, **values,
     }  # fmt: skip
-    for i, (kind, data) in enumerate(records.items()):
-        params[f"kind{i}"], params[f"data{i}"] = kind, record_json if kind == entry.record_kind else canonical_json(data)
     for i, queue in enumerate(entry.queues):
         params[f"message_id{i}"], params[f"queue{i}"] = str(uuid.uuid4()), queue
-    shape = (tuple(values), len(records), len(entry.queues))
+    shape = (tuple(values), record_json is not None, len(entry.queues), entry.carry_from is not None)
     if conn.dialect.name == "postgresql":
         event_id = conn.execute(_append_in_one(*shape), params).scalar()
     else:
@@ -192,13 +188,15 @@ def append(conn: Connection, case: Any, actor: Actor, at: datetime, entry: Entry
     return event_id, seq, digest
 
 
-def _append_in_steps(conn: Connection, shape: tuple[tuple[str, ...], int, int], params: dict[str, Any]) -> int | None:
-    columns, records, queues = shape
+def _append_in_steps(conn: Connection, shape: tuple[tuple[str, ...], bool, int, bool], params: dict[str, Any]) -> int | None:
+    columns, record, queues, carry = shape
     if conn.execute(_update_case(columns), params).rowcount != 1:
         return None
     event_id: int = conn.execute(_INSERT_EVENT, params).scalar_one()
-    for i in range(records):
-        conn.execute(_UPSERT_RECORD, {**params, "kind": params[f"kind{i}"], "data": params[f"data{i}"]})
+    if carry:
+        conn.execute(text(_CARRY_OVER), params)
+    if record:
+        conn.execute(_UPSERT_RECORD, {**params, "kind": params["record_kind"], "data": params["record_json"]})
     if queues:
         conn.execute(_insert_outbox(queues), {**params, "event_id": event_id})
     return event_id
@@ -215,11 +213,16 @@ def _update_case(columns: tuple[str, ...]) -> TextClause:
     return statement.bindparams(*[bindparam(column, type_=UtcDateTime) for column in columns if column.endswith("_at")])
 
 
+# Carried records are copied as they stand, with the event that wrote them, so verify can trace them.
+_CARRY_OVER = f"""INSERT INTO case_records (case_id, application_no, kind, data, event_seq, recorded_at)
+    SELECT case_id, :application_no, kind, data, event_seq, recorded_at FROM case_records
+    WHERE case_id = :case_id AND application_no = :carry_from AND kind IN ({", ".join(f"'{kind}'" for kind in CARRIED_OVER_RECORDS)})"""
+
+
 @lru_cache(maxsize=256)
-def _append_in_one(columns: tuple[str, ...], records: int, queues: int) -> TextClause:
+def _append_in_one(columns: tuple[str, ...], record: bool, queues: int, carry: bool) -> TextClause:
     """Build the single PostgreSQL statement: update the case, insert the event, the records, the messages."""
     assignments = ", ".join(f"{column} = :{column}" for column in columns)
-    rows = ", ".join(f"(:kind{i}, :data{i})" for i in range(records))
     messages = ", ".join(f"(:message_id{i}, :queue{i})" for i in range(queues))
     sql = f"""WITH moved AS (
         UPDATE cases SET version = version + 1, {assignments} WHERE id = :case_id AND version = :version RETURNING id
@@ -230,10 +233,12 @@ def _append_in_one(columns: tuple[str, ...], records: int, queues: int) -> TextC
                :record_kind, :record_json, :reason, :prev_hash, :hash FROM moved
         RETURNING id
     )"""
-    if records:
-        sql += f""", saved AS (
+    if carry:
+        sql += f", carried AS ({_CARRY_OVER} AND EXISTS (SELECT 1 FROM moved))"
+    if record:
+        sql += """, saved AS (
         INSERT INTO case_records (case_id, application_no, kind, data, event_seq, recorded_at)
-        SELECT moved.id, :application_no, r.kind, r.data, :seq, :at FROM moved, (VALUES {rows}) AS r (kind, data)
+        SELECT moved.id, :application_no, :record_kind, :record_json, :seq, :at FROM moved
         ON CONFLICT (case_id, application_no, kind)
         DO UPDATE SET data = excluded.data, event_seq = excluded.event_seq, recorded_at = excluded.recorded_at
     )"""

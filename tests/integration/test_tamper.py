@@ -345,7 +345,7 @@ def test_a_current_record_changed_outside_the_application_is_named(rt, world):
         )
     found = findings(rt)
     assert [(x.case_id, x.code) for x in found] == [(world.long, "record")]
-    assert "counselling record (application 1) differs from the history" in found[0].en
+    assert "counselling record (application 1) does not match the history" in found[0].en
 
 
 def test_a_worker_identity_changed_outside_the_application_is_named(rt, world):
