@@ -139,7 +139,7 @@ def load_history(pg: psycopg.Connection[Any], actors: dict[str, Actor], policy: 
                 rows = list(chain(case_id, (case_id - 1) * per_case, steps, records, actors))
                 events += rows
                 projected = current_records(rows)
-                current += [(case_id, app, kind, data, rows[-1][2], rows[-1][3]) for (app, kind), data in projected.items()]
+                current += [(case_id, app, kind, data, seq, at) for (app, kind), (data, seq, at) in projected.items()]
                 heads.append(case_head(case_id, commune_id, village_id, rows, projected))
             with cur.copy("COPY persons (id, personal_id, full_name, date_of_birth, sex, ethnicity, phone) FROM STDIN") as copy:
                 for case_id in batch:
@@ -204,9 +204,9 @@ def chain(case_id: int, first_id: int, steps: list[str], records: list[Any], act
         prev, state = digest, dest
 
 
-def current_records(rows: list[tuple[Any, ...]]) -> dict[tuple[int, str], str]:
-    """Return the case_records rows the history implies: the latest record per (application, kind)."""
-    projected: dict[tuple[int, str], str] = {}
+def current_records(rows: list[tuple[Any, ...]]) -> dict[tuple[int, str], tuple[str, int, Any]]:
+    """Return the case_records rows the history implies: per (application, kind), the latest record and its event."""
+    projected: dict[tuple[int, str], tuple[str, int, Any]] = {}
     application = 1
     for row in rows:
         app, kind, data = row[9], row[10], row[11]
@@ -214,18 +214,18 @@ def current_records(rows: list[tuple[Any, ...]]) -> dict[tuple[int, str], str]:
             projected |= {(app, k): projected[(application, k)] for k in workflow.CARRIED_OVER_RECORDS if (application, k) in projected}
             application = app
         if kind is not None:
-            projected[(app, kind)] = data
+            projected[(app, kind)] = (data, row[2], row[3])
     return projected
 
 
 def case_head(
-    case_id: int, commune_id: int, village_id: int, rows: list[tuple[Any, ...]], projected: dict[tuple[int, str], str]
+    case_id: int, commune_id: int, village_id: int, rows: list[tuple[Any, ...]], projected: dict[tuple[int, str], tuple[str, int, Any]]
 ) -> tuple[Any, ...]:
     """Return the cases row whose state, version, chain head and market match the case's events."""
     first, last = rows[0], rows[-1]
     state, application_no, seq, digest = last[8], last[9], last[2], last[14]
     counselling = projected.get((application_no, "counselling"))
-    market = json.loads(counselling)["market_code"] if counselling else None
+    market = json.loads(counselling[0])["market_code"] if counselling else None
     owner = workflow.STATE_BY_NAME[state].owner
     opened, entered = first[3], last[3]
     version = len(rows)

@@ -13,7 +13,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, String, and_, bindparam, cast, exists, func, insert, literal_column, or_, select, update
+from sqlalchemy import Connection, Engine, String, and_, bindparam, cast, func, insert, literal_column, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.pool import NullPool
 
@@ -156,29 +156,26 @@ def _check_current(conn: Connection, report: VerifyReport, case_id: int | None, 
     its application may have replaced it; every record the history wrote must still be there.
     """
     broken = {finding.case_id for finding in report.findings}
-    record, event, later = aliased(CaseRecord), aliased(Event), aliased(Event)
-    replaced = exists().where(
-        later.case_id == record.case_id,
-        later.record_kind == record.kind,
-        later.application_no == record.application_no,
-        later.seq > record.event_seq,
+    record, event = aliased(CaseRecord), aliased(Event)
+    latest = _only(
+        select(Event.case_id, Event.application_no, Event.record_kind, func.max(Event.seq).label("seq"))
+        .where(Event.record_kind.is_not(None))
+        .group_by(Event.case_id, Event.application_no, Event.record_kind),
+        Event.case_id, case_id, part,
+    ).subquery()  # fmt: skip
+    same_slot = and_(
+        latest.c.case_id == record.case_id, latest.c.application_no == record.application_no, latest.c.record_kind == record.kind
     )
     forged = (
         select(record.case_id, record.application_no, record.kind)
         .outerjoin(event, and_(event.case_id == record.case_id, event.seq == record.event_seq))
-        .where(or_(event.id.is_(None), event.record_kind != record.kind, event.record_json != record.data, replaced))
+        .outerjoin(latest, same_slot)
+        .where(or_(event.id.is_(None), event.record_kind != record.kind, event.record_json != record.data, latest.c.seq > record.event_seq))
     )
     missing = (
-        select(event.case_id, event.application_no, event.record_kind)
-        .where(event.record_kind.is_not(None))
-        .where(
-            ~exists().where(
-                record.case_id == event.case_id, record.application_no == event.application_no, record.kind == event.record_kind
-            )
-        )
-        .distinct()
+        select(latest.c.case_id, latest.c.application_no, latest.c.record_kind).outerjoin(record, same_slot).where(record.case_id.is_(None))
     )
-    for query, column in ((forged, record.case_id), (missing, event.case_id)):
+    for query, column in ((forged, record.case_id), (missing, latest.c.case_id)):
         for found_case, app, kind in conn.execute(_only(query, column, case_id, part)):
             if found_case not in broken:
                 broken.add(found_case)
