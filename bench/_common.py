@@ -10,7 +10,7 @@ import os
 import statistics
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,3 +96,13 @@ def server_summary(engine: Engine) -> str:
 def median(values: list[float]) -> float:
     """Return the median of some figures."""
     return statistics.median(values)
+
+
+def on_scratch_database(admin_url: str, run: Callable[[Engine, str], None]) -> None:
+    """Run a benchmark on a migrated, seeded scratch database that is dropped afterwards."""
+    with scratch_database(admin_url) as url:
+        engine = prepared_engine(url)
+        try:
+            run(engine, url)
+        finally:
+            engine.dispose()

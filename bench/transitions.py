@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from _common import START, add_database_option, libpq_url, load_actors, median, prepared_engine, scratch_database, server_summary
+from _common import START, add_database_option, libpq_url, load_actors, median, on_scratch_database, server_summary
 from psycopg.types.json import Jsonb
 from sqlalchemy import Engine, event
 
@@ -88,12 +88,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20, help="untimed cases per phase before the rounds (default %(default)s)")
     parser.add_argument("--profile", action="store_true", help="afterwards, profile one service round and trace one case")
     args = parser.parse_args()
-    with scratch_database(args.database_url) as url:
-        engine = prepared_engine(url)
-        try:
-            run(engine, url, args)
-        finally:
-            engine.dispose()
+    on_scratch_database(args.database_url, lambda engine, url: run(engine, url, args))
 
 
 def run(engine: Engine, url: str, args: argparse.Namespace) -> None:

@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import psycopg
-from _common import START, add_database_option, libpq_url, load_actors, median, prepared_engine, scratch_database, server_summary
+from _common import START, add_database_option, libpq_url, load_actors, median, on_scratch_database, server_summary
 from sqlalchemy import Engine
 
 from config.settings import Settings
@@ -63,12 +63,7 @@ def main() -> None:
     parser.add_argument("--events-per-case", type=int, default=10, help="events per case (default %(default)s)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of the full verify (default %(default)s)")
     args = parser.parse_args()
-    with scratch_database(args.database_url) as url:
-        engine = prepared_engine(url)
-        try:
-            run(engine, url, args)
-        finally:
-            engine.dispose()
+    on_scratch_database(args.database_url, lambda engine, url: run(engine, url, args))
 
 
 def run(engine: Engine, url: str, args: argparse.Namespace) -> None:
