@@ -112,6 +112,7 @@ TRANSITIONS = (
             g.health_valid_on_departure,
             g.contract_in_counselled_market,
             g.visa_covers_departure,
+            g.deposit_allowed,
         ),
         "Ghi nhận xuất cảnh",
         "Record the departure",

@@ -382,6 +382,35 @@ def visa_covers_departure(subject: CaseSubject) -> list[Problem]:
     return found
 
 
+def deposit_allowed(subject: CaseSubject) -> list[Problem]:
+    """A deposit stays within the market's cap and is taken only once the visa was issued (law)."""
+    departure, counselling = subject.record("departure"), subject.record("counselling")
+    if departure is None or departure.deposit is None:
+        return []
+    deposit, visa, found = departure.deposit, departure.visa, []
+    market = subject.policy.markets.get(counselling.market_code) if counselling else None
+    if market is not None and market.deposit_cap_vnd is not None and deposit.amount_vnd > market.deposit_cap_vnd:
+        cap = market.deposit_cap_vnd
+        found.append(
+            problem(
+                "deposit.over_cap",
+                f"Tiền ký quỹ {vi_money(deposit.amount_vnd)} đồng vượt mức trần {vi_money(cap)} đồng của thị trường {market.country_name_vi}.",
+                f"The deposit of {deposit.amount_vnd:,} VND exceeds the {market.country_name_en} cap of {cap:,} VND.",
+                "departure.deposit.amount_vnd",
+            )
+        )
+    if deposit.paid_on < visa.issued_on:
+        found.append(
+            problem(
+                "deposit.before_visa",
+                f"Tiền ký quỹ thu ngày {vi_date(deposit.paid_on)}, trước khi có thị thực (cấp ngày {vi_date(visa.issued_on)}).",
+                f"The deposit was taken on {deposit.paid_on.isoformat()}, before the visa was issued on {visa.issued_on.isoformat()}.",
+                "departure.deposit.paid_on",
+            )
+        )
+    return found
+
+
 def returned_after_departure(subject: CaseSubject) -> list[Problem]:
     """The return day is not before the departure day."""
     back, departure = subject.record("return"), subject.record("departure")

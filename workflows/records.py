@@ -221,12 +221,20 @@ class Visa(Record):
     valid_until: date | None = None
 
 
+class Deposit(Record):
+    """A deposit the enterprise took from the worker (capped per market by law)."""
+
+    amount_vnd: int = Field(ge=0)
+    paid_on: PastDate
+
+
 class Departure(Record):
-    """The contract, the visa and the day the worker left."""
+    """The contract, the visa, the deposit if one was taken, and the day the worker left."""
 
     contract: Contract
     visa: Visa
     departed_on: PastDate
+    deposit: Deposit | None = None
 
     @property
     def expected_return_on(self) -> date:

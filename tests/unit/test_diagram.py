@@ -50,6 +50,7 @@ TRANSITIONS = {
             "health_valid_on_departure",
             "contract_in_counselled_market",
             "visa_covers_departure",
+            "deposit_allowed",
         ],
         ["enterprise"],
     ),

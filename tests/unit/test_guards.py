@@ -426,6 +426,35 @@ CASES = [
         ),
         overrides={"departure": {"contract": {"country": "KR"}}},
     ),
+    # depart: deposit_allowed
+    case(
+        "deposit_allowed",
+        "at-the-cap-after-the-visa",
+        overrides={
+            "counselling": {"market_code": "TW-LD"},
+            "departure": {"contract": {"country": "TW"}, "deposit": {"amount_vnd": 12_000_000, "paid_on": TODAY.isoformat()}},
+        },
+    ),
+    case(
+        "deposit_allowed",
+        "over-the-taiwan-cap-and-before-the-visa",
+        Expect(
+            "deposit.over_cap",
+            "departure.deposit.amount_vnd",
+            ("The deposit of 15,000,000 VND exceeds the Taiwan cap of 12,000,000 VND.",),
+            ("Tiền ký quỹ 15.000.000 đồng vượt mức trần 12.000.000 đồng của thị trường Đài Loan.",),
+        ),
+        Expect(
+            "deposit.before_visa",
+            "departure.deposit.paid_on",
+            ("The deposit was taken on 2026-05-01, before the visa was issued on",),
+            ("Tiền ký quỹ thu ngày 01/05/2026, trước khi có thị thực",),
+        ),
+        overrides={
+            "counselling": {"market_code": "TW-LD"},
+            "departure": {"contract": {"country": "TW"}, "deposit": {"amount_vnd": 15_000_000, "paid_on": "2026-05-01"}},
+        },
+    ),
     # depart: visa_covers_departure
     case(
         "visa_covers_departure",
