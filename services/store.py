@@ -203,14 +203,15 @@ def _append_in_steps(conn: Connection, shape: tuple[tuple[str, ...], bool, int, 
 
 
 def _time_binds(columns: tuple[str, ...]) -> list[Any]:
-    return [bindparam(column, type_=UtcDateTime) for column in (*columns, "at") if column.endswith("_at") or column == "at"]
+    """Bind the moments among some columns (`at`, `…_at`) as UTC datetimes."""
+    return [bindparam(column, type_=UtcDateTime) for column in columns if column.endswith("_at") or column == "at"]
 
 
 @lru_cache(maxsize=64)
 def _update_case(columns: tuple[str, ...]) -> TextClause:
     assignments = ", ".join(f"{column} = :{column}" for column in columns)
     statement = text(f"UPDATE cases SET version = version + 1, {assignments} WHERE id = :case_id AND version = :version")
-    return statement.bindparams(*[bindparam(column, type_=UtcDateTime) for column in columns if column.endswith("_at")])
+    return statement.bindparams(*_time_binds(columns))
 
 
 # Carried records are copied as they stand, with the event that wrote them, so verify can trace them.
@@ -248,7 +249,7 @@ def _append_in_one(columns: tuple[str, ...], record: bool, queues: int, carry: b
         SELECT m.message_id, :topic, m.queue, :case_id, event.id, CAST(:payload AS jsonb), 'pending', :at, 0
         FROM event, (VALUES {messages}) AS m (message_id, queue)
     )"""
-    return text(sql + " SELECT id FROM event").bindparams(*_time_binds(columns), bindparam("payload", type_=Json))
+    return text(sql + " SELECT id FROM event").bindparams(*_time_binds((*columns, "at")), bindparam("payload", type_=Json))
 
 
 def select_commune(case_id: int) -> Any:

@@ -7,7 +7,7 @@ from datetime import date
 
 from workflows.errors import Problem, problem
 from workflows.identity import age_on
-from workflows.policy import add_months
+from workflows.policy import Market, add_months
 from workflows.records import RECORD_LABELS, BankLoan, vi_date, vi_money
 from workflows.subject import CaseSubject, Enterprise
 
@@ -32,6 +32,12 @@ def _orientation_expiry(subject: CaseSubject) -> date | None:
     if training is None:
         return None
     return add_months(training.orientation.issued_on, subject.policy.orientation_validity_months)
+
+
+def _counselled_market(subject: CaseSubject) -> Market | None:
+    """Return the market the case was counselled for, if the policy knows it."""
+    counselling = subject.record("counselling")
+    return subject.policy.markets.get(counselling.market_code) if counselling else None
 
 
 def _health_expiry(subject: CaseSubject) -> date | None:
@@ -337,11 +343,8 @@ def loan_within_costs(subject: CaseSubject) -> list[Problem]:
 
 def contract_in_counselled_market(subject: CaseSubject) -> list[Problem]:
     """The contract's country is the country of the counselled market."""
-    departure, counselling = subject.record("departure"), subject.record("counselling")
-    if departure is None or counselling is None:
-        return []
-    market = subject.policy.markets.get(counselling.market_code)
-    if market is None or market.country == departure.contract.country:
+    departure, market = subject.record("departure"), _counselled_market(subject)
+    if departure is None or market is None or market.country == departure.contract.country:
         return []
     country = departure.contract.country
     return [
@@ -384,11 +387,10 @@ def visa_covers_departure(subject: CaseSubject) -> list[Problem]:
 
 def deposit_allowed(subject: CaseSubject) -> list[Problem]:
     """A deposit stays within the market's cap and is taken only once the visa was issued (law)."""
-    departure, counselling = subject.record("departure"), subject.record("counselling")
+    departure, market = subject.record("departure"), _counselled_market(subject)
     if departure is None or departure.deposit is None:
         return []
     deposit, visa, found = departure.deposit, departure.visa, []
-    market = subject.policy.markets.get(counselling.market_code) if counselling else None
     if market is not None and market.deposit_cap_vnd is not None and deposit.amount_vnd > market.deposit_cap_vnd:
         cap = market.deposit_cap_vnd
         found.append(
