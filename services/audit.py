@@ -6,19 +6,19 @@ import json
 import multiprocessing
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, String, and_, bindparam, cast, func, insert, literal_column, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, Engine, String, bindparam, cast, func, insert, literal_column, select, update
 from sqlalchemy.pool import NullPool
 
 from services.db import make_engine
 from services.models import Anchor, AnchorHead, Case, CaseRecord, Event, Person
+from workflows.case import CARRIED_OVER_RECORDS
 from workflows.history import GENESIS, AnchorHasher, anchor_hash, event_hash
 
 # The database writes each event's time in canonical text (workflows.history.canonical_time), so
@@ -76,19 +76,15 @@ def verify_all(engine: Engine, workers: int | None = None) -> VerifyReport:
             return verify(conn)
     started = time.perf_counter()
     url = engine.url.render_as_string(hide_password=False)
-    report, current = VerifyReport(), VerifyReport()
+    report = VerifyReport()
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         walking = pool.starmap_async(_verify_part, [(url, part, workers) for part in range(workers)])
-        # Meanwhile the database proves the anchors and the current rows for the whole history.
         with engine.connect().execution_options(writes=False) as conn:
             _check_anchors(conn, report, None, None)
-            _check_current(conn, current, None, None)
         parts = walking.get()
     for part in parts:
         report.cases, report.events = report.cases + part.cases, report.events + part.events
         report.findings += part.findings
-    broken = {finding.case_id for finding in report.findings}
-    report.findings += [finding for finding in current.findings if finding.case_id not in broken]
     report.findings.sort(key=lambda f: (f.case_id or 0, f.seq or 0))
     report.seconds = time.perf_counter() - started
     return report
@@ -103,96 +99,55 @@ def _verify_part(url: str, part: int, parts: int) -> VerifyReport:
         engine.dispose()
 
 
+@dataclass(frozen=True)
+class _Head:
+    """What a case row says of its history: the chain head, the state, and the facts copied from its records."""
+
+    seq: int
+    hash: str
+    state: str
+    application_no: int
+    market_code: str | None
+    person: tuple[str, ...]
+
+
 def verify(conn: Connection, case_id: int | None = None, *, part: tuple[int, int] | None = None) -> VerifyReport:
-    """Recompute every chain (or one case's, or a share of them) and the anchors; name the first bad event of each chain."""
+    """Replay every chain (or one case's, or a share of them): recompute each event's hash, then prove the case row,
+    its current records and the worker's identity against what the events say; name the first bad thing of each case.
+    The anchors are checked too, except by a share (verify_all checks them once)."""
     started, report = time.perf_counter(), VerifyReport()
-    heads_query = select(Case.id, Case.last_seq, Case.head_hash, Case.state, Case.application_no)
+    heads_query = select(Case.id, Case.last_seq, Case.head_hash, Case.state, Case.application_no, Case.market_code, *_PERSON).outerjoin(
+        Person, Person.id == Case.person_id
+    )
     events_query = select(*_event_columns(conn.dialect.name)).order_by(Event.case_id, Event.seq)
-    if case_id is not None:
-        heads_query, events_query = heads_query.where(Case.id == case_id), events_query.where(Event.case_id == case_id)
-    if part is not None:
-        heads_query = heads_query.where(Case.id % part[1] == part[0])
-        events_query = events_query.where(Event.case_id % part[1] == part[0])
-    heads = {row.id: (row.last_seq, row.head_hash, row.state, row.application_no) for row in conn.execute(heads_query)}
+    records_query = select(CaseRecord.case_id, CaseRecord.application_no, CaseRecord.kind, CaseRecord.event_seq, CaseRecord.data)
+    heads_query, events_query = _only(heads_query, Case.id, case_id, part), _only(events_query, Event.case_id, case_id, part)
+    records_query = _only(records_query.order_by(CaseRecord.case_id), CaseRecord.case_id, case_id, part)
+    heads = {
+        case: _Head(seq, digest, state, app, market, tuple(person))
+        for case, seq, digest, state, app, market, *person in conn.execute(heads_query)
+    }
     sealed = _check_anchors(conn, report, case_id, part)
-    rows = conn.execution_options(yield_per=20_000).execute(events_query)
-    for chain_case, events in groupby(rows, key=itemgetter(1)):
-        count, last, finding = _walk_chain(events, sealed.get(chain_case))
+    streaming = conn.execution_options(yield_per=20_000)
+    stored = _StoredRecords(streaming.execute(records_query))
+    for chain_case, events in groupby(streaming.execute(events_query), key=itemgetter(1)):
+        count, last, replayed, finding = _walk_chain(events, sealed.get(chain_case))
         report.events += count
+        report.cases += 1
+        head = heads.pop(chain_case, None)
+        finding = finding or _check_end(chain_case, last, head, sealed.get(chain_case, (0, ""))[0])
+        if finding is None and head is not None:
+            finding = _check_records(chain_case, head, replayed, stored.of(chain_case))
         if finding is not None:
-            report.cases += 1
             report.findings.append(finding)
-            heads.pop(chain_case, None)
-        else:
-            _end_chain(report, chain_case, last, heads, sealed)
     report.cases += len(heads)
     for missing in sorted(heads):
         report.findings.append(
             _finding(missing, 1, None, "missing", "the case has no events left (deleted?)", "hồ sơ không còn sự kiện nào (bị xóa?)")
         )
-    if part is None:  # a share's parent proves the current rows for all shares at once
-        _check_current(conn, report, case_id, part)
     report.findings.sort(key=lambda f: (f.case_id or 0, f.seq or 0))
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _walk_chain(events: Iterator[Any], sealed_head: tuple[int, str] | None) -> tuple[int, Any, Finding | None]:
-    """Walk one case's events in order; return how many, the last good one, and the first break."""
-    expected, prev, count, last = 1, GENESIS, 0, None
-    sealed_seq, sealed_hash = sealed_head or (0, "")
-    for row in events:
-        count += 1
-        _, case_id, seq, at, actor, dept, trigger, source, dest, app_no, kind, record, reason, prev_hash, digest = row
-        if (
-            seq != expected
-            or prev_hash != prev
-            or event_hash(case_id, seq, at, actor, dept, trigger, source, dest, app_no, kind, record, reason, prev_hash) != digest
-            or (seq == sealed_seq and digest != sealed_hash)
-        ):
-            return count + sum(1 for _ in events), last, _what_broke(row, expected, prev, sealed_hash)
-        expected, prev, last = seq + 1, digest, row
-    return count, last, None
-
-
-def _check_current(conn: Connection, report: VerifyReport, case_id: int | None, part: tuple[int, int] | None) -> None:
-    """Prove the current rows against the history: records, the worker's identity, the case's market.
-
-    A current record must be, byte for byte, the record of the event it names, and no later event of
-    its application may have replaced it; every record the history wrote must still be there.
-    """
-    broken = {finding.case_id for finding in report.findings}
-    record, event = aliased(CaseRecord), aliased(Event)
-    latest = _only(
-        select(Event.case_id, Event.application_no, Event.record_kind, func.max(Event.seq).label("seq"))
-        .where(Event.record_kind.is_not(None))
-        .group_by(Event.case_id, Event.application_no, Event.record_kind),
-        Event.case_id, case_id, part,
-    ).subquery()  # fmt: skip
-    same_slot = and_(
-        latest.c.case_id == record.case_id, latest.c.application_no == record.application_no, latest.c.record_kind == record.kind
-    )
-    forged = (
-        select(record.case_id, record.application_no, record.kind)
-        .outerjoin(event, and_(event.case_id == record.case_id, event.seq == record.event_seq))
-        .outerjoin(latest, same_slot)
-        .where(or_(event.id.is_(None), event.record_kind != record.kind, event.record_json != record.data, latest.c.seq > record.event_seq))
-    )
-    missing = (
-        select(latest.c.case_id, latest.c.application_no, latest.c.record_kind).outerjoin(record, same_slot).where(record.case_id.is_(None))
-    )
-    for query, column in ((forged, record.case_id), (missing, latest.c.case_id)):
-        for found_case, app, kind in conn.execute(_only(query, column, case_id, part)):
-            if found_case not in broken:
-                broken.add(found_case)
-                en = f"the current {kind} record (application {app}) does not match the history: changed outside the application"
-                vi = f"hồ sơ hiện hành '{kind}' (lần {app}) không khớp với lịch sử: đã bị sửa ngoài ứng dụng"
-                report.findings.append(_finding(found_case, None, None, "record", en, vi))
-    for found_case in _identities_changed(conn, case_id, part):
-        if found_case not in broken:
-            en = "the worker's identity or the case's market does not match the history: changed outside the application"
-            vi = "nhân thân người lao động hoặc thị trường của hồ sơ không khớp với lịch sử: đã bị sửa ngoài ứng dụng"
-            report.findings.append(_finding(found_case, None, None, "person", en, vi))
 
 
 def _only(query: Any, column: Any, case_id: int | None, part: tuple[int, int] | None) -> Any:
@@ -203,22 +158,81 @@ def _only(query: Any, column: Any, case_id: int | None, part: tuple[int, int] | 
     return query
 
 
-def _identities_changed(conn: Connection, case_id: int | None, part: tuple[int, int] | None) -> Iterator[int]:
-    """Yield the cases whose person row or market disagrees with their current records."""
-    registration, counselling = aliased(CaseRecord), aliased(CaseRecord)
-    query = (
-        select(Case.id, Case.market_code, registration.data, counselling.data, *_PERSON)
-        .join(Person, Person.id == Case.person_id)
-        .outerjoin(registration, and_(registration.case_id == Case.id, registration.application_no == Case.application_no, registration.kind == "registration"))
-        .outerjoin(counselling, and_(counselling.case_id == Case.id, counselling.application_no == Case.application_no, counselling.kind == "counselling"))
-    )  # fmt: skip
-    for found_case, market, registered, counselled, *person in conn.execution_options(yield_per=20_000).execute(
-        _only(query, Case.id, case_id, part)
-    ):
-        facts = json.loads(registered) if registered else {}
-        chosen = json.loads(counselled)["market_code"] if counselled else None
-        if tuple(person) != tuple(str(facts.get(field)) for field in _PERSON_FIELDS) or market != chosen:
-            yield found_case
+_Slot = tuple[int, str]  # (application number, record kind)
+
+
+def _walk_chain(
+    events: Iterator[Any], sealed_head: tuple[int, str] | None
+) -> tuple[int, Any, dict[_Slot, tuple[int, str]], Finding | None]:
+    """Walk one case's events in order; return how many, the last good one, the records they leave, and the first break.
+
+    The records a history leaves are, per application and kind, the (seq, record JSON) of the last event that
+    wrote one; a new application starts with the records carried over from the one before.
+    """
+    expected, prev, count, last, application = 1, GENESIS, 0, None, 1
+    sealed_seq, sealed_hash = sealed_head or (0, "")
+    replayed: dict[_Slot, tuple[int, str]] = {}
+    for row in events:
+        count += 1
+        _, case_id, seq, at, actor, dept, trigger, source, dest, app_no, kind, record, reason, prev_hash, digest = row
+        if (
+            seq != expected
+            or prev_hash != prev
+            or event_hash(case_id, seq, at, actor, dept, trigger, source, dest, app_no, kind, record, reason, prev_hash) != digest
+            or (seq == sealed_seq and digest != sealed_hash)
+        ):
+            return count + sum(1 for _ in events), last, replayed, _what_broke(row, expected, prev, sealed_hash)
+        if app_no != application:
+            for carried in CARRIED_OVER_RECORDS:
+                if (application, carried) in replayed:
+                    replayed[app_no, carried] = replayed[application, carried]
+            application = app_no
+        if kind is not None:
+            replayed[app_no, kind] = (seq, record)
+        expected, prev, last = seq + 1, digest, row
+    return count, last, replayed, None
+
+
+class _StoredRecords:
+    """The current record rows, streamed in case order beside the events."""
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self._groups = groupby(rows, key=itemgetter(0))
+        self._next = next(self._groups, None)
+
+    def of(self, case_id: int) -> dict[_Slot, tuple[int, str]]:
+        """Return one case's rows; cases must be asked for in increasing order."""
+        while self._next is not None and self._next[0] < case_id:
+            self._next = next(self._groups, None)
+        if self._next is None or self._next[0] != case_id:
+            return {}
+        rows = {(app, kind): (seq, data) for _, app, kind, seq, data in self._next[1]}
+        self._next = next(self._groups, None)
+        return rows
+
+
+def _check_records(
+    case_id: int, head: _Head, replayed: dict[_Slot, tuple[int, str]], stored: dict[_Slot, tuple[int, str]]
+) -> Finding | None:
+    """Prove a case's current records, the worker's identity and the case's market against its replayed history.
+
+    Each current record must be, byte for byte, the record of the last event that wrote its slot, and every
+    record the history wrote must still be there.
+    """
+    if stored != replayed:
+        app, kind = min(slot for slot in stored.keys() | replayed.keys() if stored.get(slot) != replayed.get(slot))
+        en = f"the current {kind} record (application {app}) does not match the history: changed outside the application"
+        vi = f"hồ sơ hiện hành '{kind}' (lần {app}) không khớp với lịch sử: đã bị sửa ngoài ứng dụng"
+        return _finding(case_id, None, None, "record", en, vi)
+    registered = replayed.get((head.application_no, "registration"))
+    counselled = replayed.get((head.application_no, "counselling"))
+    facts = json.loads(registered[1]) if registered else {}
+    market = json.loads(counselled[1])["market_code"] if counselled else None
+    if head.person != tuple(str(facts.get(field)) for field in _PERSON_FIELDS) or head.market_code != market:
+        en = "the worker's identity or the case's market does not match the history: changed outside the application"
+        vi = "nhân thân người lao động hoặc thị trường của hồ sơ không khớp với lịch sử: đã bị sửa ngoài ứng dụng"
+        return _finding(case_id, None, None, "person", en, vi)
+    return None
 
 
 _PERSON_FIELDS = ("full_name", "date_of_birth", "sex", "personal_id", "ethnicity", "phone")
@@ -251,52 +265,32 @@ def _what_broke(row: Any, expected: int, prev: str, sealed_hash: str) -> Finding
     )  # fmt: skip
 
 
-def _end_chain(
-    report: VerifyReport, case_id: int, last: Any, heads: dict[int, tuple[int, str, str, int]], sealed: dict[int, tuple[int, str]]
-) -> None:
+def _check_end(case_id: int, last: Any, head: _Head | None, sealed_seq: int) -> Finding | None:
     """Compare the end of an intact chain with the head its case row records and the last anchor sealed."""
-    report.cases += 1
-    head = heads.pop(case_id, None)
     event_id, seq, state, application_no, digest = last[0], last[2], last[8], last[9], last[14]
-    sealed_seq = sealed.get(case_id, (0, ""))[0]
     if sealed_seq > seq:
-        report.findings.append(
-            _finding(
-                case_id,
-                seq,
-                event_id,
-                "anchor",
-                f"events after {seq} are missing: an anchor sealed the chain up to event {sealed_seq}",
-                f"thiếu các sự kiện sau số {seq}: mốc neo đã niêm phong chuỗi đến sự kiện {sealed_seq}",
-            )
-        )
-        return
+        en = f"events after {seq} are missing: an anchor sealed the chain up to event {sealed_seq}"
+        vi = f"thiếu các sự kiện sau số {seq}: mốc neo đã niêm phong chuỗi đến sự kiện {sealed_seq}"
+        return _finding(case_id, seq, event_id, "anchor", en, vi)
     if head is None:
-        report.findings.append(
-            _finding(
-                case_id, seq, event_id, "orphan", "events belong to a case that does not exist", "sự kiện thuộc một hồ sơ không tồn tại"
-            )
+        return _finding(
+            case_id, seq, event_id, "orphan", "events belong to a case that does not exist", "sự kiện thuộc một hồ sơ không tồn tại"
         )
-    elif (seq, digest) != head[:2]:
-        if seq < head[0]:
-            en, vi = f"events after {seq} are missing (the case records {head[0]})", f"thiếu các sự kiện sau số {seq} (hồ sơ ghi {head[0]})"
-        else:
+    if (seq, digest) != (head.seq, head.hash):
+        if seq < head.seq:
             en, vi = (
-                f"event {seq} is not the chain head the case records (inserted or changed?)",
-                f"sự kiện {seq} không phải đầu chuỗi mà hồ sơ ghi (bị chèn hoặc sửa?)",
+                f"events after {seq} are missing (the case records {head.seq})",
+                f"thiếu các sự kiện sau số {seq} (hồ sơ ghi {head.seq})",
             )
-        report.findings.append(_finding(case_id, seq, event_id, "head", en, vi))
-    elif (state, application_no) != head[2:]:
-        report.findings.append(
-            _finding(
-                case_id,
-                seq,
-                event_id,
-                "state",
-                f"the case row says {head[2]} (application {head[3]}) but its history ends in {state} (application {application_no})",
-                f"hồ sơ ghi trạng thái {head[2]} (lần {head[3]}) nhưng lịch sử kết thúc ở {state} (lần {application_no})",
-            )
-        )
+        else:
+            en = f"event {seq} is not the chain head the case records (inserted or changed?)"
+            vi = f"sự kiện {seq} không phải đầu chuỗi mà hồ sơ ghi (bị chèn hoặc sửa?)"
+        return _finding(case_id, seq, event_id, "head", en, vi)
+    if (state, application_no) != (head.state, head.application_no):
+        en = f"the case row says {head.state} (application {head.application_no}) but its history ends in {state} (application {application_no})"
+        vi = f"hồ sơ ghi trạng thái {head.state} (lần {head.application_no}) nhưng lịch sử kết thúc ở {state} (lần {application_no})"
+        return _finding(case_id, seq, event_id, "state", en, vi)
+    return None
 
 
 def _check_anchors(conn: Connection, report: VerifyReport, case_id: int | None, part: tuple[int, int] | None) -> dict[int, tuple[int, str]]:

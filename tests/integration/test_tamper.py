@@ -348,6 +348,41 @@ def test_a_current_record_changed_outside_the_application_is_named(rt, world):
     assert "counselling record (application 1) does not match the history" in found[0].en
 
 
+
+def test_a_corrected_record_put_back_to_its_old_value_is_named(rt, world):
+    """The old value is in the history, but a later event replaced it: it is not the current record."""
+    with attacker(rt.engine) as conn:
+        original = events_of(conn, world.long)[1]
+        conn.execute(
+            update(CaseRecord)
+            .where(CaseRecord.case_id == world.long, CaseRecord.kind == "counselling")
+            .values(data=original.record_json, event_seq=original.seq)
+        )
+    found = findings(rt)
+    assert [(x.case_id, x.code) for x in found] == [(world.long, "record")]
+    assert "counselling record (application 1)" in found[0].en
+
+
+def test_a_deleted_current_record_is_named(rt, world):
+    with attacker(rt.engine) as conn:
+        conn.execute(delete(CaseRecord).where(CaseRecord.case_id == world.long, CaseRecord.kind == "health"))
+    found = findings(rt)
+    assert [(x.case_id, x.code) for x in found] == [(world.long, "record")]
+    assert "health record (application 1)" in found[0].en and "hồ sơ hiện hành 'health' (lần 1)" in found[0].vi
+
+
+def test_a_carried_over_registration_changed_in_the_new_application_is_named(rt, world):
+    with attacker(rt.engine) as conn:
+        conn.execute(
+            update(CaseRecord)
+            .where(CaseRecord.case_id == world.reopened, CaseRecord.application_no == 2, CaseRecord.kind == "registration")
+            .values(data=CaseRecord.data + " ")
+        )
+    found = findings(rt)
+    assert [(x.case_id, x.code) for x in found] == [(world.reopened, "record")]
+    assert "registration record (application 2)" in found[0].en
+
+
 def test_a_worker_identity_changed_outside_the_application_is_named(rt, world):
     with attacker(rt.engine) as conn:
         person_id = conn.scalar(select(Case.person_id).where(Case.id == world.short))
