@@ -1,4 +1,4 @@
-"""Load the rule policy and the departments from their data files in config/."""
+"""Load the rule policy, the clock policy and the departments from their data files in config/."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from workflows.case import STATES, TRANSITIONS
+from workflows.clocks import ClockPolicy, build_clock_policy
+from workflows.history import REGISTER
 from workflows.policy import Market, Policy
 
 
@@ -33,3 +36,12 @@ def load_departments(path: Path) -> tuple[Department, ...]:
     """Return the departments in file order."""
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     return tuple(Department(code=code, **fields) for code, fields in data.items())
+
+
+@lru_cache(maxsize=8)
+def load_clocks(path: Path, departments_path: Path) -> ClockPolicy:
+    """Return the legal clocks and their reminder ladders from a TOML file, checked against the workflow."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    triggers = {REGISTER} | {spec.trigger for spec in TRANSITIONS}
+    departments = {department.code for department in load_departments(departments_path)}
+    return build_clock_policy(data, departments, {state.name for state in STATES}, triggers)

@@ -28,7 +28,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("BROKER_URL", "GUESTWORK_BROKER_URL"),
         description="Celery broker URL; kombu's SQLAlchemy transport on SQLite by default.",
     )
-    policy_file: Path = Field(default=CONFIG_DIR / "policy.toml", description="Rule and clock policy data.")
+    policy_file: Path = Field(default=CONFIG_DIR / "policy.toml", description="Rule values and markets.")
+    clocks_file: Path = Field(default=CONFIG_DIR / "clocks.toml", description="The legal clocks and their reminder ladders.")
     departments_file: Path = Field(default=CONFIG_DIR / "departments.toml", description="The departments and their queues.")
     frozen_time: datetime | None = Field(
         default=None,

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services import store
+from services import followups, store
 from services.models import STATE_TIME_COLUMNS, AdminUnit, Case, Person
 from services.runtime import Runtime
 from services.users import Actor
@@ -35,45 +35,36 @@ def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
     """Register a worker and open the case, or raise why not; nothing is written on failure."""
     _require_department(actor, ("social_policy",), "register")
     record: Registration = validate_record("registration", _unwrap(data, None), rt.today(), rt.policy)
-    now = rt.clock.now()
+    now, initial = rt.clock.now(), workflow.INITIAL_STATE
     try:
         with rt.unit_of_work() as conn:
-            commune_id, village_id = _resolve_units(conn, record.commune_code, record.village_code)
-            person_id = conn.execute(insert(Person).returning(Person.id), _person_values(record)).scalar_one()
-            owner = workflow.STATE_BY_NAME["registered"].owner
-            case_id = conn.execute(
-                insert(Case).returning(Case.id),
-                {
-                    "person_id": person_id,
-                    "commune_id": commune_id,
-                    "village_id": village_id,
-                    "workflow_version": workflow.WORKFLOW_VERSION,
-                    "state": "registered",
-                    "version": 0,
-                    "owner_department": owner,
-                    "application_no": 1,
-                    "source": record.source,
-                    "opened_at": now,
-                    "state_entered_at": now,
-                    "registered_at": now,
-                    "last_seq": 0,
-                    "head_hash": GENESIS,
-                    "anchored_seq": 0,
-                },
-            ).scalar_one()
-            head = store.CaseHead(id=case_id, version=0, last_seq=0, head_hash=GENESIS)
+            case_id = _open_case(conn, record, now)
             entry = store.Entry(
-                trigger=REGISTER, from_state=None, to_state="registered", application_no=1, record_kind="registration",
+                trigger=REGISTER, from_state=None, to_state=initial, application_no=1, record_kind="registration",
                 record=record_data(record), reason=None, topic="case.registered",
-                queues=tuple(workflow.departments_concerned(None, "registered")), payload={"trigger": REGISTER, "to_state": "registered"},
+                queues=tuple(workflow.departments_concerned(None, initial)), payload={"trigger": REGISTER, "to_state": initial},
             )  # fmt: skip
-            store.append(conn, head, actor, now, entry)
+            store.append(conn, store.CaseHead(id=case_id, version=0, last_seq=0, head_hash=GENESIS), actor, now, entry)
+            followups.follow(conn, rt, case_id, followups.Step(REGISTER, None, initial, 1, "registration"), {"registration": record}, now)
     except IntegrityError as error:
         if "personal_id" not in str(error.orig):
             raise
         with rt.unit_of_work(writes=False) as conn:  # say which case the person already has
             raise _second_case(conn, record.personal_id) from error
-    return CaseRef(case_id, 1, "registered")
+    return CaseRef(case_id, 1, initial)
+
+
+def _open_case(conn: Connection, record: Registration, now: datetime) -> int:
+    """Insert the person and their case, in the machine's initial state at version 0 with an empty chain."""
+    commune_id, village_id = _resolve_units(conn, record.commune_code, record.village_code)
+    person_id = conn.execute(insert(Person).returning(Person.id), _person_values(record)).scalar_one()
+    initial = workflow.STATE_BY_NAME[workflow.INITIAL_STATE]
+    values = {
+        "person_id": person_id, "commune_id": commune_id, "village_id": village_id, "workflow_version": workflow.WORKFLOW_VERSION,
+        "state": initial.name, "version": 0, "owner_department": initial.owner, "application_no": 1, "source": record.source,
+        "opened_at": now, "state_entered_at": now, "registered_at": now, "last_seq": 0, "head_hash": GENESIS, "anchored_seq": 0,
+    }  # fmt: skip
+    return int(conn.execute(insert(Case).returning(Case.id), values).scalar_one())
 
 
 def fire(
@@ -112,7 +103,7 @@ def fire(
             new = _Step(
                 trigger, change.source, change.dest, case.application_no + change.new_application, spec.record, records[spec.record]
             )
-            _append(conn, case, actor, rt.clock.now(), new, reason)
+            _append(conn, rt, case, actor, new, records, reason)
     except IntegrityError as error:  # the event's key: someone else wrote this case meanwhile
         raise store.stale(case_id, expected_version, None) from error
     return CaseRef(case_id, case.version + 1, change.dest)
@@ -155,7 +146,7 @@ def put_record(
             if isinstance(record, Registration):
                 _update_person(conn, case, previous, record)
             trigger = CORRECT_RECORD if correcting else ADD_RECORD
-            _append(conn, case, actor, rt.clock.now(), _Step(trigger, case.state, case.state, case.application_no, kind, record), reason)
+            _append(conn, rt, case, actor, _Step(trigger, case.state, case.state, case.application_no, kind, record), records, reason)
     except IntegrityError as error:
         if "personal_id" in str(error.orig):
             raise _duplicate_person(getattr(record, "personal_id", "")) from error
@@ -175,8 +166,9 @@ class _Step:
     record: Any
 
 
-def _append(conn: Connection, case: Any, actor: Actor, now: datetime, step: _Step, reason: str | None) -> None:
-    """Write one event with everything that goes with it: the case row, the records, the outbox."""
+def _append(conn: Connection, rt: Runtime, case: Any, actor: Actor, step: _Step, records: dict[str, Any], reason: str | None) -> None:
+    """Write one event with everything that goes with it: the case row, the records, the outbox, work items, clocks."""
+    now = rt.clock.now()
     values: dict[str, Any] = {}
     moved = step.trigger in workflow.TRANSITION_BY_TRIGGER
     if moved:
@@ -197,6 +189,8 @@ def _append(conn: Connection, case: Any, actor: Actor, now: datetime, step: _Ste
         payload={"trigger": step.trigger, "from_state": step.source, "to_state": step.dest, "record_kind": step.record_kind},
     )  # fmt: skip
     store.append(conn, case, actor, now, entry)
+    follow = followups.Step(step.trigger, step.source, step.dest, step.application_no, step.record_kind)
+    followups.follow(conn, rt, case.id, follow, records, now)
 
 
 def withdraw(rt: Runtime, actor: Actor, case_id: int, reason: str, *, expected_version: int | None = None) -> CaseRef:

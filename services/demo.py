@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -124,7 +125,7 @@ def seed(rt: Runtime, *, seed_value: int = 2023) -> int:
         seed_reference(conn)
     end = rt.clock.now()
     clock = FixedClock(end - timedelta(days=720))
-    demo_rt = Runtime(engine=rt.engine, clock=clock, policy=rt.policy)
+    demo_rt = dataclasses.replace(rt, clock=clock)
     rng = random.Random(seed_value)
     with rt.unit_of_work() as conn:
         actors = {dept: load_actor(conn, dept) for dept, _ in USERS} | {"supervisor": load_actor(conn, "supervisor")}

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -91,6 +92,7 @@ class User(Base):
     department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    email: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(200))
 
 
@@ -275,3 +277,103 @@ class MarketRow(Base):
     country: Mapped[str] = mapped_column(String(2))
     programme: Mapped[str] = mapped_column(String(200))
     deposit_cap_vnd: Mapped[int | None] = mapped_column(BigInteger)
+
+
+def _where(condition: str) -> dict[str, Any]:
+    """Return the options of a partial index, the same on PostgreSQL and SQLite."""
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
+
+
+OPEN_WORK = "status IN ('open', 'claimed')"
+
+
+class WorkItem(Base):
+    """Work in a department's inbox: a case waiting in a state for that department, or a task a clock opened."""
+
+    __tablename__ = "work_items"
+    __table_args__ = (
+        Index("ix_work_items_inbox", "department", "due_at", **_where(OPEN_WORK)),
+        Index("ix_work_items_open_case", "case_id", **_where(OPEN_WORK)),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    application_no: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40))  # "state", or the clock that opened it
+    state: Mapped[str | None] = mapped_column(String(30))
+    department: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    priority: Mapped[int] = mapped_column(Integer)  # 1 = priority group, 2 = others
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(12))  # open, claimed, done, closed
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Deadline(Base):
+    """A legal clock running for a case's application: when it falls due, and whether it is still open."""
+
+    __tablename__ = "deadlines"
+    __table_args__ = (
+        # One open clock of a kind per application; a corrected date closes it and opens a new one.
+        Index("uq_deadlines_open_clock", "case_id", "application_no", "clock", unique=True, **_where("status = 'open'")),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    application_no: Mapped[int] = mapped_column(Integer)
+    clock: Mapped[str] = mapped_column(String(40))
+    department: Mapped[str] = mapped_column(ForeignKey("departments.code"))
+    counted_from: Mapped[date] = mapped_column(Date)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(10))  # open, closed
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class DeadlineRung(Base):
+    """One rung of a deadline's reminder ladder; the key (deadline, rung) makes it fire once."""
+
+    __tablename__ = "deadline_rungs"
+    __table_args__ = (Index("ix_deadline_rungs_due", "fires_at", **_where("status = 'pending'")),)
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id"), primary_key=True)
+    rung: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    action: Mapped[str] = mapped_column(String(12))  # remind, alert, escalate
+    recipient: Mapped[str] = mapped_column(String(60))  # owner, commune_supervisor, province_supervisor, department:<code>
+    status: Mapped[str] = mapped_column(String(10))  # pending, fired, cancelled
+    fired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Notification(Base):
+    """An in-app notification (the inbox badge): one per message and user."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("message_id", "user_id", name="uq_notifications_message_user"),
+        Index("ix_notifications_unread", "user_id", **_where("read_at IS NULL")),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(36))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    topic: Mapped[str] = mapped_column(String(60))
+    data: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Delivery(Base):
+    """A message sent outside the application (an e-mail, a webhook call): one per message, channel and recipient."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("message_id", "channel", "recipient", name="uq_deliveries_message_channel_recipient"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(36))
+    channel: Mapped[str] = mapped_column(String(10))  # email, webhook
+    recipient: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(10))  # pending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

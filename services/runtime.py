@@ -7,11 +7,12 @@ from datetime import date
 
 from sqlalchemy import Engine
 
-from config.policy import load_policy
+from config.policy import load_clocks, load_policy
 from config.settings import Settings, get_settings
 from services.clock import Clock, FixedClock, SystemClock, today
 from services.db import UnitOfWork, make_engine
 from workflows.case import WORKFLOW_VERSION
+from workflows.clocks import ClockPolicy
 from workflows.policy import Policy
 
 
@@ -22,6 +23,7 @@ class Runtime:
     engine: Engine
     clock: Clock
     policy: Policy
+    clocks: ClockPolicy
 
     def unit_of_work(self, *, writes: bool = True) -> UnitOfWork:
         """Open one transaction (`writes=False` for a read that must not hold the SQLite write lock)."""
@@ -41,4 +43,5 @@ def build_runtime(settings: Settings | None = None, *, engine: Engine | None = N
         engine=engine or make_engine(settings.database_url),
         clock=clock,
         policy=load_policy(settings.policy_file, WORKFLOW_VERSION),
+        clocks=load_clocks(settings.clocks_file, settings.departments_file),
     )

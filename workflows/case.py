@@ -241,6 +241,7 @@ def _build_machine() -> Machine:
     return Machine(
         model=None,
         states=[state.name for state in STATES],
+        initial=STATES[0].name,
         transitions=[
             {"trigger": spec.trigger, "source": list(spec.sources), "dest": spec.dest, "conditions": [_GuardSet(spec.guards)]}
             for spec in TRANSITIONS
@@ -252,6 +253,8 @@ def _build_machine() -> Machine:
 
 
 MACHINE = _build_machine()
+# Registering a worker opens a case in the machine's initial state; every later state comes from a transition.
+INITIAL_STATE: str = STATES[0].name
 
 
 def allowed_triggers(state: str) -> list[str]:
@@ -323,7 +326,7 @@ def definition() -> dict[str, Any]:
     """Return the workflow as plain data: states with owners, transitions with records and guards."""
     return {
         "version": WORKFLOW_VERSION,
-        "initial": "registered",
+        "initial": INITIAL_STATE,
         "states": [asdict(state) for state in STATES],
         "transitions": [
             {
