@@ -31,6 +31,18 @@ class Settings(BaseSettings):
     policy_file: Path = Field(default=CONFIG_DIR / "policy.toml", description="Rule values and markets.")
     clocks_file: Path = Field(default=CONFIG_DIR / "clocks.toml", description="The legal clocks and their reminder ladders.")
     departments_file: Path = Field(default=CONFIG_DIR / "departments.toml", description="The departments and their queues.")
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail reminders; unset = no e-mail.")
+    smtp_port: int = Field(default=25, description="SMTP port.")
+    smtp_sender: str = Field(default="guestwork@localhost", description="From address of reminder e-mails.")
+    webhooks: dict[str, str] = Field(
+        default_factory=dict,
+        description='Department -> URL that receives a POST (ids only) for each message to that department, e.g. {"bank": "https://..."}.',
+    )
+    language: str = Field(default="vi", description="Language of notifications: vi or en.")
+    relay_every_seconds: float = Field(default=2.0, description="How often the outbox relay sends what is still pending.")
+    republish_after_seconds: int = Field(
+        default=300, description="A message published this long ago and never handled is published again (the reconciler)."
+    )
     frozen_time: datetime | None = Field(
         default=None,
         description="Run as if it were always this moment (demos, training rooms, support); unset in production.",

@@ -1,0 +1,121 @@
+"""The deadline sweep: every rung of a reminder ladder that is due fires once, as an outbox message."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Date, bindparam, text
+
+from services.models import Json, UtcDateTime
+from services.runtime import Runtime
+
+# A rung's message id is derived from its key, so even a second sweep that got past the row lock
+# could not write its message twice (the outbox's message_id is unique).
+RUNG_NAMESPACE = uuid.UUID("5b0c3f8e-2f61-4d0b-9a52-6d1c2e7f9a10")
+
+_DUE_SQL = """SELECT r.deadline_id, r.rung, r.action, r.recipient, d.case_id, d.clock, d.department
+    FROM deadline_rungs r JOIN deadlines d ON d.id = r.deadline_id
+    WHERE r.status = 'pending' AND r.fires_at <= :now
+    ORDER BY r.fires_at, r.deadline_id, r.rung
+    LIMIT :limit"""
+# Two beats (or a beat and a support engineer's `guestwork deadlines sweep`) may sweep at once: each
+# skips the rungs the other holds. SQLite's BEGIN IMMEDIATE serialises the two instead.
+_DUE = {
+    "postgresql": text(_DUE_SQL + " FOR UPDATE OF r SKIP LOCKED").bindparams(bindparam("now", type_=UtcDateTime)),
+    "sqlite": text(_DUE_SQL).bindparams(bindparam("now", type_=UtcDateTime)),
+}
+_FIRE = text(
+    "UPDATE deadline_rungs SET status = 'fired', fired_at = :now WHERE deadline_id = :deadline_id AND rung = :rung AND status = 'pending'"
+).bindparams(bindparam("now", type_=UtcDateTime))
+_MESSAGE = text(
+    """INSERT INTO outbox (message_id, topic, queue, case_id, event_id, payload, status, created_at, attempts)
+    VALUES (:message_id, :topic, :queue, :case_id, NULL, :payload, 'pending', :now, 0)"""
+).bindparams(bindparam("payload", type_=Json), bindparam("now", type_=UtcDateTime))
+
+
+@dataclass(frozen=True)
+class Fired:
+    """A rung that fired: its key, and the message that carries it to a department's queue."""
+
+    deadline_id: int
+    rung: int
+    action: str
+    case_id: int
+    clock: str
+    message_id: str
+    queue: str
+
+
+def rung_message_id(deadline_id: int, rung: int) -> str:
+    """Return the message id of a rung (the same every time it is asked)."""
+    return str(uuid.uuid5(RUNG_NAMESPACE, f"rung:{deadline_id}:{rung}"))
+
+
+def sweep(rt: Runtime, now: datetime | None = None, *, batch: int = 500) -> list[Fired]:
+    """Fire every rung due by `now` (default: the runtime's clock), in batches of one transaction each."""
+    now = now or rt.clock.now()
+    fired: list[Fired] = []
+    while True:
+        with rt.unit_of_work() as conn:
+            done = _fire_batch(conn, now, batch)
+        fired += done
+        if len(done) < batch:
+            return fired
+
+
+def _fire_batch(conn: Connection, now: datetime, batch: int) -> list[Fired]:
+    rows = conn.execute(_DUE[conn.dialect.name], {"now": now, "limit": batch}).all()
+    fired = [_fired(row) for row in rows]
+    if not fired:
+        return fired
+    conn.execute(_FIRE, [{"now": now, "deadline_id": f.deadline_id, "rung": f.rung} for f in fired])
+    conn.execute(
+        _MESSAGE,
+        [
+            {
+                "message_id": f.message_id, "topic": f"deadline.{f.action}", "queue": f.queue, "case_id": f.case_id, "now": now,
+                "payload": {"deadline_id": f.deadline_id, "rung": f.rung, "clock": f.clock, "action": f.action},
+            }
+            for f in fired
+        ],
+    )  # fmt: skip
+    return fired
+
+
+def _fired(row: Any) -> Fired:
+    target = row.recipient.removeprefix("department:") if row.recipient.startswith("department:") else row.department
+    return Fired(row.deadline_id, row.rung, row.action, row.case_id, row.clock, rung_message_id(row.deadline_id, row.rung), target)
+
+
+_CASE_DEADLINES = text(
+    """SELECT d.id, d.clock, d.department, d.application_no, d.counted_from, d.due_at, d.status, d.opened_at, d.closed_at,
+           r.rung, r.fires_at, r.action, r.recipient, r.status AS rung_status, r.fired_at
+    FROM deadlines d LEFT JOIN deadline_rungs r ON r.deadline_id = d.id
+    WHERE d.case_id = :case_id ORDER BY d.due_at, d.id, r.rung"""
+).columns(counted_from=Date, due_at=UtcDateTime, opened_at=UtcDateTime, closed_at=UtcDateTime, fires_at=UtcDateTime, fired_at=UtcDateTime)
+
+
+def case_deadlines(rt: Runtime, case_id: int) -> list[dict[str, Any]]:
+    """Return a case's clocks, earliest due first, each with its rungs and whether it was met."""
+    found: dict[int, dict[str, Any]] = {}
+    with rt.unit_of_work(writes=False) as conn:
+        for row in conn.execute(_CASE_DEADLINES, {"case_id": case_id}):
+            rule = rt.clocks.rules.get(row.clock)
+            deadline = found.setdefault(
+                row.id,
+                {
+                    "id": row.id, "clock": row.clock, "label_vi": rule.label_vi if rule else row.clock,
+                    "label_en": rule.label_en if rule else row.clock, "department": row.department,
+                    "application_no": row.application_no, "counted_from": row.counted_from, "due_at": row.due_at,
+                    "status": row.status, "closed_at": row.closed_at,
+                    "met": None if row.closed_at is None else row.closed_at <= row.due_at, "rungs": [],
+                },
+            )  # fmt: skip
+            if row.rung is not None:
+                deadline["rungs"].append(
+                    {"rung": row.rung, "fires_at": row.fires_at, "action": row.action, "to": row.recipient, "status": row.rung_status}
+                )
+    return list(found.values())

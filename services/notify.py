@@ -1,0 +1,145 @@
+"""Notifications: who a message is for, what it says (Vietnamese, or English), and sending it by e-mail or webhook."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import smtplib
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, text
+
+from config.settings import Settings
+from services.models import AdminUnit, Case, Deadline, Json, User, UtcDateTime
+from services.runtime import Runtime
+from workflows.calendar import local_date
+
+# No personal data leaves in a notification: a case is named by its number, the clock by its label.
+TEMPLATES = {
+    "remind": (
+        "[guestwork] Nhắc việc: {label_vi} — hồ sơ số {case_id}, hạn {due_vi}",
+        "[guestwork] Reminder: {label_en} — case {case_id}, due {due_en}",
+    ),
+    "alert": (
+        "[guestwork] Cảnh báo: {label_vi} — hồ sơ số {case_id}, hạn {due_vi}",
+        "[guestwork] Alert: {label_en} — case {case_id}, due {due_en}",
+    ),
+    "escalate": (
+        "[guestwork] Quá hạn, báo cáo lãnh đạo: {label_vi} — hồ sơ số {case_id} ({department}), hạn {due_vi}",
+        "[guestwork] Overdue, escalated: {label_en} — case {case_id} ({department}), due {due_en}",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What a rung says, in both languages, and to whom."""
+
+    subject_vi: str
+    subject_en: str
+    data: dict[str, Any]
+    users: list[tuple[int, str | None]]  # (user id, e-mail)
+
+    def subject(self, language: str) -> str:
+        """Return the text in the language asked for (Vietnamese unless "en")."""
+        return self.subject_en if language == "en" else self.subject_vi
+
+
+def rung_notice(conn: Connection, rt: Runtime, payload: dict[str, Any]) -> Notice | None:
+    """Build the notice of a fired rung, with its recipients; None if the deadline is gone."""
+    deadline = conn.execute(
+        select(Deadline.case_id, Deadline.clock, Deadline.department, Deadline.due_at, Case.commune_id)
+        .join(Case, Case.id == Deadline.case_id)
+        .where(Deadline.id == payload["deadline_id"])
+    ).first()
+    if deadline is None:
+        return None
+    rule = rt.clocks.rules.get(deadline.clock)
+    due = local_date(deadline.due_at)
+    data = {
+        "case_id": deadline.case_id, "clock": deadline.clock, "rung": payload["rung"], "action": payload["action"],
+        "department": deadline.department, "due_on": due.isoformat(),
+        "label_vi": rule.label_vi if rule else deadline.clock, "label_en": rule.label_en if rule else deadline.clock,
+    }  # fmt: skip
+    words = {**data, "due_vi": due.strftime("%d/%m/%Y"), "due_en": due.isoformat()}
+    vi, en = TEMPLATES[payload["action"]]
+    recipient = _recipient_of(rt, deadline.clock, payload["rung"])
+    return Notice(vi.format(**words), en.format(**words), data, _users(conn, recipient, deadline.department, deadline.commune_id))
+
+
+def _recipient_of(rt: Runtime, clock: str, rung: int) -> str:
+    rule = rt.clocks.rules.get(clock)
+    rungs = {r.number: r.to for r in rule.ladder} if rule else {}
+    return rungs.get(rung, "owner")
+
+
+def _users(conn: Connection, recipient: str, department: str, commune_id: int) -> list[tuple[int, str | None]]:
+    """Return the active users a rung goes to: a department's officers of the commune, or its supervisors."""
+    query = select(User.id, User.email).where(User.active).order_by(User.id)
+    if recipient == "commune_supervisor":
+        query = query.where(User.role == "supervisor", User.unit_id == commune_id)
+    elif recipient == "province_supervisor":
+        province = select(AdminUnit.parent_id).where(AdminUnit.id == commune_id).scalar_subquery()
+        query = query.where(User.role == "supervisor", User.unit_id == province)
+    else:
+        target = recipient.removeprefix("department:") if recipient.startswith("department:") else department
+        query = query.where(User.role == "officer", User.department_code == target, User.unit_id == commune_id)
+    return [(row.id, row.email) for row in conn.execute(query)]
+
+
+_ADD_NOTIFICATION = text(
+    """INSERT INTO notifications (message_id, user_id, case_id, topic, data, created_at)
+    VALUES (:message_id, :user_id, :case_id, :topic, :data, :now) ON CONFLICT (message_id, user_id) DO NOTHING"""
+).bindparams(bindparam("data", type_=Json), bindparam("now", type_=UtcDateTime))
+_ADD_DELIVERY = text(
+    """INSERT INTO deliveries (message_id, channel, recipient, status, attempts, created_at)
+    VALUES (:message_id, :channel, :recipient, 'pending', 0, :now) ON CONFLICT (message_id, channel, recipient) DO NOTHING"""
+).bindparams(bindparam("now", type_=UtcDateTime))
+
+
+def record_notice(conn: Connection, message: Any, notice: Notice | None, settings: Settings, now: datetime) -> None:
+    """Write the in-app notifications and the deliveries to send, each once per (message, channel, recipient)."""
+    deliveries = []
+    if notice is not None:
+        base = {"message_id": message.message_id, "case_id": message.case_id, "topic": message.topic, "now": now}
+        rows = [
+            {**base, "user_id": user_id, "data": {**notice.data, "subject": notice.subject(settings.language)}}
+            for user_id, _ in notice.users
+        ]
+        if rows:
+            conn.execute(_ADD_NOTIFICATION, rows)
+        if settings.smtp_host:
+            deliveries += [("email", email) for _, email in notice.users if email]
+    url = settings.webhooks.get(message.queue)
+    if url:
+        deliveries.append(("webhook", url))
+    if deliveries:
+        conn.execute(_ADD_DELIVERY, [{"message_id": message.message_id, "channel": c, "recipient": r, "now": now} for c, r in deliveries])
+
+
+def send(channel: str, recipient: str, message: Any, notice: Notice | None, settings: Settings) -> None:
+    """Send one delivery; raise if the server refused it (the caller retries)."""
+    if channel == "email":
+        mail = EmailMessage()
+        mail["From"], mail["To"] = settings.smtp_sender, recipient
+        mail["Subject"] = notice.subject(settings.language) if notice else message.topic
+        mail["Message-ID"] = (
+            f"<{message.message_id}.{hashlib.sha256(recipient.encode()).hexdigest()[:12]}@guestwork>"  # lets a server drop a resend
+        )
+        mail.set_content(f"{mail['Subject']}\n\nMở hồ sơ số {message.case_id} trong guestwork. / Open case {message.case_id} in guestwork.")
+        with smtplib.SMTP(settings.smtp_host or "localhost", settings.smtp_port, timeout=10) as smtp:
+            smtp.send_message(mail)
+        return
+    body = {"message_id": message.message_id, "topic": message.topic, "case_id": message.case_id, "payload": message.payload}
+    request = urllib.request.Request(
+        recipient,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Idempotency-Key": message.message_id},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # the URL comes from the operator's settings
+        response.read()

@@ -1,0 +1,146 @@
+"""The outbox: the relay that publishes pending messages, the reconciler, and the consumer that handles each message once."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, text, update
+
+from config.settings import Settings
+from services import notify
+from services.models import Delivery, Notification, OutboxMessage, UtcDateTime
+from services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Publish one message (queue, message id) to the broker; raise if the broker did not take it.
+Publish = Callable[[str, str], None]
+
+_SKIP_LOCKED = {"postgresql": " FOR UPDATE SKIP LOCKED", "sqlite": ""}
+_PENDING = "SELECT id, message_id, queue FROM outbox WHERE status = 'pending' ORDER BY id LIMIT :limit"
+_STALE = """SELECT id, message_id, queue FROM outbox WHERE status = 'published' AND published_at < :before
+    ORDER BY published_at LIMIT :limit"""
+_PUBLISHED = text(
+    "UPDATE outbox SET status = 'published', published_at = :now, attempts = attempts + 1 WHERE id IN :ids AND status <> 'done'"
+).bindparams(bindparam("ids", expanding=True), bindparam("now", type_=UtcDateTime))
+_LOCK_MESSAGE = {
+    "postgresql": "SELECT id, message_id, topic, queue, case_id, payload, status FROM outbox WHERE message_id = :message_id FOR UPDATE",
+    "sqlite": "SELECT id, message_id, topic, queue, case_id, payload, status FROM outbox WHERE message_id = :message_id",
+}
+
+
+def relay(rt: Runtime, publish: Publish, *, limit: int = 500) -> int:
+    """Publish the messages still pending (oldest first) and mark them published; return how many."""
+    return _publish(rt, publish, text(_PENDING + _SKIP_LOCKED[rt.engine.dialect.name]), {"limit": limit})
+
+
+def reconcile(rt: Runtime, publish: Publish, settings: Settings, *, limit: int = 500) -> int:
+    """Publish again what was published long ago and never handled (a lost broker message); return how many."""
+    before = rt.clock.now() - timedelta(seconds=settings.republish_after_seconds)
+    query = text(_STALE + _SKIP_LOCKED[rt.engine.dialect.name]).bindparams(bindparam("before", type_=UtcDateTime))
+    return _publish(rt, publish, query, {"limit": limit, "before": before})
+
+
+def _publish(rt: Runtime, publish: Publish, query: Any, params: dict[str, Any]) -> int:
+    # The rows stay locked while they are published: a second relay skips them; a broker error rolls back.
+    with rt.unit_of_work() as conn:
+        rows = conn.execute(query, params).all()
+        for row in rows:
+            publish(row.queue, row.message_id)
+        if rows:
+            conn.execute(_PUBLISHED, {"ids": [row.id for row in rows], "now": rt.clock.now()})
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What handling a message did: "handled", "duplicate" or "unknown", and how many deliveries it sent."""
+
+    outcome: str
+    sent: int = 0
+
+
+def handle(rt: Runtime, settings: Settings, message_id: str) -> Handled:
+    """Handle a message once: record its notifications, send its deliveries, then mark it handled.
+
+    Each step is idempotent, so a worker killed anywhere leaves nothing half done that the next attempt
+    does not finish: notifications and deliveries are unique per (message, recipient, channel), and a
+    delivery already sent is not sent again. A delivery that the server took just before the worker
+    died is the one case sent twice; e-mails carry a stable Message-ID and webhooks an Idempotency-Key
+    so the receiver can drop it.
+    """
+    with rt.unit_of_work() as conn:
+        message = conn.execute(text(_LOCK_MESSAGE[conn.dialect.name]), {"message_id": message_id}).first()
+        if message is None:
+            log.warning("message %s is not in the outbox", message_id)
+            return Handled("unknown")
+        if message.status == "done":
+            return Handled("duplicate")
+        notice = _notice(conn, rt, message)
+        notify.record_notice(conn, message, notice, settings, rt.clock.now())
+    sent = _send_pending(rt, settings, message, notice)
+    with rt.unit_of_work() as conn:
+        conn.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.message_id == message_id, OutboxMessage.status != "done")
+            .values(status="done", handled_at=rt.clock.now())
+        )
+    return Handled("handled", sent)
+
+
+def _notice(conn: Connection, rt: Runtime, message: Any) -> notify.Notice | None:
+    if message.topic.startswith("deadline."):
+        return notify.rung_notice(conn, rt, _payload(message.payload))
+    return None
+
+
+def _payload(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else json.loads(value)
+
+
+def _send_pending(rt: Runtime, settings: Settings, message: Any, notice: notify.Notice | None) -> int:
+    with rt.unit_of_work(writes=False) as conn:
+        pending = conn.execute(
+            select(Delivery.id, Delivery.channel, Delivery.recipient)
+            .where(Delivery.message_id == message.message_id, Delivery.status != "sent")
+            .order_by(Delivery.id)
+        ).all()
+    for delivery in pending:
+        try:
+            notify.send(delivery.channel, delivery.recipient, message, notice, settings)
+        except Exception as error:
+            _mark(rt, delivery.id, {"last_error": f"{type(error).__name__}: {error}"[:500], "attempts": Delivery.attempts + 1})
+            raise
+        _mark(rt, delivery.id, {"status": "sent", "sent_at": rt.clock.now(), "attempts": Delivery.attempts + 1, "last_error": None})
+    return len(pending)
+
+
+def _mark(rt: Runtime, delivery_id: int, values: dict[str, Any]) -> None:
+    with rt.unit_of_work() as conn:
+        conn.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+
+
+def unread(rt: Runtime, user_id: int) -> list[dict[str, Any]]:
+    """Return a user's unread in-app notifications, newest first (the inbox badge counts them)."""
+    with rt.unit_of_work(writes=False) as conn:
+        rows = conn.execute(
+            select(Notification.id, Notification.case_id, Notification.topic, Notification.data, Notification.created_at)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+            .order_by(Notification.id.desc())
+        ).all()
+    return [row._asdict() for row in rows]
+
+
+def mark_read(rt: Runtime, user_id: int, notification_ids: list[int], now: datetime) -> None:
+    """Mark notifications of a user read."""
+    with rt.unit_of_work() as conn:
+        conn.execute(
+            update(Notification)
+            .where(Notification.user_id == user_id, Notification.id.in_(notification_ids), Notification.read_at.is_(None))
+            .values(read_at=now)
+        )
