@@ -1,0 +1,107 @@
+"""One case walked through 200 days with an injected clock: each reminder and escalation fires once, in order, on time."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from services import cases, deadlines
+from services.models import Deadline, DeadlineRung, OutboxMessage
+from tests import factories as f
+from workflows.calendar import VIETNAM, local_date
+
+
+def at_nine(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 9, 0, tzinfo=VIETNAM).astimezone(UTC)
+
+
+def eight(month: int, day: int) -> datetime:
+    return datetime(2026, month, day, 8, 0, tzinfo=VIETNAM).astimezone(UTC)
+
+
+# Registered Mon 1/6/2026; counselled Fri 3/7 (two days late); trained 10/7; health-checked Mon 20/7;
+# the bank answers on 12/8 (late); departed Thu 20/8; the enterprise never updates the national database.
+PLAN = {
+    date(2026, 7, 3): "counsel",
+    date(2026, 7, 10): "train",
+    date(2026, 7, 20): "certify_health",
+    date(2026, 8, 12): "approve_loan",
+    date(2026, 8, 20): "depart",
+}
+
+EXPECTED = [
+    # Counselling: due 1/7 (30 days); three working days before is Fri 26/6; escalated Thu 2/7; the
+    # province rung (+7 working days, 10/7) never fires because the case was counselled on 3/7.
+    ("counselling", 1, "remind", eight(6, 26), date(2026, 6, 26)),
+    ("counselling", 2, "remind", eight(7, 1), date(2026, 7, 1)),
+    ("counselling", 3, "escalate", eight(7, 2), date(2026, 7, 2)),
+    # The bank's 7 working days from Mon 20/7: due Wed 29/7.
+    ("loan_answer", 1, "remind", eight(7, 24), date(2026, 7, 24)),
+    ("loan_answer", 2, "remind", eight(7, 29), date(2026, 7, 29)),
+    ("loan_answer", 3, "escalate", eight(7, 30), date(2026, 7, 30)),
+    ("loan_answer", 4, "escalate", eight(8, 7), date(2026, 8, 7)),
+    # National database 5 days after departure: due Tue 25/8. Its first rung (3 working days before,
+    # Thu 20/8 08:00) had passed when the clock opened at 09:00, so it fires at the next sweep; the
+    # province rung skips the 31/8–2/9 National Day holidays: Tue 8/9.
+    ("national_database", 1, "remind", eight(8, 20), date(2026, 8, 21)),
+    ("national_database", 2, "remind", eight(8, 25), date(2026, 8, 25)),
+    ("national_database", 3, "escalate", eight(8, 26), date(2026, 8, 26)),
+    ("national_database", 4, "escalate", eight(9, 8), date(2026, 9, 8)),
+]
+
+
+def test_two_hundred_days_of_one_case_fire_each_rung_once_in_order(rt, actors, clock):
+    case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today())).id
+    fired: list[tuple[str, int, str, datetime, date]] = []
+    for day in (date(2026, 6, 1) + timedelta(days=n) for n in range(1, 201)):
+        clock.moment = at_nine(day)
+        for rung in deadlines.sweep(rt):
+            fires_at = rung_time(rt, rung.deadline_id, rung.rung)
+            fired.append((rung.clock, rung.rung, rung.action, fires_at, day))
+        assert not deadlines.sweep(rt, clock.now())  # a second sweep at the same moment finds nothing
+        if day in PLAN:
+            f.step(rt, actors, case_id, PLAN[day])
+    assert fired == EXPECTED
+    with rt.unit_of_work() as conn:
+        messages = conn.execute(select(OutboxMessage.topic, OutboxMessage.queue).where(OutboxMessage.event_id.is_(None))).all()
+        assert len(messages) == len(EXPECTED)  # one message per rung, to the clock's department queue
+        assert {queue for _, queue in messages} == {"social_policy", "bank", "enterprise"}
+        # The clocks the case moved past are closed, their unfired rungs cancelled; the departure clock never rang.
+        states = dict(conn.execute(select(Deadline.clock, Deadline.status)).all())
+        cancelled = conn.scalar(select(func.count()).select_from(DeadlineRung).where(DeadlineRung.status == "cancelled"))
+    assert states["counselling"] == states["loan_answer"] == states["departure"] == "closed"
+    assert states["orientation_certificate"] == states["health_certificate"] == "closed"  # they matter until departure
+    assert states["national_database"] == states["expected_return"] == "open"
+    assert cancelled == 1 + 3 * 4  # counselling's province rung; every rung of departure, orientation and health
+
+
+def rung_time(rt, deadline_id: int, rung: int) -> datetime:
+    with rt.unit_of_work(writes=False) as conn:
+        return conn.scalar(select(DeadlineRung.fires_at).where(DeadlineRung.deadline_id == deadline_id, DeadlineRung.rung == rung))
+
+
+def test_a_case_deadlines_show_due_dates_rungs_and_whether_they_were_met(rt, actors, clock):
+    case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today())).id
+    clock.advance(days=3)
+    f.step(rt, actors, case_id, "counsel")
+    found = {d["clock"]: d for d in deadlines.case_deadlines(rt, case_id)}
+    assert local_date(found["counselling"]["due_at"]) == date(2026, 7, 1)
+    assert found["counselling"]["met"] is True and found["counselling"]["status"] == "closed"
+    assert [r["status"] for r in found["counselling"]["rungs"]] == ["cancelled"] * 4
+    assert found["departure"]["label_en"] == "Depart within 180 days of selection"
+    assert local_date(found["departure"]["due_at"]) == date(2026, 6, 4) + timedelta(days=180)
+    assert found["departure"]["met"] is None and found["departure"]["status"] == "open"
+
+
+def test_a_corrected_examination_date_restarts_the_health_certificate_clock(rt, actors, clock):
+    case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today())).id
+    for trigger in ("counsel", "train", "certify_health"):
+        f.step(rt, actors, case_id, trigger)
+    earlier = rt.today() - timedelta(days=40)
+    cases.put_record(rt, actors["office"], case_id, "health", f.health(earlier), reason="Sai ngày khám")
+    clocks = [d for d in deadlines.case_deadlines(rt, case_id) if d["clock"] == "health_certificate"]
+    assert [(d["status"], d["counted_from"]) for d in sorted(clocks, key=lambda d: d["id"])] == [
+        ("closed", rt.today()),
+        ("open", earlier),
+    ]
