@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
+from config.settings import Settings
 from services import cases, deadlines
+from services.runtime import build_runtime
+from services.users import load_actor
 from services.models import Deadline, DeadlineRung, OutboxMessage
 from tests import factories as f
 from workflows.calendar import VIETNAM, local_date
@@ -105,3 +111,27 @@ def test_a_corrected_examination_date_restarts_the_health_certificate_clock(rt, 
         ("closed", rt.today()),
         ("open", earlier),
     ]
+
+
+@pytest.mark.postgres
+def test_two_beats_sweeping_at_once_fire_each_rung_once(postgres_engine, clock):
+    """Two sweeps race over 160 due rungs: FOR UPDATE SKIP LOCKED gives each rung to one of them."""
+    rt = build_runtime(Settings(), engine=postgres_engine, clock=clock)
+    with rt.unit_of_work() as conn:
+        officer = load_actor(conn, "social_policy")
+    for serial in range(40):
+        cases.register(rt, officer, f.registration(rt.today(), serial=serial))
+    later = clock.now() + timedelta(days=60)  # every counselling clock is past all four of its rungs
+    barrier = threading.Barrier(2)
+
+    def beat() -> list[deadlines.Fired]:
+        barrier.wait()
+        return deadlines.sweep(rt, later, batch=7)
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: beat(), range(2))
+    keys = [(r.deadline_id, r.rung) for r in first + second]
+    assert len(keys) == len(set(keys)) == 40 * 4
+    assert first and second  # both beats did part of the work
+    with rt.unit_of_work() as conn:
+        assert conn.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.event_id.is_(None))) == 160

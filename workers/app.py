@@ -1,0 +1,26 @@
+"""The Celery app: built from config/, with the system and department tasks registered on it."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from config.celery import department_task, make_celery
+from config.settings import get_settings
+from services.runtime import Runtime, build_runtime
+
+app = make_celery(get_settings())
+
+
+@lru_cache(maxsize=1)
+def runtime() -> Runtime:
+    """Return this worker process's runtime (engine, clock, policies), built on first use."""
+    return build_runtime(get_settings())
+
+
+def publish(queue: str, message_id: str) -> None:
+    """Publish an outbox message to its department's queue: the message id only, never its content."""
+    app.send_task(department_task(queue, "handle"), args=[message_id], queue=queue)
+
+
+# Registering the tasks needs `app`, `runtime` and `publish` above.
+from workers import departments, system  # noqa: E402, F401

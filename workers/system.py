@@ -1,0 +1,35 @@
+"""System tasks on the `system` queue: the deadline sweep, the outbox relay and the reconciler (run by beat)."""
+
+from __future__ import annotations
+
+import logging
+
+from config.settings import get_settings
+from services import deadlines, outbox
+from workers.app import app, publish, runtime
+
+log = logging.getLogger(__name__)
+
+
+@app.task(name="system.sweep_deadlines")
+def sweep_deadlines() -> int:
+    """Fire the reminder rungs that are due; the relay sends their messages."""
+    fired = deadlines.sweep(runtime())
+    if fired:
+        log.info("sweep fired %d rungs", len(fired))
+    return len(fired)
+
+
+@app.task(name="system.relay_outbox")
+def relay_outbox() -> int:
+    """Publish the outbox messages still pending."""
+    return outbox.relay(runtime(), publish)
+
+
+@app.task(name="system.republish_unhandled")
+def republish_unhandled() -> int:
+    """Publish again the messages published long ago and never handled (DESIGN.md rule 8)."""
+    count = outbox.reconcile(runtime(), publish, get_settings())
+    if count:
+        log.warning("republished %d unhandled messages", count)
+    return count
