@@ -44,6 +44,15 @@ def queue_names(settings: Settings) -> list[str]:
     return [department.code for department in load_departments(settings.departments_file)] + [SYSTEM_QUEUE]
 
 
+def _transport_options(settings: Settings, embedded: bool) -> dict[str, Any]:
+    if embedded:
+        return {}
+    options: dict[str, Any] = {"visibility_timeout": VISIBILITY_TIMEOUT}
+    if settings.broker_key_prefix:
+        options["global_keyprefix"] = settings.broker_key_prefix
+    return options
+
+
 def make_celery(settings: Settings) -> Celery:
     """Build the Celery app for the settings' broker; the tasks register themselves from workers/."""
     app = Celery("guestwork")
@@ -52,7 +61,7 @@ def make_celery(settings: Settings) -> Celery:
         broker_url=settings.broker_url.removeprefix("sqla+") if embedded else settings.broker_url,
         broker_transport=f"{__name__}:PollingSqlAlchemyTransport" if embedded else None,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={} if embedded else {"visibility_timeout": VISIBILITY_TIMEOUT},
+        broker_transport_options=_transport_options(settings, embedded),
         task_queues=[Queue(name, routing_key=name) for name in queue_names(settings)],
         task_default_queue=SYSTEM_QUEUE,
         task_routes=(route_task,),

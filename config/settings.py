@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     policy_file: Path = Field(default=CONFIG_DIR / "policy.toml", description="Rule values and markets.")
     clocks_file: Path = Field(default=CONFIG_DIR / "clocks.toml", description="The legal clocks and their reminder ladders.")
     departments_file: Path = Field(default=CONFIG_DIR / "departments.toml", description="The departments and their queues.")
+    broker_key_prefix: str = Field(
+        default="", description="Prefix of every Redis key the broker writes (several deployments or test runs on one Redis)."
+    )
     smtp_host: str | None = Field(default=None, description="SMTP server for e-mail reminders; unset = no e-mail.")
     smtp_port: int = Field(default=25, description="SMTP port.")
     smtp_sender: str = Field(default="guestwork@localhost", description="From address of reminder e-mails.")

@@ -165,10 +165,18 @@ def seed_reference(conn: Connection) -> None:
             "department_code": None,
             "unit_id": commune,
         },
+        {
+            "username": "province_supervisor",
+            "full_name": "Nguyễn Thị Bình (Sở Nội vụ)",
+            "role": "supervisor",
+            "department_code": None,
+            "unit_id": province,
+        },
         {"username": "auditor", "full_name": "Trần Thị Kiểm", "role": "auditor", "department_code": None, "unit_id": province},
         {"username": "admin", "full_name": "Quản trị hệ thống", "role": "admin", "department_code": None, "unit_id": province},
     ]
-    conn.execute(insert(User), [{**person, "active": True} for person in people])
+    # Reminders go to these addresses when an SMTP server is configured (example.org never delivers).
+    conn.execute(insert(User), [{**person, "active": True, "email": f"{person['username']}@camtan.example.org"} for person in people])
 
 
 def _walk(rt: Runtime, clock: FixedClock, actors: dict[str, Actor], rng: random.Random, number: int, target: str) -> None:

@@ -1,0 +1,137 @@
+"""Real worker processes on a real broker: an SMTP server on loopback, a Celery worker started and killed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from tests.conftest import REQUIRE_SERVICES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def redis_url() -> str:
+    """Return TEST_REDIS_URL, or skip (fail under REQUIRE_SERVICES=1) when it is not set."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        message = "TEST_REDIS_URL is not set: tests with a Redis broker skipped (set it, e.g. redis://127.0.0.1:6379/15)"
+        if REQUIRE_SERVICES:
+            pytest.fail(message + " — REQUIRE_SERVICES=1 forbids skipping")
+        pytest.skip(message)
+    return url
+
+
+class Mailbox:
+    """An SMTP server's handler that keeps what it accepted and can hold a sender at RCPT until released."""
+
+    def __init__(self) -> None:
+        self.accepted: list[tuple[list[str], str]] = []
+        self.release = threading.Event()
+        self.release.set()
+        self.holding = threading.Event()
+
+    def hold(self) -> None:
+        """Make the next sender wait at RCPT TO (before any message is accepted)."""
+        self.holding.clear()
+        self.release.clear()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if not self.release.is_set():
+            self.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.accepted.append((list(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    handler = Mailbox()
+    with socket.socket() as probe:  # a free port (the controller checks it is up by connecting to it)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        handler.release.set()
+        controller.stop()
+
+
+@dataclass
+class Workers:
+    """Start Celery workers for the test's database and broker; kill or stop them."""
+
+    env: dict[str, str]
+    log_dir: Path
+    started: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, *queues: str) -> subprocess.Popen[bytes]:
+        """Start `celery worker` on some queues (one process, prefetch from config/celery.py)."""
+        log = (self.log_dir / f"worker-{len(self.started)}.log").open("wb")
+        command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", ",".join(queues), "-c", "1"]
+        command += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO", "-n", f"test{uuid.uuid4().hex[:6]}@%h"]
+        process = subprocess.Popen(command, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.started.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGKILL the worker and its pool children at once, as a crashed machine would."""
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    self.kill(process)
+
+    def logs(self) -> str:
+        return "\n".join(path.read_text(errors="replace")[-3000:] for path in sorted(self.log_dir.glob("worker-*.log")))
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Workers]]:
+    made: list[Workers] = []
+
+    def make(settings_env: dict[str, str]) -> Workers:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("GUESTWORK_")}
+        env.update(settings_env, PYTHONPATH=str(ROOT))
+        made.append(Workers(env, tmp_path))
+        return made[-1]
+
+    yield make
+    for group in made:
+        group.stop_all()
+
+
+def wait_for(condition: Callable[[], Any], seconds: float = 60, what: str = "condition", logs: Callable[[], str] = str) -> Any:
+    """Poll a condition until it holds; fail with the workers' logs if it never does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {seconds} s waiting for {what}\n{logs()}")
