@@ -14,13 +14,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## Create the virtual environment and install guestwork with its tools
 
-run: install  ## Migrate the embedded SQLite database under var/, seed the demo once, show the cases
+run: install  ## Migrate the embedded SQLite database under var/, seed the demo once, start the worker with beat
+	mkdir -p var
 	$(BIN)/guestwork db upgrade
 	$(BIN)/guestwork demo --if-empty
 	$(BIN)/guestwork status
 	$(BIN)/guestwork audit verify
 	@echo
-	@echo "Ready. Try:  $(BIN)/guestwork case list   ·   $(BIN)/guestwork case show 1   ·   $(BIN)/guestwork --help"
+	@echo "Ready. In another terminal:  $(BIN)/guestwork case list   ·   $(BIN)/guestwork inbox social_policy   ·   $(BIN)/guestwork --help"
+	@echo "Starting the worker (every department queue and system) with beat: reminders and escalations run by themselves. Ctrl-C stops it."
+	$(BIN)/celery -A workers.app worker --beat --schedule var/celerybeat-schedule --concurrency 2 --loglevel INFO
 
 test: install  ## Run the whole test suite (PostgreSQL tests skip unless TEST_DATABASE_URL is set)
 	$(BIN)/pytest
@@ -41,6 +44,8 @@ compose-check: install  ## Validate docker-compose.yml with Compose v2 (no Docke
 bench: install  ## Benchmarks on PostgreSQL (TEST_DATABASE_URL); they print figures
 	$(BIN)/python bench/transitions.py
 	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/sweep.py
+	$(BIN)/python bench/reminders.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
+from kombu.entity import Queue
 from kombu.transport.sqlalchemy import Transport as SqlAlchemyTransport
 
 from config.policy import load_departments
@@ -77,10 +77,17 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         timezone="Asia/Ho_Chi_Minh",
         enable_utc=True,
-        beat_schedule={
-            "sweep-deadlines": {"task": "system.sweep_deadlines", "schedule": 60.0},
-            "relay-outbox": {"task": "system.relay_outbox", "schedule": settings.relay_every_seconds},
-            "republish-unhandled": {"task": "system.republish_unhandled", "schedule": 60.0},
-        },
+        beat_schedule=_beat_schedule(settings, embedded),
     )
     return app
+
+
+def _beat_schedule(settings: Settings, embedded: bool) -> dict[str, Any]:
+    schedule: dict[str, Any] = {
+        "sweep-deadlines": {"task": "system.sweep_deadlines", "schedule": 60.0},
+        "relay-outbox": {"task": "system.relay_outbox", "schedule": settings.relay_every_seconds},
+        "republish-unhandled": {"task": "system.republish_unhandled", "schedule": 60.0},
+    }
+    if embedded:  # kombu's SQLAlchemy transport never deletes the messages it delivered
+        schedule["purge-delivered"] = {"task": "system.purge_delivered", "schedule": 3600.0}
+    return schedule

@@ -1,4 +1,8 @@
-"""The deadline sweep: every rung of a reminder ladder that is due fires once, as an outbox message."""
+"""The deadline sweep: every rung of a reminder ladder that is due fires once, as an outbox message.
+
+A rung left behind by a higher rung of the same deadline that is due too (the sweep did not run for a
+while) is marked skipped instead: a late case is reminded or escalated once, at the level it reached.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,8 @@ _DUE = {
     "sqlite": text(_DUE_SQL).bindparams(bindparam("now", type_=UtcDateTime)),
 }
 _FIRE = text(
-    "UPDATE deadline_rungs SET status = 'fired', fired_at = :now WHERE deadline_id = :deadline_id AND rung = :rung AND status = 'pending'"
+    """UPDATE deadline_rungs SET status = :status, fired_at = :now
+    WHERE deadline_id = :deadline_id AND rung = :rung AND status = 'pending'"""
 ).bindparams(bindparam("now", type_=UtcDateTime))
 _MESSAGE = text(
     """INSERT INTO outbox (message_id, topic, queue, case_id, event_id, payload, status, created_at, attempts)
@@ -67,11 +72,16 @@ def sweep(rt: Runtime, now: datetime | None = None, *, batch: int = 500) -> list
 
 
 def _fire_batch(conn: Connection, now: datetime, batch: int) -> list[Fired]:
-    rows = conn.execute(_DUE[conn.dialect.name], {"now": now, "limit": batch}).all()
-    fired = [_fired(row) for row in rows]
-    if not fired:
+    """Fire one batch of due rungs; of several due on one deadline (the sweep was down) only the highest fires."""
+    due = [_fired(row) for row in conn.execute(_DUE[conn.dialect.name], {"now": now, "limit": batch})]
+    highest = {rung.deadline_id: rung.rung for rung in sorted(due, key=lambda rung: rung.rung)}
+    fired = [rung for rung in due if highest[rung.deadline_id] == rung.rung]
+    if not due:
         return fired
-    conn.execute(_FIRE, [{"now": now, "deadline_id": f.deadline_id, "rung": f.rung} for f in fired])
+    conn.execute(
+        _FIRE,
+        [{"now": now, "deadline_id": r.deadline_id, "rung": r.rung, "status": "fired" if r in fired else "skipped"} for r in due],
+    )
     conn.execute(
         _MESSAGE,
         [

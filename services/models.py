@@ -341,7 +341,7 @@ class DeadlineRung(Base):
     fires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     action: Mapped[str] = mapped_column(String(12))  # remind, alert, escalate
     recipient: Mapped[str] = mapped_column(String(60))  # owner, commune_supervisor, province_supervisor, department:<code>
-    status: Mapped[str] = mapped_column(String(10))  # pending, fired, cancelled
+    status: Mapped[str] = mapped_column(String(10))  # pending, fired, skipped, cancelled
     fired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import create_engine, text
 
 from config.settings import get_settings
 from services import deadlines, outbox
@@ -33,3 +36,17 @@ def republish_unhandled() -> int:
     if count:
         log.warning("republished %d unhandled messages", count)
     return count
+
+
+@app.task(name="system.purge_delivered")
+def purge_delivered() -> int:
+    """Delete the embedded broker's delivered messages older than a day (its transport keeps them forever)."""
+    engine = create_engine(get_settings().broker_url.removeprefix("sqla+"))
+    try:
+        with engine.begin() as conn:
+            before = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=1)
+            return conn.execute(
+                text("DELETE FROM kombu_message WHERE visible = :no AND timestamp < :before"), {"no": False, "before": before}
+            ).rowcount
+    finally:
+        engine.dispose()

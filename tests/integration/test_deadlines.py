@@ -115,13 +115,14 @@ def test_a_corrected_examination_date_restarts_the_health_certificate_clock(rt, 
 
 @pytest.mark.postgres
 def test_two_beats_sweeping_at_once_fire_each_rung_once(postgres_engine, clock):
-    """Two sweeps race over 160 due rungs: FOR UPDATE SKIP LOCKED gives each rung to one of them."""
+    """Two sweeps race over 40 due rungs: FOR UPDATE SKIP LOCKED gives each rung to one of them."""
     rt = build_runtime(Settings(), engine=postgres_engine, clock=clock)
     with rt.unit_of_work() as conn:
         officer = load_actor(conn, "social_policy")
     for serial in range(40):
         cases.register(rt, officer, f.registration(rt.today(), serial=serial))
-    later = clock.now() + timedelta(days=60)  # every counselling clock is past all four of its rungs
+    # 40 cases, each with one counselling rung due (26/6 08:00): the sweep at 28/6 fires 40 reminders.
+    later = clock.now() + timedelta(days=27)
     barrier = threading.Barrier(2)
 
     def beat() -> list[deadlines.Fired]:
@@ -131,7 +132,16 @@ def test_two_beats_sweeping_at_once_fire_each_rung_once(postgres_engine, clock):
     with ThreadPoolExecutor(2) as pool:
         first, second = pool.map(lambda _: beat(), range(2))
     keys = [(r.deadline_id, r.rung) for r in first + second]
-    assert len(keys) == len(set(keys)) == 40 * 4
+    assert len(keys) == len(set(keys)) == 40
     assert first and second  # both beats did part of the work
     with rt.unit_of_work() as conn:
-        assert conn.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.event_id.is_(None))) == 160
+        assert conn.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.event_id.is_(None))) == 40
+
+
+def test_after_a_sweep_outage_a_late_deadline_fires_only_its_highest_due_rung(rt, actors, clock):
+    case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today())).id
+    fired = deadlines.sweep(rt, clock.now() + timedelta(days=33))  # nobody swept for a month: rungs 1-3 are due
+    assert [(rung.case_id, rung.clock, rung.rung, rung.action) for rung in fired] == [(case_id, "counselling", 3, "escalate")]
+    with rt.unit_of_work(writes=False) as conn:
+        statuses = conn.scalars(select(DeadlineRung.status).order_by(DeadlineRung.rung)).all()  # the counselling clock's four
+    assert statuses == ["skipped", "skipped", "fired", "pending"]
