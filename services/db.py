@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -51,11 +52,18 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get("writes", True) else "BEGIN")
 
 
-class UnitOfWork:
-    """One transaction: everything written inside commits together, or nothing does."""
+# The outbox messages (queue, message id) a transaction wrote, kept on its connection until it ends.
+WRITTEN = "outbox_written"
 
-    def __init__(self, engine: Engine, *, writes: bool = True) -> None:
-        self.engine, self.writes = engine, writes
+
+class UnitOfWork:
+    """One transaction: everything written inside commits together, or nothing does.
+
+    After a commit, `after_commit` (if given) receives the outbox messages the transaction wrote.
+    """
+
+    def __init__(self, engine: Engine, *, writes: bool = True, after_commit: Callable[[list[tuple[str, str]]], None] | None = None) -> None:
+        self.engine, self.writes, self.after_commit = engine, writes, after_commit
 
     def __enter__(self) -> Connection:
         self.connection = self.engine.connect().execution_options(writes=self.writes)
@@ -63,6 +71,7 @@ class UnitOfWork:
         return self.connection
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        written: list[tuple[str, str]] = self.connection.info.pop(WRITTEN, [])
         try:
             if kind is None:
                 self.transaction.commit()
@@ -70,3 +79,5 @@ class UnitOfWork:
                 self.transaction.rollback()
         finally:
             self.connection.close()
+        if kind is None and written and self.after_commit is not None:
+            self.after_commit(written)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Date, bindparam, text
 
+from services.db import WRITTEN
 from services.models import Json, UtcDateTime
 from services.runtime import Runtime
 
@@ -82,6 +83,7 @@ def _fire_batch(conn: Connection, now: datetime, batch: int) -> list[Fired]:
         _FIRE,
         [{"now": now, "deadline_id": r.deadline_id, "rung": r.rung, "status": "fired" if r in fired else "skipped"} for r in due],
     )
+    conn.info.setdefault(WRITTEN, []).extend((rung.queue, rung.message_id) for rung in fired)
     conn.execute(
         _MESSAGE,
         [

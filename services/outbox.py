@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,12 +13,9 @@ from sqlalchemy import Connection, bindparam, select, text, update
 from config.settings import Settings
 from services import notify
 from services.models import Delivery, Notification, OutboxMessage, UtcDateTime
-from services.runtime import Runtime
+from services.runtime import Publish, Runtime
 
 log = logging.getLogger(__name__)
-
-# Publish one message (queue, message id) to the broker; raise if the broker did not take it.
-Publish = Callable[[str, str], None]
 
 _SKIP_LOCKED = {"postgresql": " FOR UPDATE SKIP LOCKED", "sqlite": ""}
 _PENDING = "SELECT id, message_id, queue FROM outbox WHERE status = 'pending' ORDER BY id LIMIT :limit"

@@ -2,32 +2,60 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam, text
 
 from config.policy import load_clocks, load_policy
 from config.settings import Settings, get_settings
 from services.clock import Clock, FixedClock, SystemClock, today
 from services.db import UnitOfWork, make_engine
+from services.models import UtcDateTime
 from workflows.case import WORKFLOW_VERSION
 from workflows.clocks import ClockPolicy
 from workflows.policy import Policy
 
+log = logging.getLogger(__name__)
+
+# Publish one outbox message (queue, message id) to the broker; raise if the broker did not take it.
+Publish = Callable[[str, str], None]
+
+_PUBLISHED = text(
+    "UPDATE outbox SET status = 'published', published_at = :now, attempts = attempts + 1 WHERE message_id IN :ids AND status = 'pending'"
+).bindparams(bindparam("ids", expanding=True), bindparam("now", type_=UtcDateTime))
+
 
 @dataclass
 class Runtime:
-    """What commands and queries run against."""
+    """What commands and queries run against; with `publish`, a command's messages leave right after its commit."""
 
     engine: Engine
     clock: Clock
     policy: Policy
     clocks: ClockPolicy
+    publish: Publish | None = None
 
     def unit_of_work(self, *, writes: bool = True) -> UnitOfWork:
         """Open one transaction (`writes=False` for a read that must not hold the SQLite write lock)."""
-        return UnitOfWork(self.engine, writes=writes)
+        return UnitOfWork(self.engine, writes=writes, after_commit=self._publish_written if self.publish else None)
+
+    def _publish_written(self, messages: list[tuple[str, str]]) -> None:
+        """Publish what a transaction just committed; what the broker refuses stays pending for the relay."""
+        assert self.publish is not None
+        sent: list[str] = []
+        for queue, message_id in messages:
+            try:
+                self.publish(queue, message_id)
+            except Exception:
+                log.warning("broker unavailable: %d messages left to the outbox relay", len(messages) - len(sent), exc_info=True)
+                break
+            sent.append(message_id)
+        if sent:
+            with UnitOfWork(self.engine) as conn:
+                conn.execute(_PUBLISHED, {"ids": sent, "now": self.clock.now()})
 
     def today(self) -> date:
         """Return the business date in Vietnam."""

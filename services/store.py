@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Date, Row, String, TextClause, bindparam, select, text
 
+from services.db import WRITTEN
 from services.models import Case, Json, UtcDateTime
 from services.users import Actor
 from workflows import subject as ref
@@ -178,6 +179,7 @@ def append(conn: Connection, case: Any, actor: Actor, at: datetime, entry: Entry
     }  # fmt: skip
     for i, queue in enumerate(entry.queues):
         params[f"message_id{i}"], params[f"queue{i}"] = str(uuid.uuid4()), queue
+    conn.info.setdefault(WRITTEN, []).extend((queue, params[f"message_id{i}"]) for i, queue in enumerate(entry.queues))
     shape = (tuple(values), record_json is not None, len(entry.queues), entry.carry_from is not None)
     if conn.dialect.name == "postgresql":
         event_id = conn.execute(_append_in_one(*shape), params).scalar()

@@ -122,5 +122,5 @@ def rt(engine: Engine, clock: FixedClock) -> Runtime:
 def actors(rt: Runtime) -> dict[str, Actor]:
     """One actor per demo user: the departments' officers, supervisor, auditor, admin."""
     with rt.unit_of_work() as conn:
-        names = [dept for dept, _ in demo.USERS] + ["supervisor", "auditor", "admin"]
+        names = [dept for dept, _ in demo.USERS] + ["supervisor", "province_supervisor", "auditor", "admin"]
         return {name: load_actor(conn, name) for name in names}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 
 from config.celery import department_task, make_celery
@@ -11,15 +12,15 @@ from services.runtime import Runtime, build_runtime
 app = make_celery(get_settings())
 
 
-@lru_cache(maxsize=1)
-def runtime() -> Runtime:
-    """Return this worker process's runtime (engine, clock, policies), built on first use."""
-    return build_runtime(get_settings())
-
-
 def publish(queue: str, message_id: str) -> None:
     """Publish an outbox message to its department's queue: the message id only, never its content."""
     app.send_task(department_task(queue, "handle"), args=[message_id], queue=queue)
+
+
+@lru_cache(maxsize=1)
+def runtime() -> Runtime:
+    """Return this worker process's runtime, built on first use; what its tasks write is published after commit."""
+    return dataclasses.replace(build_runtime(get_settings()), publish=publish)
 
 
 # Registering the tasks needs `app`, `runtime` and `publish` above.

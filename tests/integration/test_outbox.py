@@ -1,0 +1,85 @@
+"""The outbox: messages leave right after the command commits, the relay sends what is left, a consumer handles each once."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from config.settings import Settings
+from services import cases, deadlines, outbox
+from services.models import Notification, OutboxMessage
+from tests import factories as f
+
+
+def rows(rt):
+    with rt.unit_of_work(writes=False) as conn:
+        return conn.execute(select(OutboxMessage.queue, OutboxMessage.message_id, OutboxMessage.status).order_by(OutboxMessage.id)).all()
+
+
+def test_a_command_publishes_its_messages_right_after_commit(rt, actors):
+    sent: list[tuple[str, str]] = []
+    live = dataclasses.replace(rt, publish=lambda queue, message_id: sent.append((queue, message_id)))
+    case_id = cases.register(live, actors["social_policy"], f.registration(rt.today())).id
+    f.step(live, actors, case_id, "counsel")
+    assert sent == [(queue, message_id) for queue, message_id, _ in rows(rt)]
+    assert {queue for queue, _ in sent} == {"social_policy", "training"}  # the departments the steps concern
+    assert {status for *_, status in rows(rt)} == {"published"}
+    assert outbox.relay(rt, lambda queue, message_id: sent.append((queue, message_id))) == 0  # nothing left for the relay
+
+
+def test_a_broker_that_is_down_loses_nothing_the_relay_sends_it_later(rt, actors):
+    def down(queue: str, message_id: str) -> None:
+        raise ConnectionError("broker unreachable")
+
+    live = dataclasses.replace(rt, publish=down)
+    case_id = cases.register(live, actors["social_policy"], f.registration(rt.today())).id  # the command still succeeds
+    assert cases.fire(live, actors["enterprise"], case_id, "counsel", f.counselling(rt.today())).state == "counselled"
+    assert {status for *_, status in rows(rt)} == {"pending"}
+    sent: list[tuple[str, str]] = []
+    assert outbox.relay(rt, lambda queue, message_id: sent.append((queue, message_id))) == len(rows(rt))
+    assert sent == [(queue, message_id) for queue, message_id, _ in rows(rt)]
+    assert {status for *_, status in rows(rt)} == {"published"}
+
+
+def test_a_rung_message_is_handled_once_however_often_it_arrives(rt, actors, clock):
+    cases.register(rt, actors["social_policy"], f.registration(rt.today()))
+    [rung] = deadlines.sweep(rt, clock.now() + timedelta(days=27))
+    settings = Settings()  # no SMTP server and no webhook: in-app notifications only
+    first = outbox.handle(rt, settings, rung.message_id)
+    again = outbox.handle(rt, settings, rung.message_id)
+    assert (first.outcome, again.outcome) == ("handled", "duplicate")
+    assert outbox.handle(rt, settings, "00000000-0000-0000-0000-000000000000").outcome == "unknown"
+    with rt.unit_of_work(writes=False) as conn:
+        notes = conn.execute(select(Notification.user_id, Notification.data)).all()
+    assert [user for user, _ in notes] == [actors["social_policy"].user_id]  # the commune's social-policy officer
+    assert notes[0].data["subject"].startswith("[guestwork] Nhắc việc: Tư vấn cho người lao động đã đăng ký")
+    assert outbox.unread(rt, actors["social_policy"].user_id)[0]["case_id"] == rung.case_id
+
+
+def test_escalations_go_to_the_commune_then_the_province_supervisors(rt, actors, clock):
+    cases.register(rt, actors["social_policy"], f.registration(rt.today()))
+    [commune] = deadlines.sweep(rt, clock.now() + timedelta(days=32))  # 2/7: one working day late
+    [province] = deadlines.sweep(rt, clock.now() + timedelta(days=40))  # 10/7: seven working days late
+    settings = Settings(language="en")
+    for rung in (commune, province):
+        outbox.handle(rt, settings, rung.message_id)
+    with rt.unit_of_work(writes=False) as conn:
+        notes = dict(conn.execute(select(Notification.user_id, Notification.data)).all())
+    assert set(notes) == {actors["supervisor"].user_id, actors["province_supervisor"].user_id}
+    assert notes[actors["province_supervisor"].user_id]["subject"].startswith("[guestwork] Overdue, escalated: Counsel the registered worker")
+
+
+def test_the_reconciler_publishes_again_what_was_never_handled(rt, actors, clock):
+    cases.register(rt, actors["social_policy"], f.registration(rt.today()))
+    outbox.relay(rt, lambda queue, message_id: None)  # published, then lost by the broker
+    settings = Settings(republish_after_seconds=300)
+    assert outbox.reconcile(rt, lambda *_: None, settings) == 0  # not yet: it may still be on its way
+    clock.advance(seconds=301)
+    again: list[str] = []
+    assert outbox.reconcile(rt, lambda queue, message_id: again.append(message_id), settings) == len(rows(rt))
+    for message_id in again:
+        outbox.handle(rt, settings, message_id)
+    clock.advance(seconds=301)
+    assert outbox.reconcile(rt, lambda *_: None, settings) == 0  # handled: never again
