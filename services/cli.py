@@ -1,4 +1,4 @@
-"""The `guestwork` command line: database, cases, audit, workflow diagram and the demo."""
+"""The `guestwork` command line: database, cases, work items, audit, workflow diagram and the demo."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from services import audit, cases, demo, migrate, queries, store
+from services import audit, cases, demo, migrate, queries, store, work
+from services.models import Department
 from services.runtime import Runtime, build_runtime
 from services.users import Actor, load_actor, officer_for
 from workflows import case as workflow
+from workflows.calendar import VIETNAM
 from workflows.errors import DomainError
 
 app = typer.Typer(help="guestwork: case workflows for guest workers (XKLĐ).", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -24,15 +26,19 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 case_app = typer.Typer(help="Work on cases.", no_args_is_help=True)
 audit_app = typer.Typer(help="Prove the history.", no_args_is_help=True)
 workflow_app = typer.Typer(help="The workflow definition.", no_args_is_help=True)
+work_app = typer.Typer(help="A department's work items: claim, release, complete, reassign, count.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(case_app, name="case")
 app.add_typer(audit_app, name="audit")
 app.add_typer(workflow_app, name="workflow")
+app.add_typer(work_app, name="work")
 
 AsUser = Annotated[str | None, typer.Option("--as", help="Act as this user (default: an officer of the department that owns the step).")]
 Version = Annotated[int | None, typer.Option("--version", help="The case version you read; a newer one refuses the command.")]
 Reason = Annotated[str | None, typer.Option("--reason", help="Why (required for corrections, withdrawals, reopening).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+ItemId = Annotated[int, typer.Argument(help="The work item's number (as `guestwork inbox` shows it).")]
+AsWorker = Annotated[str, typer.Option("--as", help="Act as this user.")]
 
 
 @lru_cache(maxsize=1)
@@ -242,6 +248,93 @@ def status() -> None:
     counts = queries.count_by_state(runtime())
     for state in workflow.STATES:
         typer.echo(f"{state.name:<15} {counts.get(state.name, 0):>7}  {state.label_vi}")
+
+
+@app.command("inbox")
+def inbox_command(
+    department: str,
+    mine: Annotated[bool, typer.Option("--mine", help="Only the items you hold.")] = False,
+    as_user: Annotated[str | None, typer.Option("--as", help="Whose inbox (default: an officer of the department).")] = None,
+    limit: int = 50,
+    as_json: AsJson = False,
+) -> None:
+    """List a department's open work items: overdue first, then priority groups, then by due time."""
+    rt = runtime()
+    with rt.unit_of_work(writes=False) as conn:
+        known = list(conn.scalars(select(Department.code).order_by(Department.code)))
+    if department not in known:
+        names = ", ".join(known)
+        typer.echo(f"✗ Không có bộ phận '{department}' (có: {names}).\n  No department '{department}' (known: {names}).", err=True)
+        raise typer.Exit(2)
+    with refusals():
+        actor = acting(as_user, (department,))
+        commune = actor.unit_id if actor.role == "officer" else None  # an officer works for one commune
+        rows = work.inbox(rt, actor, department=department, commune_id=commune, now=rt.clock.now(), mine_only=mine, limit=limit)
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=lambda moment: moment.isoformat()))
+        return
+    if not rows:
+        typer.echo("(không có việc nào / no open work items)")
+        return
+    typer.echo(f"{'item':>6}  {'case':>6}  {'kind':<18} {'state':<15} prio  {'due (Vietnam)':<17} {'status':<8} assignee")
+    for row in rows:
+        due = row["due_at"].astimezone(VIETNAM).strftime("%Y-%m-%d %H:%M") if row["due_at"] else "—"
+        late = "!" if row["overdue"] else " "
+        typer.echo(
+            f"{row['id']:>6}  {row['case_id']:>6}  {row['kind']:<18} {row['state']:<15} {row['priority']:>4}  {due:<16}{late} "
+            f"{row['status']:<8} {row['assignee'] or '—'}"
+        )
+
+
+def worked(ref: work.ItemRef) -> None:
+    """Say where a command left the work item."""
+    held = f" by {ref.assignee}" if ref.assignee else ""
+    typer.echo(f"✓ work item {ref.id}: {ref.status}{held}")
+
+
+@work_app.command("claim")
+def work_claim(item_id: ItemId, as_user: AsWorker) -> None:
+    """Take an open item of your department; if someone was faster you are told who."""
+    with refusals():
+        worked(work.claim(runtime(), acting(as_user, ()), item_id))
+
+
+@work_app.command("release")
+def work_release(item_id: ItemId, as_user: AsWorker) -> None:
+    """Put an item you hold (or, as a supervisor, any item) back in the department's inbox."""
+    with refusals():
+        worked(work.release(runtime(), acting(as_user, ()), item_id))
+
+
+@work_app.command("complete")
+def work_complete(item_id: ItemId, as_user: AsWorker) -> None:
+    """Finish a task you hold; the clock that opened it stops. A case step's item closes when the case moves on."""
+    with refusals():
+        worked(work.complete(runtime(), acting(as_user, ()), item_id))
+
+
+@work_app.command("reassign")
+def work_reassign(
+    item_id: ItemId,
+    to: Annotated[str, typer.Option("--to", help="The officer who takes the item over.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the case's history).")],
+    as_user: Annotated[str, typer.Option("--as", help="Act as this supervisor.")],
+) -> None:
+    """Give an item to another officer of its department (supervisors); the case's history records it."""
+    with refusals():
+        worked(work.reassign(runtime(), acting(as_user, ()), item_id, to, reason))
+
+
+@work_app.command("counts")
+def work_counts() -> None:
+    """Count each department's open work items, how many are claimed and how many are overdue."""
+    rt = runtime()
+    found = work.counts(rt, rt.clock.now())
+    typer.echo(f"{'department':<15} {'open':>6} {'claimed':>8} {'overdue':>8}")
+    for department, number in found.items():
+        typer.echo(f"{department:<15} {number['open']:>6} {number['claimed']:>8} {number['overdue']:>8}")
+    if not found:
+        typer.echo("(không có việc nào / no open work items)")
 
 
 @audit_app.command("verify")

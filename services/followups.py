@@ -37,7 +37,12 @@ _CANCEL_RUNGS = text(
     (SELECT id FROM deadlines WHERE case_id = :case_id AND status = 'open' AND clock IN :clocks)"""
 ).bindparams(bindparam("clocks", expanding=True))
 _CLOSE_CLOCKS = text(
-    "UPDATE deadlines SET status = 'closed', closed_at = :at WHERE case_id = :case_id AND status = 'open' AND clock IN :clocks"
+    """UPDATE deadlines SET status = 'closed', closed_at = :at WHERE case_id = :case_id AND status = 'open' AND clock IN :clocks
+    RETURNING clock"""
+).bindparams(bindparam("clocks", expanding=True), *_TIMES)
+_CLOSE_TASK_ITEMS = text(
+    """UPDATE work_items SET status = 'closed', closed_at = :at
+    WHERE case_id = :case_id AND kind IN :clocks AND status IN ('open', 'claimed')"""
 ).bindparams(bindparam("clocks", expanding=True), *_TIMES)
 _OPEN_CLOCK = text(
     """INSERT INTO deadlines (case_id, application_no, clock, department, counted_from, due_at, status, opened_at)
@@ -60,16 +65,13 @@ _OPEN_ITEM = text(
 def follow(conn: Connection, rt: Runtime, case_id: int, step: Step, records: dict[str, Any], now: datetime) -> None:
     """Close the work item and clocks a step ended, and open those it started."""
     moved = step.trigger == REGISTER or step.source != step.dest
-    stopped = rt.clocks.stopped_by(step.dest) if moved else []
-    rules = rt.clocks.started_by(step.trigger)
-    if step.trigger == CORRECT_RECORD:  # a corrected date restarts the clocks that count from it
-        rules = [rule for rule in rt.clocks.rules.values() if rule.counts_from.startswith(f"{step.record_kind}.")]
-        stopped = [rule.name for rule in rules]
-    rules = [rule for rule in rules if not rule.while_in or step.dest in rule.while_in]
-    if stopped:
-        params = {"case_id": case_id, "clocks": stopped, "at": now}
-        conn.execute(_CANCEL_RUNGS, params)
-        conn.execute(_CLOSE_CLOCKS, params)
+    if step.trigger == CORRECT_RECORD:  # a corrected date restarts the running clocks that count from it
+        counting = [rule.name for rule in rt.clocks.rules.values() if rule.counts_from.startswith(f"{step.record_kind}.")]
+        running = set(_stop(conn, rt, case_id, counting, now))
+        rules = [rt.clocks.rules[name] for name in counting if name in running]
+    else:
+        _stop(conn, rt, case_id, rt.clocks.stopped_by(step.dest) if moved else [], now)
+        rules = [rule for rule in rt.clocks.started_by(step.trigger) if not rule.while_in or step.dest in rule.while_in]
     counselling = records.get("counselling")
     market = counselling.market_code if counselling is not None else None
     for rule in rules:
@@ -78,6 +80,19 @@ def follow(conn: Connection, rt: Runtime, case_id: int, step: Step, records: dic
             _open_clock(conn, case_id, step.application_no, planned, _priority(records), now)
     if moved:
         _move_state_item(conn, case_id, step, _priority(records), now)
+
+
+def _stop(conn: Connection, rt: Runtime, case_id: int, clocks: list[str], now: datetime) -> list[str]:
+    """Close the open clocks named (cancelling their pending rungs, closing their task items); return those closed."""
+    if not clocks:
+        return []
+    params = {"case_id": case_id, "clocks": clocks, "at": now}
+    conn.execute(_CANCEL_RUNGS, params)
+    closed = list(conn.execute(_CLOSE_CLOCKS, params).scalars())
+    tasks = [name for name in closed if rt.clocks.rules[name].until_done]
+    if tasks:
+        conn.execute(_CLOSE_TASK_ITEMS, {**params, "clocks": tasks})
+    return closed
 
 
 def _priority(records: dict[str, Any]) -> int:

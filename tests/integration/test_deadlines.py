@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from config.settings import Settings
-from services import cases, deadlines
+from services import cases, deadlines, work
+from services.models import Deadline, DeadlineRung, OutboxMessage, WorkItem
 from services.runtime import build_runtime
 from services.users import load_actor
-from services.models import Deadline, DeadlineRung, OutboxMessage
 from tests import factories as f
 from workflows.calendar import VIETNAM, local_date
 
@@ -145,3 +145,28 @@ def test_after_a_sweep_outage_a_late_deadline_fires_only_its_highest_due_rung(rt
     with rt.unit_of_work(writes=False) as conn:
         statuses = conn.scalars(select(DeadlineRung.status).order_by(DeadlineRung.rung)).all()  # the counselling clock's four
     assert statuses == ["skipped", "skipped", "fired", "pending"]
+
+
+def test_a_corrected_return_date_moves_the_running_task_clocks_and_leaves_finished_ones(rt, actors, clock):
+    case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today())).id
+    for trigger in ("counsel", "train", "certify_health", "approve_loan", "depart"):
+        f.step(rt, actors, case_id, trigger)
+    clock.advance(days=40)  # an early return
+    f.step(rt, actors, case_id, "return_home", reason="early", cause="Ốm")
+    with rt.unit_of_work() as conn:
+        notice = conn.scalar(select(WorkItem.id).where(WorkItem.case_id == case_id, WorkItem.kind == "return_notice"))
+    work.claim(rt, actors["social_policy"], notice)
+    work.complete(rt, actors["social_policy"], notice)  # the worker reported to the residence office
+    earlier = rt.today() - timedelta(days=3)
+    cases.put_record(rt, actors["social_policy"], case_id, "return", f.return_home(earlier), reason="Sai ngày về")
+    with rt.unit_of_work(writes=False) as conn:
+        items = conn.execute(
+            select(WorkItem.kind, WorkItem.status).where(WorkItem.case_id == case_id, WorkItem.kind != "state").order_by(WorkItem.id)
+        ).all()
+    assert [tuple(item) for item in items if item.kind in ("return_notice", "liquidation")] == [
+        ("return_notice", "done"),  # finished before the correction: not asked again
+        ("liquidation", "closed"),  # running: closed and opened again from the corrected date
+        ("liquidation", "open"),
+    ]
+    liquidation = [d for d in deadlines.case_deadlines(rt, case_id) if d["clock"] == "liquidation" and d["status"] == "open"]
+    assert [d["counted_from"] for d in liquidation] == [earlier]

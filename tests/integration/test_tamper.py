@@ -348,7 +348,6 @@ def test_a_current_record_changed_outside_the_application_is_named(rt, world):
     assert "counselling record (application 1) does not match the history" in found[0].en
 
 
-
 def test_a_corrected_record_put_back_to_its_old_value_is_named(rt, world):
     """The old value is in the history, but a later event replaced it: it is not the current record."""
     with attacker(rt.engine) as conn:

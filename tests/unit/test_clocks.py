@@ -65,7 +65,9 @@ def test_a_clock_that_opens_late_keeps_only_its_latest_passed_rung():
 
 
 def test_a_clock_counting_from_a_missing_record_date_does_not_open():
-    assert plan(CLOCKS.rules["health_certificate"], date(2026, 6, 1), {}, POLICY, None, moment(date(2026, 6, 1), datetime.min.time())) is None
+    assert (
+        plan(CLOCKS.rules["health_certificate"], date(2026, 6, 1), {}, POLICY, None, moment(date(2026, 6, 1), datetime.min.time())) is None
+    )
 
 
 def test_policy_lengths_follow_the_rule_values_and_the_market():
@@ -77,7 +79,13 @@ def test_policy_lengths_follow_the_rule_values_and_the_market():
 
 def test_which_clocks_a_step_starts_and_a_state_stops():
     assert [rule.name for rule in CLOCKS.started_by("certify_health")] == ["health_certificate", "loan_answer"]
-    assert set(CLOCKS.stopped_by("departed")) == {"counselling", "departure", "orientation_certificate", "health_certificate", "loan_answer"}
+    assert set(CLOCKS.stopped_by("departed")) == {
+        "counselling",
+        "departure",
+        "orientation_certificate",
+        "health_certificate",
+        "loan_answer",
+    }
     assert "national_database" not in CLOCKS.stopped_by("closed")  # it stops when its work item is done
 
 

@@ -1,0 +1,340 @@
+"""The departments' work items: claiming, releasing, completing and reassigning them, and the inboxes that list them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, TextClause, TextualSelect, bindparam, text
+from sqlalchemy.exc import IntegrityError
+
+from services import store
+from services.models import UtcDateTime
+from services.runtime import Runtime
+from services.users import Actor, load_actor
+from workflows.errors import Conflict, Forbidden, NotFound, RecordInvalid, problem
+from workflows.history import REASSIGN
+
+STATE_ITEM = "state"  # the kind of the item a case gets when it enters a state; other kinds name the clock that opened a task
+FINISHED = ("done", "closed")
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """Where a command left a work item: its id, status and who holds it."""
+
+    id: int
+    status: str
+    assignee: str | None
+
+
+_TIMES = (bindparam("at", type_=UtcDateTime),)
+_ITEM = text(
+    """SELECT w.id, w.case_id, w.application_no, w.kind, w.department, w.status, w.assignee_id, u.username AS assignee,
+           c.commune_id, a.parent_id AS province_id
+    FROM work_items w JOIN cases c ON c.id = w.case_id JOIN admin_units a ON a.id = c.commune_id
+    LEFT JOIN users u ON u.id = w.assignee_id
+    WHERE w.id = :id"""
+)
+# Each change is conditional on the status read, so of two racing commands exactly one changes the row.
+_CLAIM = text(
+    "UPDATE work_items SET status = 'claimed', assignee_id = :user_id, claimed_at = :at WHERE id = :id AND status = 'open'"
+).bindparams(*_TIMES)
+_RELEASE = text(
+    """UPDATE work_items SET status = 'open', assignee_id = NULL, claimed_at = NULL
+    WHERE id = :id AND status = 'claimed' AND assignee_id = :holder_id"""
+)
+_COMPLETE = text(
+    """UPDATE work_items SET status = 'done', closed_at = :at, closed_by = :user_id
+    WHERE id = :id AND status = 'claimed' AND assignee_id = :user_id"""
+).bindparams(*_TIMES)
+_REASSIGN = text(
+    """UPDATE work_items SET status = 'claimed', assignee_id = :user_id, claimed_at = :at
+    WHERE id = :id AND status IN ('open', 'claimed')"""
+).bindparams(*_TIMES)
+_CANCEL_RUNGS = text(
+    """UPDATE deadline_rungs SET status = 'cancelled' WHERE status = 'pending' AND deadline_id IN
+    (SELECT id FROM deadlines WHERE case_id = :case_id AND application_no = :application_no AND clock = :clock AND status = 'open')"""
+)
+_CLOSE_CLOCK = text(
+    """UPDATE deadlines SET status = 'closed', closed_at = :at
+    WHERE case_id = :case_id AND application_no = :application_no AND clock = :clock AND status = 'open'"""
+).bindparams(*_TIMES)
+
+
+def claim(rt: Runtime, actor: Actor, item_id: int) -> ItemRef:
+    """Take an open item of your department; of two claims exactly one wins, the other is told who holds it."""
+    with rt.unit_of_work() as conn:
+        item = _load(conn, item_id)
+        _check_may_work(actor, item)
+        if _claimable(item, actor):
+            params = {"id": item_id, "user_id": actor.user_id, "at": rt.clock.now()}
+            if conn.execute(_CLAIM, params).rowcount != 1:  # taken between our read and our write
+                _claimable(_load(conn, item_id), actor)
+                raise _changed(item_id)
+    return ItemRef(item_id, "claimed", actor.username)
+
+
+def release(rt: Runtime, actor: Actor, item_id: int) -> ItemRef:
+    """Put a claimed item back in its department's inbox (its holder or a supervisor)."""
+    with rt.unit_of_work() as conn:
+        item = _load(conn, item_id)
+        _check_unfinished(item)
+        if item.status != "claimed":
+            raise Conflict([problem("work.not_claimed", f"Việc #{item_id} chưa có ai nhận.", f"Item #{item_id} is not claimed.", "id")])
+        if item.assignee_id != actor.user_id:
+            _check_supervises(actor, item, item.assignee)
+        if conn.execute(_RELEASE, {"id": item_id, "holder_id": item.assignee_id}).rowcount != 1:
+            raise _changed(item_id)
+    return ItemRef(item_id, "open", None)
+
+
+def complete(rt: Runtime, actor: Actor, item_id: int) -> ItemRef:
+    """Finish a task you hold and, in the same transaction, stop the clock that opened it."""
+    with rt.unit_of_work() as conn:
+        item = _load(conn, item_id)
+        if item.kind == STATE_ITEM:
+            raise Conflict([_state_item(item_id)])
+        _check_unfinished(item)
+        if item.status != "claimed":
+            vi, en = f"Hãy nhận việc #{item_id} trước khi hoàn thành.", f"Claim item #{item_id} before completing it."
+            raise Conflict([problem("work.not_claimed", vi, en, "id")])
+        if item.assignee_id != actor.user_id:
+            raise Forbidden([_held_by(item_id, item.assignee, "hoàn thành", "complete")])
+        now = rt.clock.now()
+        if conn.execute(_COMPLETE, {"id": item_id, "user_id": actor.user_id, "at": now}).rowcount != 1:
+            raise _changed(item_id)
+        clock = {"case_id": item.case_id, "application_no": item.application_no, "clock": item.kind}
+        conn.execute(_CANCEL_RUNGS, clock)
+        conn.execute(_CLOSE_CLOCK, {**clock, "at": now})
+    return ItemRef(item_id, "done", actor.username)
+
+
+def reassign(rt: Runtime, actor: Actor, item_id: int, to_username: str, reason: str) -> ItemRef:
+    """Give an item to another officer of its department (supervisors, with a reason); the case's history records it."""
+    if actor.role != "supervisor":
+        vi, en = "Chỉ lãnh đạo (giám sát) mới được chuyển việc.", "Only a supervisor may reassign work."
+        raise Forbidden([problem("work.supervisors_only", vi, en, "actor")])
+    why = _required_reason(reason)
+    try:
+        with rt.unit_of_work() as conn:
+            item = _load(conn, item_id)
+            _check_supervises(actor, item, None)
+            _check_unfinished(item)
+            target = _officer_for(conn, to_username, item)
+            case, _ = store.load_case_and_records(conn, item.case_id)  # locks the case row on PostgreSQL
+            now = rt.clock.now()
+            if conn.execute(_REASSIGN, {"id": item_id, "user_id": target.user_id, "at": now}).rowcount != 1:
+                raise _changed(item_id)
+            entry = store.Entry(
+                trigger=REASSIGN, from_state=case.state, to_state=case.state, application_no=case.application_no,
+                record_kind=None, record=None, reason=f"{why} → {target.username} (việc #{item_id})",
+                topic="case.work_reassigned", queues=(item.department,),
+                payload={"trigger": REASSIGN, "work_item_id": item_id, "assignee_id": target.user_id},
+            )  # fmt: skip
+            store.append(conn, case, actor, now, entry)
+    except IntegrityError as error:  # the event's key: someone else wrote this case meanwhile
+        raise _changed(item_id) from error
+    return ItemRef(item_id, "claimed", target.username)
+
+
+def _load(conn: Connection, item_id: int) -> Any:
+    item = conn.execute(_ITEM, {"id": item_id}).first()
+    if item is None:
+        raise NotFound([problem("work.unknown", f"Không có việc số {item_id}.", f"No work item {item_id}.", "id")])
+    return item
+
+
+def _check_may_work(actor: Actor, item: Any) -> None:
+    """Let an officer of the item's department in the case's commune, or a supervisor over that commune, act on it."""
+    if actor.role == "supervisor":
+        _check_supervises(actor, item, None)
+    elif actor.role != "officer" or actor.department != item.department:
+        raise Forbidden(
+            [
+                problem(
+                    "work.not_department",
+                    f"Việc #{item.id} thuộc bộ phận {item.department}; {actor.username} ({actor.department or actor.role}) không được nhận.",
+                    f"Item #{item.id} belongs to {item.department}; {actor.username} ({actor.department or actor.role}) may not take it.",
+                    "actor",
+                )
+            ]
+        )
+    elif actor.unit_id != item.commune_id:
+        raise Forbidden([_other_unit(actor, item)])
+
+
+def _check_supervises(actor: Actor, item: Any, holder: str | None) -> None:
+    """Refuse anyone but a supervisor of the case's commune or province (naming the holder when there is one)."""
+    if actor.role != "supervisor":
+        raise Forbidden([_held_by(item.id, holder, "trả lại", "release")])
+    if actor.unit_id not in (item.commune_id, item.province_id):
+        raise Forbidden([_other_unit(actor, item)])
+
+
+def _claimable(item: Any, actor: Actor) -> bool:
+    """Tell whether the item is open to claim; False if the actor already holds it; else raise why not."""
+    _check_unfinished(item)
+    if item.status == "open":
+        return True
+    if item.assignee_id == actor.user_id:
+        return False
+    raise Conflict(
+        [
+            problem(
+                "work.claimed",
+                f"Việc này đã được {item.assignee} nhận (việc #{item.id}).",
+                f"This item was already claimed by {item.assignee} (item #{item.id}).",
+                "id",
+            )
+        ]
+    )
+
+
+def _check_unfinished(item: Any) -> None:
+    if item.status in FINISHED:
+        how_vi = "đã hoàn thành" if item.status == "done" else "đã đóng vì hồ sơ đã chuyển bước"
+        how_en = "was completed" if item.status == "done" else "was closed when the case moved on"
+        raise Conflict(
+            [
+                problem(
+                    "work.finished", f"Việc #{item.id} {how_vi}; không còn gì để làm.", f"Item #{item.id} {how_en}; it is finished.", "id"
+                )
+            ]
+        )
+
+
+def _officer_for(conn: Connection, username: str, item: Any) -> Actor:
+    """Return the named user if an active officer of the item's department in the case's commune, else refuse."""
+    target = load_actor(conn, username)
+    if target.role != "officer" or target.department != item.department or target.unit_id != item.commune_id:
+        vi = f"{username} không phải cán bộ đang hoạt động của bộ phận {item.department} tại xã của hồ sơ."
+        en = f"{username} is not an active officer of {item.department} in the case's commune."
+        raise RecordInvalid([problem("work.not_officer", vi, en, "to")])
+    if target.user_id == item.assignee_id:
+        raise Conflict(
+            [problem("work.same_assignee", f"{username} đang giữ việc #{item.id}.", f"{username} already holds item #{item.id}.", "to")]
+        )
+    return target
+
+
+def _required_reason(reason: str | None) -> str:
+    why = (reason or "").strip()
+    if not why:
+        raise RecordInvalid([problem("reason.required", "Chuyển việc phải ghi lý do.", "A reassignment needs a reason.", "reason")])
+    if "\x00" in why:
+        raise RecordInvalid(
+            [problem("field.nul", "Lý do có ký tự NUL (\\0) không hợp lệ.", "The reason contains a NUL character (\\0).", "reason")]
+        )
+    return why
+
+
+def _state_item(item_id: int) -> Any:
+    return problem(
+        "work.state_item",
+        f"Việc #{item_id} là việc của một bước hồ sơ: nó tự đóng khi hồ sơ chuyển bước. Hãy thực hiện bước chuyển thay vì hoàn thành tay.",
+        f"Item #{item_id} is a case step's item: it closes when the case moves on. Fire the transition instead.",
+        "id",
+    )
+
+
+def _held_by(item_id: int, holder: str | None, verb_vi: str, verb_en: str) -> Any:
+    return problem(
+        "work.not_holder",
+        f"Việc #{item_id} do {holder or 'không ai'} giữ; chỉ người đó hoặc lãnh đạo mới được {verb_vi}.",
+        f"Item #{item_id} is held by {holder or 'nobody'}; only they (or a supervisor) may {verb_en} it.",
+        "actor",
+    )
+
+
+def _other_unit(actor: Actor, item: Any) -> Any:
+    return problem(
+        "work.other_unit",
+        f"Hồ sơ của việc #{item.id} không thuộc xã hay tỉnh mà {actor.username} phụ trách.",
+        f"The case of item #{item.id} is not in the commune or province {actor.username} works for.",
+        "actor",
+    )
+
+
+def _changed(item_id: int) -> Conflict:
+    return Conflict(
+        [
+            problem(
+                "work.changed",
+                f"Việc #{item_id} vừa được người khác thay đổi; tải lại rồi thử lại.",
+                f"Item #{item_id} was just changed by someone else; reload and try again.",
+                "id",
+            )
+        ]
+    )
+
+
+# --- reads ---------------------------------------------------------------------------------------------------------
+
+# The literal status test matches the partial index ix_work_items_inbox, so both databases can use it.
+_OUTSTANDING = "w.status IN ('open', 'claimed')"
+_VISIBLE = {
+    "department": "",  # every open item of the department, whoever holds it (supervisors, or no actor)
+    "officer": "AND (w.status = 'open' OR w.assignee_id = :me)",  # the unassigned ones and the officer's own
+    "mine": "AND w.status = 'claimed' AND w.assignee_id = :me",
+}
+
+
+@lru_cache(maxsize=8)
+def _inbox_query(visible: str, by_commune: bool) -> TextualSelect:
+    commune = "AND c.commune_id = :commune_id" if by_commune else ""
+    return (
+        text(
+            f"""SELECT w.id, w.case_id, w.kind, c.state, w.priority, w.due_at, w.status, u.username AS assignee,
+                   CASE WHEN w.due_at < :now THEN 1 ELSE 0 END AS overdue
+            FROM work_items w JOIN cases c ON c.id = w.case_id LEFT JOIN users u ON u.id = w.assignee_id
+            WHERE w.department = :department AND {_OUTSTANDING} {_VISIBLE[visible]} {commune}
+            ORDER BY overdue DESC, w.priority, CASE WHEN w.due_at IS NULL THEN 1 ELSE 0 END, w.due_at, w.id
+            LIMIT :limit"""
+        )
+        .bindparams(bindparam("now", type_=UtcDateTime))
+        .columns(due_at=UtcDateTime)
+    )
+
+
+def inbox(
+    rt: Runtime,
+    actor: Actor | None,
+    *,
+    department: str,
+    commune_id: int | None = None,
+    now: datetime,
+    mine_only: bool = False,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """List a department's open items an actor may take or holds: overdue first, then priority, then due time.
+
+    An officer sees the unassigned items and their own; a supervisor (or no actor) sees every open item.
+    """
+    me = actor.user_id if actor is not None else None
+    visible = "mine" if mine_only else "officer" if actor is not None and actor.role != "supervisor" else "department"
+    params = {"department": department, "commune_id": commune_id, "now": now, "me": me, "limit": limit}
+    with rt.unit_of_work(writes=False) as conn:
+        rows = conn.execute(_inbox_query(visible, commune_id is not None), params).all()
+    return [{**row._mapping, "overdue": bool(row.overdue)} for row in rows]
+
+
+@lru_cache(maxsize=2)
+def _counts_query(by_commune: bool) -> TextClause:
+    commune = "JOIN cases c ON c.id = w.case_id AND c.commune_id = :commune_id" if by_commune else ""
+    return text(
+        f"""SELECT w.department, count(*) AS open, SUM(CASE WHEN w.status = 'claimed' THEN 1 ELSE 0 END) AS claimed,
+               SUM(CASE WHEN w.due_at < :now THEN 1 ELSE 0 END) AS overdue
+        FROM work_items w {commune}
+        WHERE {_OUTSTANDING}
+        GROUP BY w.department ORDER BY w.department"""
+    ).bindparams(bindparam("now", type_=UtcDateTime))
+
+
+def counts(rt: Runtime, now: datetime, commune_id: int | None = None) -> dict[str, dict[str, int]]:
+    """Count each department's open items (claimed or not), how many are claimed, and how many are overdue."""
+    with rt.unit_of_work(writes=False) as conn:
+        rows = conn.execute(_counts_query(commune_id is not None), {"now": now, "commune_id": commune_id}).all()
+    return {row.department: {"open": int(row.open), "claimed": int(row.claimed), "overdue": int(row.overdue)} for row in rows}
