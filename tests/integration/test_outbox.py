@@ -68,7 +68,9 @@ def test_escalations_go_to_the_commune_then_the_province_supervisors(rt, actors,
     with rt.unit_of_work(writes=False) as conn:
         notes = dict(conn.execute(select(Notification.user_id, Notification.data)).all())
     assert set(notes) == {actors["supervisor"].user_id, actors["province_supervisor"].user_id}
-    assert notes[actors["province_supervisor"].user_id]["subject"].startswith("[guestwork] Overdue, escalated: Counsel the registered worker")
+    assert notes[actors["province_supervisor"].user_id]["subject"].startswith(
+        "[guestwork] Overdue, escalated: Counsel the registered worker"
+    )
 
 
 def test_the_reconciler_publishes_again_what_was_never_handled(rt, actors, clock):
