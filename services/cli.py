@@ -1,10 +1,11 @@
-"""The `guestwork` command line: database, cases, work items, audit, workflow diagram and the demo."""
+"""The `guestwork` command line: database, cases, work items, deadlines, audit, workflow diagram and the demo."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,7 +14,7 @@ import typer
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from services import audit, cases, demo, migrate, queries, store, work
+from services import audit, cases, deadlines, demo, migrate, queries, store, work
 from services.models import Department
 from services.runtime import Runtime, build_runtime
 from services.users import Actor, load_actor, officer_for
@@ -27,11 +28,13 @@ case_app = typer.Typer(help="Work on cases.", no_args_is_help=True)
 audit_app = typer.Typer(help="Prove the history.", no_args_is_help=True)
 workflow_app = typer.Typer(help="The workflow definition.", no_args_is_help=True)
 work_app = typer.Typer(help="A department's work items: claim, release, complete, reassign, count.", no_args_is_help=True)
+deadlines_app = typer.Typer(help="The legal clocks of a case and the reminder sweep.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(case_app, name="case")
 app.add_typer(audit_app, name="audit")
 app.add_typer(workflow_app, name="workflow")
 app.add_typer(work_app, name="work")
+app.add_typer(deadlines_app, name="deadlines")
 
 AsUser = Annotated[str | None, typer.Option("--as", help="Act as this user (default: an officer of the department that owns the step).")]
 Version = Annotated[int | None, typer.Option("--version", help="The case version you read; a newer one refuses the command.")]
@@ -335,6 +338,43 @@ def work_counts() -> None:
         typer.echo(f"{department:<15} {number['open']:>6} {number['claimed']:>8} {number['overdue']:>8}")
     if not found:
         typer.echo("(không có việc nào / no open work items)")
+
+
+@deadlines_app.command("show")
+def deadlines_show(case_id: int, as_json: AsJson = False) -> None:
+    """Show a case's clocks: due dates (Vietnam), whether each was met, and its reminder rungs."""
+    found = deadlines.case_deadlines(runtime(), case_id)
+    if as_json:
+        typer.echo(json.dumps(found, ensure_ascii=False, indent=2, default=str))
+        return
+    if not found:
+        typer.echo(f"(hồ sơ {case_id} không có thời hạn nào / case {case_id} has no clocks)")
+    for clock in found:
+        met = {None: "running / đang chạy", True: "met / đúng hạn", False: "missed / quá hạn"}[clock["met"]]
+        due = clock["due_at"].astimezone(VIETNAM).strftime("%d/%m/%Y")
+        typer.echo(f"{clock['label_vi']} / {clock['label_en']}\n  {clock['department']}, due {due}, {clock['status']}: {met}")
+        for rung in clock["rungs"]:
+            when = rung["fires_at"].astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M")
+            typer.echo(f"    {rung['rung']}. {when}  {rung['action']:<8} → {rung['to']:<20} {rung['status']}")
+
+
+@deadlines_app.command("sweep")
+def deadlines_sweep(
+    now: Annotated[str | None, typer.Option("--now", help="Sweep as if it were this moment (ISO 8601 with offset).")] = None,
+) -> None:
+    """Fire the reminder rungs due by now (or --now), once each; the worker's relay sends them."""
+    rt = runtime()
+    try:
+        moment = datetime.fromisoformat(now) if now else rt.clock.now()
+    except ValueError:
+        typer.echo(f"✗ Thời điểm không hợp lệ: {now!r}\n  Not a moment: {now!r} (e.g. 2026-12-01T09:00+07:00)", err=True)
+        raise typer.Exit(2) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=VIETNAM)
+    fired = deadlines.sweep(rt, moment)
+    for rung in fired:
+        typer.echo(f"✓ case {rung.case_id}: {rung.clock} rung {rung.rung} ({rung.action}) → {rung.queue}")
+    typer.echo(f"{len(fired)} rung(s) fired / đã kích hoạt {len(fired)} lời nhắc")
 
 
 @audit_app.command("verify")

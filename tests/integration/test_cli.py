@@ -91,3 +91,20 @@ def test_a_correction_from_the_command_line_needs_the_version_read(guestwork):
     assert "needs --version" in refused.stderr
     done = guestwork("case", "record", "51", "counselling", str(EXAMPLES / "counselling.json"), "--reason", "sửa", "--version", "2")
     assert "case 51: counselled (version 3)" in done.stdout
+
+
+def test_a_support_engineer_shows_a_case_clocks_and_sweeps_at_a_given_moment(guestwork):
+    guestwork("db", "upgrade")
+    guestwork("demo")
+    guestwork("case", "register", str(EXAMPLES / "registration.json"))
+    shown = guestwork("deadlines", "show", "51").stdout
+    assert "Counsel the registered worker" in shown and "due 23/12/2026" in shown
+    assert "1. 18/12/2026 08:00  remind   → owner" in shown
+    before = guestwork("deadlines", "sweep", "--now", "2026-12-17T09:00+07:00").stdout
+    assert "case 51:" not in before
+    swept = guestwork("deadlines", "sweep", "--now", "2026-12-18T09:00+07:00").stdout
+    assert "✓ case 51: counselling rung 1 (remind) → social_policy" in swept
+    assert "case 51:" not in guestwork("deadlines", "sweep", "--now", "2026-12-18T09:00+07:00").stdout  # once
+    assert "1. 18/12/2026 08:00  remind   → owner                fired" in guestwork("deadlines", "show", "51").stdout
+    wrong = guestwork("deadlines", "sweep", "--now", "tomorrow", ok=False)
+    assert "Not a moment: 'tomorrow'" in wrong.stderr
