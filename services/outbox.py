@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,7 +11,7 @@ from sqlalchemy import Connection, bindparam, select, text, update
 
 from config.settings import Settings
 from services import notify
-from services.models import Delivery, Notification, OutboxMessage, UtcDateTime
+from services.models import Delivery, Json, Notification, OutboxMessage, UtcDateTime
 from services.runtime import Publish, Runtime
 
 log = logging.getLogger(__name__)
@@ -71,7 +70,7 @@ def handle(rt: Runtime, settings: Settings, message_id: str) -> Handled:
     so the receiver can drop it.
     """
     with rt.unit_of_work() as conn:
-        message = conn.execute(text(_LOCK_MESSAGE[conn.dialect.name]), {"message_id": message_id}).first()
+        message = conn.execute(text(_LOCK_MESSAGE[conn.dialect.name]).columns(payload=Json), {"message_id": message_id}).first()
         if message is None:
             log.warning("message %s is not in the outbox", message_id)
             return Handled("unknown")
@@ -91,12 +90,8 @@ def handle(rt: Runtime, settings: Settings, message_id: str) -> Handled:
 
 def _notice(conn: Connection, rt: Runtime, message: Any) -> notify.Notice | None:
     if message.topic.startswith("deadline."):
-        return notify.rung_notice(conn, rt, _payload(message.payload))
+        return notify.rung_notice(conn, rt, message.payload)
     return None
-
-
-def _payload(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else json.loads(value)
 
 
 def _send_pending(rt: Runtime, settings: Settings, message: Any, notice: notify.Notice | None) -> int:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from sqlalchemy import select
 
@@ -85,3 +88,55 @@ def test_the_reconciler_publishes_again_what_was_never_handled(rt, actors, clock
         outbox.handle(rt, settings, message_id)
     clock.advance(seconds=301)
     assert outbox.reconcile(rt, lambda *_: None, settings) == 0  # handled: never again
+
+
+def test_no_personal_data_travels_in_messages_or_notifications(rt, actors, clock):
+    registration = f.registration(rt.today(), full_name="Hà Thị Quỳnh", phone="0987654321")
+    case_id = cases.register(rt, actors["social_policy"], registration).id
+    f.step(rt, actors, case_id, "counsel")
+    deadlines.sweep(rt, clock.now() + timedelta(days=178))  # three working days before the 180-day departure clock
+    published: list[tuple[str, str]] = []
+    outbox.relay(rt, lambda queue, message_id: published.append((queue, message_id)))
+    with rt.unit_of_work(writes=False) as conn:
+        payloads = [str(payload) for payload in conn.scalars(select(OutboxMessage.payload))]
+    for message_id in [message_id for _, message_id in published]:
+        outbox.handle(rt, Settings(), message_id)
+    with rt.unit_of_work(writes=False) as conn:
+        notes = [str(data) for data in conn.scalars(select(Notification.data))]
+    assert notes  # reminders were written
+    for text in [*payloads, *notes, *(m for _, m in published)]:
+        for personal in ("Hà Thị Quỳnh", "0987654321", registration["personal_id"], registration["date_of_birth"]):
+            assert personal not in text
+
+
+def test_a_department_webhook_receives_each_message_once_with_ids_only(rt, actors, clock):
+    received: list[tuple[str, dict[str, object]]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append((self.headers["Idempotency-Key"], body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = Settings(webhooks={"bank": f"http://127.0.0.1:{server.server_port}/hook"})
+        case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today())).id
+        for trigger in ("counsel", "train", "certify_health"):
+            f.step(rt, actors, case_id, trigger)
+        with rt.unit_of_work(writes=False) as conn:
+            to_bank = list(conn.scalars(select(OutboxMessage.message_id).where(OutboxMessage.queue == "bank")))
+        for message_id in to_bank * 2:  # each delivered twice by the broker
+            outbox.handle(rt, settings, message_id)
+    finally:
+        server.shutdown()
+    assert [key for key, _ in received] == to_bank and len(to_bank) == 1
+    assert received[0][1] == {
+        "message_id": to_bank[0], "topic": "case.transitioned", "case_id": case_id,
+        "payload": {"trigger": "certify_health", "from_state": "trained", "to_state": "health_checked", "record_kind": "health"},
+    }  # fmt: skip
