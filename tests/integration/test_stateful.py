@@ -21,7 +21,7 @@ from config.settings import Settings
 from services import audit, cases, demo, queries
 from services.clock import FixedClock
 from services.db import make_engine
-from services.models import Case, CaseRecord, Event, OutboxMessage, Person
+from services.models import Case, CaseRecord, Deadline, DeadlineRung, Event, OutboxMessage, Person, WorkItem
 from services.runtime import build_runtime
 from services.users import load_actor
 from tests import factories as f
@@ -92,7 +92,7 @@ class CaseCommands(RuleBasedStateMachine):
     # --- helpers ---------------------------------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        tables = (Event, OutboxMessage, Case, Person, CaseRecord)
+        tables = (Event, OutboxMessage, Case, Person, CaseRecord, WorkItem, Deadline, DeadlineRung)
         counted = select(*(select(func.count()).select_from(model).scalar_subquery().label(model.__tablename__) for model in tables))
         with self.rt.unit_of_work() as conn:
             found: dict[str, Any] = dict(conn.execute(counted).one()._mapping)
@@ -315,6 +315,24 @@ class CaseCommands(RuleBasedStateMachine):
             for e in history:
                 application += e.trigger == "reopen"
                 assert e.application_no == application
+
+    @invariant()
+    def each_case_waits_in_one_inbox_and_only_its_running_clocks_are_open(self) -> None:
+        with self.rt.unit_of_work() as conn:
+            cases_now = dict(conn.execute(select(Case.id, Case.state)).all())
+            items = conn.execute(
+                select(WorkItem.case_id, WorkItem.state, WorkItem.department).where(
+                    WorkItem.kind == "state", WorkItem.status.in_(("open", "claimed"))
+                )
+            ).all()
+            clocks = conn.execute(select(Deadline.case_id, Deadline.clock).where(Deadline.status == "open")).all()
+        for case_id, state in cases_now.items():
+            spec = workflow.STATE_BY_NAME[state]
+            expected = [] if spec.kind == "end" else [(case_id, state, spec.owner)]
+            assert [tuple(item) for item in items if item.case_id == case_id] == expected
+        for case_id, clock in clocks:
+            rule = self.rt.clocks.rules[clock]
+            assert not rule.while_in or cases_now[case_id] in rule.while_in, (case_id, clock, cases_now[case_id])
 
 
 def sqlite_databases(template: Path, folder: Path) -> NewDatabase:
