@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Department -> URL that receives a POST (ids only) for each message to that department, e.g. {"bank": "https://..."}.',
     )
+    delivery_lease_seconds: int = Field(
+        default=60,
+        description="How long one attempt holds an e-mail or webhook delivery before another may send it (> the 10 s send timeout).",
+    )
     language: str = Field(default="vi", description="Language of notifications: vi or en.")
     relay_every_seconds: float = Field(default=2.0, description="How often the outbox relay sends what is still pending.")
     republish_after_seconds: int = Field(

@@ -372,8 +372,9 @@ class Delivery(Base):
     message_id: Mapped[str] = mapped_column(String(36))
     channel: Mapped[str] = mapped_column(String(10))  # email, webhook
     recipient: Mapped[str] = mapped_column(String(300))
-    status: Mapped[str] = mapped_column(String(10))  # pending, sent, failed
+    status: Mapped[str] = mapped_column(String(10))  # pending, sending (held by one attempt until lease_until), sent
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)

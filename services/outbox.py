@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, text, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, text, update
 
 from config.settings import Settings
 from services import notify
@@ -64,10 +64,11 @@ def handle(rt: Runtime, settings: Settings, message_id: str) -> Handled:
     """Handle a message once: record its notifications, send its deliveries, then mark it handled.
 
     Each step is idempotent, so a worker killed anywhere leaves nothing half done that the next attempt
-    does not finish: notifications and deliveries are unique per (message, recipient, channel), and a
-    delivery already sent is not sent again. A delivery that the server took just before the worker
-    died is the one case sent twice; e-mails carry a stable Message-ID and webhooks an Idempotency-Key
-    so the receiver can drop it.
+    does not finish: notifications and deliveries are unique per (message, recipient, channel), a
+    delivery already sent is not sent again, and one attempt at a time holds a delivery (a lease, so a
+    killed worker's hold runs out). A delivery that the server took just before the worker died is the
+    one case sent twice; e-mails carry a stable Message-ID and webhooks an Idempotency-Key so the
+    receiver can drop it.
     """
     with rt.unit_of_work() as conn:
         message = conn.execute(text(_LOCK_MESSAGE[conn.dialect.name]).columns(payload=Json), {"message_id": message_id}).first()
@@ -94,21 +95,45 @@ def _notice(conn: Connection, rt: Runtime, message: Any) -> notify.Notice | None
     return None
 
 
+class DeliveriesPending(Exception):
+    """Another attempt holds some deliveries of the message: try again when its lease has run out."""
+
+
 def _send_pending(rt: Runtime, settings: Settings, message: Any, notice: notify.Notice | None) -> int:
+    """Send each delivery not yet sent that this attempt can claim; raise DeliveriesPending if some are held."""
     with rt.unit_of_work(writes=False) as conn:
-        pending = conn.execute(
+        unsent = conn.execute(
             select(Delivery.id, Delivery.channel, Delivery.recipient)
             .where(Delivery.message_id == message.message_id, Delivery.status != "sent")
             .order_by(Delivery.id)
         ).all()
-    for delivery in pending:
+    held = 0
+    for delivery in unsent:
+        if not _claim(rt, delivery.id, settings.delivery_lease_seconds):
+            held += 1
+            continue
         try:
             notify.send(delivery.channel, delivery.recipient, message, notice, settings)
         except Exception as error:
-            _mark(rt, delivery.id, {"last_error": f"{type(error).__name__}: {error}"[:500], "attempts": Delivery.attempts + 1})
+            _mark(rt, delivery.id, {"status": "pending", "lease_until": None, "last_error": f"{type(error).__name__}: {error}"[:500]})
             raise
-        _mark(rt, delivery.id, {"status": "sent", "sent_at": rt.clock.now(), "attempts": Delivery.attempts + 1, "last_error": None})
-    return len(pending)
+        _mark(rt, delivery.id, {"status": "sent", "sent_at": rt.clock.now(), "lease_until": None, "last_error": None})
+    if held:
+        raise DeliveriesPending(f"{held} deliveries of message {message.message_id} are held by another attempt")
+    return len(unsent)
+
+
+def _claim(rt: Runtime, delivery_id: int, lease_seconds: int) -> bool:
+    """Take a delivery for this attempt (two handlers of one message never both send it)."""
+    now = rt.clock.now()
+    free = or_(Delivery.status == "pending", and_(Delivery.status == "sending", Delivery.lease_until < now))
+    with rt.unit_of_work() as conn:
+        claimed = conn.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, free)
+            .values(status="sending", lease_until=now + timedelta(seconds=lease_seconds), attempts=Delivery.attempts + 1)
+        )
+    return claimed.rowcount == 1
 
 
 def _mark(rt: Runtime, delivery_id: int, values: dict[str, Any]) -> None:

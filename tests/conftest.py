@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, text
 
 from config.settings import Settings
@@ -124,3 +129,44 @@ def actors(rt: Runtime) -> dict[str, Actor]:
     with rt.unit_of_work() as conn:
         names = [dept for dept, _ in demo.USERS] + ["supervisor", "province_supervisor", "auditor", "admin"]
         return {name: load_actor(conn, name) for name in names}
+
+
+class Mailbox:
+    """An SMTP server's handler that keeps what it accepted and can hold a sender at RCPT until released."""
+
+    def __init__(self) -> None:
+        self.accepted: list[tuple[list[str], str]] = []
+        self.release = threading.Event()
+        self.release.set()
+        self.holding = threading.Event()
+
+    def hold(self) -> None:
+        """Make the next sender wait at RCPT TO (before any message is accepted)."""
+        self.holding.clear()
+        self.release.clear()
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if not self.release.is_set():
+            self.holding.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.accepted.append((list(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    handler = Mailbox()
+    with socket.socket() as probe:  # a free port (the controller checks it is up by connecting to it)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        handler.release.set()
+        controller.stop()

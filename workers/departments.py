@@ -18,8 +18,10 @@ from config.settings import get_settings
 from services import outbox
 from workers.app import app, runtime
 
-# A mail server, webhook receiver or database that is briefly away: try again later, with backoff.
-TRANSIENT = (OSError, smtplib.SMTPException, urllib.error.URLError, OperationalError)
+# A mail server, webhook receiver or database that is briefly away, or a delivery another attempt holds:
+# try again a few times within seconds (DESIGN.md rule 4: no long countdowns); after that the
+# reconciler publishes the message again.
+TRANSIENT = (OSError, smtplib.SMTPException, urllib.error.URLError, OperationalError, outbox.DeliveriesPending)
 
 
 def _handle(message_id: str) -> str:
@@ -31,10 +33,10 @@ def _register(department: str) -> Any:
     return app.task(
         name=department_task(department, "handle"),
         autoretry_for=TRANSIENT,
-        retry_backoff=2,
-        retry_backoff_max=600,
+        retry_backoff=1,
+        retry_backoff_max=8,
         retry_jitter=True,
-        max_retries=12,
+        max_retries=6,
     )(_handle)
 
 

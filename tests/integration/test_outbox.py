@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import pytest
 from sqlalchemy import select
 
 from config.settings import Settings
@@ -140,3 +142,22 @@ def test_a_department_webhook_receives_each_message_once_with_ids_only(rt, actor
         "message_id": to_bank[0], "topic": "case.transitioned", "case_id": case_id,
         "payload": {"trigger": "certify_health", "from_state": "trained", "to_state": "health_checked", "record_kind": "health"},
     }  # fmt: skip
+
+
+def test_two_handlers_of_one_message_send_its_email_once(rt, actors, clock, mailbox):
+    """A message published twice (after-commit publish and relay, or the reconciler) reaches two workers at once."""
+    handler, port = mailbox
+    cases.register(rt, actors["social_policy"], f.registration(rt.today()))
+    [rung] = deadlines.sweep(rt, clock.now() + timedelta(days=27))
+    settings = Settings(smtp_host="127.0.0.1", smtp_port=port)
+    handler.hold()
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(outbox.handle, rt, settings, rung.message_id)
+        assert handler.holding.wait(10)  # the first handler is sending
+        second = pool.submit(outbox.handle, rt, settings, rung.message_id)
+        with pytest.raises(outbox.DeliveriesPending):
+            second.result(timeout=10)  # it finds the delivery held and leaves it (the task retries later)
+        handler.release.set()
+        assert first.result(timeout=10).outcome == "handled"
+    assert [rcpt for rcpt, _ in handler.accepted] == [["social_policy@camtan.example.org"]]
+    assert outbox.handle(rt, settings, rung.message_id).outcome == "duplicate"

@@ -43,6 +43,7 @@ class Stack:
         self.env = {
             "DATABASE_URL": self.url, "BROKER_URL": broker_url, "GUESTWORK_BROKER_KEY_PREFIX": prefix,
             "GUESTWORK_SMTP_HOST": "127.0.0.1", "GUESTWORK_SMTP_PORT": str(smtp_port),
+            "GUESTWORK_DELIVERY_LEASE_SECONDS": "3",  # a killed worker's hold on a delivery runs out quickly
         }  # fmt: skip
 
     def publish(self, queue: str, message_id: str) -> None:
