@@ -83,11 +83,12 @@ def make_celery(settings: Settings) -> Celery:
 
 
 def _beat_schedule(settings: Settings, embedded: bool) -> dict[str, Any]:
-    schedule: dict[str, Any] = {
-        "sweep-deadlines": {"task": "system.sweep_deadlines", "schedule": 60.0},
-        "relay-outbox": {"task": "system.relay_outbox", "schedule": settings.relay_every_seconds},
-        "republish-unhandled": {"task": "system.republish_unhandled", "schedule": 60.0},
+    """Return beat's entries; each expires after its period, so a worker that was down does not run a backlog of them."""
+    periods = {
+        "system.sweep_deadlines": 60.0,
+        "system.relay_outbox": settings.relay_every_seconds,
+        "system.republish_unhandled": 60.0,
     }
     if embedded:  # kombu's SQLAlchemy transport never deletes the messages it delivered
-        schedule["purge-delivered"] = {"task": "system.purge_delivered", "schedule": 3600.0}
-    return schedule
+        periods["system.purge_delivered"] = 3600.0
+    return {task: {"task": task, "schedule": every, "options": {"expires": every}} for task, every in periods.items()}

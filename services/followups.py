@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, Date, Integer, bindparam, text
 
 from services.models import UtcDateTime
 from services.runtime import Runtime
 from workflows import case as workflow
 from workflows.calendar import local_date
-from workflows.clocks import PlannedClock, plan
+from workflows.clocks import PlannedClock, PlannedRung, plan
 from workflows.history import CORRECT_RECORD, REGISTER
 
 
@@ -32,14 +32,27 @@ _CLOSE_STATE_ITEMS = text(
     """UPDATE work_items SET status = 'closed', closed_at = :at
     WHERE case_id = :case_id AND kind = 'state' AND status IN ('open', 'claimed')"""
 ).bindparams(*_TIMES)
+_OF_CLOCKS = "case_id = :case_id AND status = 'open' AND clock IN :clocks AND (:application_no IS NULL OR application_no = :application_no)"
 _CANCEL_RUNGS = text(
-    """UPDATE deadline_rungs SET status = 'cancelled' WHERE status = 'pending' AND deadline_id IN
-    (SELECT id FROM deadlines WHERE case_id = :case_id AND status = 'open' AND clock IN :clocks)"""
-).bindparams(bindparam("clocks", expanding=True))
-_CLOSE_CLOCKS = text(
-    """UPDATE deadlines SET status = 'closed', closed_at = :at WHERE case_id = :case_id AND status = 'open' AND clock IN :clocks
-    RETURNING clock"""
-).bindparams(bindparam("clocks", expanding=True), *_TIMES)
+    f"""UPDATE deadline_rungs SET status = 'cancelled' WHERE status = 'pending' AND deadline_id IN
+    (SELECT id FROM deadlines WHERE {_OF_CLOCKS})"""
+).bindparams(bindparam("clocks", expanding=True), bindparam("application_no", type_=Integer))
+_CLOSE_CLOCKS = text(f"UPDATE deadlines SET status = 'closed', closed_at = :at WHERE {_OF_CLOCKS} RETURNING clock").bindparams(
+    bindparam("clocks", expanding=True), bindparam("application_no", type_=Integer), *_TIMES
+)
+_RUNNING_CLOCK = text(
+    """SELECT id, counted_from FROM deadlines
+    WHERE case_id = :case_id AND application_no = :application_no AND clock = :clock AND status = 'open'"""
+).columns(counted_from=Date)
+_MOVE_CLOCK = text("UPDATE deadlines SET counted_from = :counted_from, due_at = :due_at WHERE id = :id").bindparams(
+    bindparam("due_at", type_=UtcDateTime)
+)
+_DROP_PENDING_RUNGS = text("DELETE FROM deadline_rungs WHERE deadline_id = :id AND status = 'pending'")
+_RUNGS_DONE = text("SELECT rung FROM deadline_rungs WHERE deadline_id = :id")
+_MOVE_TASK_ITEM = text(
+    """UPDATE work_items SET due_at = :due_at
+    WHERE case_id = :case_id AND application_no = :application_no AND kind = :clock AND status IN ('open', 'claimed')"""
+).bindparams(bindparam("due_at", type_=UtcDateTime))
 _CLOSE_TASK_ITEMS = text(
     """UPDATE work_items SET status = 'closed', closed_at = :at
     WHERE case_id = :case_id AND kind IN :clocks AND status IN ('open', 'claimed')"""
@@ -64,35 +77,50 @@ _OPEN_ITEM = text(
 
 def follow(conn: Connection, rt: Runtime, case_id: int, step: Step, records: dict[str, Any], now: datetime) -> None:
     """Close the work item and clocks a step ended, and open those it started."""
-    moved = step.trigger == REGISTER or step.source != step.dest
-    if step.trigger == CORRECT_RECORD:  # a corrected date restarts the running clocks that count from it
-        counting = [rule.name for rule in rt.clocks.rules.values() if rule.counts_from.startswith(f"{step.record_kind}.")]
-        running = set(_stop(conn, rt, case_id, counting, now))
-        rules = [rt.clocks.rules[name] for name in counting if name in running]
-    else:
-        _stop(conn, rt, case_id, rt.clocks.stopped_by(step.dest) if moved else [], now)
-        rules = [rule for rule in rt.clocks.started_by(step.trigger) if not rule.while_in or step.dest in rule.while_in]
     counselling = records.get("counselling")
     market = counselling.market_code if counselling is not None else None
-    for rule in rules:
-        planned = plan(rule, local_date(now), records, rt.policy, market, now)
+    if step.trigger == CORRECT_RECORD:
+        _recount(conn, rt, case_id, step, records, market, now)
+        return
+    moved = step.trigger == REGISTER or step.source != step.dest
+    if moved:
+        stop_clocks(conn, rt, case_id, rt.clocks.stopped_by(step.dest), now)
+    for rule in rt.clocks.started_by(step.trigger):
+        planned = plan(rule, local_date(now), records, rt.policy, market) if not rule.while_in or step.dest in rule.while_in else None
         if planned is not None:
             _open_clock(conn, case_id, step.application_no, planned, _priority(records), now)
     if moved:
         _move_state_item(conn, case_id, step, _priority(records), now)
 
 
-def _stop(conn: Connection, rt: Runtime, case_id: int, clocks: list[str], now: datetime) -> list[str]:
-    """Close the open clocks named (cancelling their pending rungs, closing their task items); return those closed."""
+def stop_clocks(conn: Connection, rt: Runtime, case_id: int, clocks: list[str], now: datetime, application_no: int | None = None) -> None:
+    """Close a case's open clocks named (of one application if given): cancel their pending rungs, close their task items."""
     if not clocks:
-        return []
-    params = {"case_id": case_id, "clocks": clocks, "at": now}
+        return
+    params = {"case_id": case_id, "clocks": clocks, "at": now, "application_no": application_no}
     conn.execute(_CANCEL_RUNGS, params)
     closed = list(conn.execute(_CLOSE_CLOCKS, params).scalars())
     tasks = [name for name in closed if rt.clocks.rules[name].until_done]
     if tasks:
         conn.execute(_CLOSE_TASK_ITEMS, {**params, "clocks": tasks})
-    return closed
+
+
+def _recount(conn: Connection, rt: Runtime, case_id: int, step: Step, records: dict[str, Any], market: str | None, now: datetime) -> None:
+    """Move the running clocks that count from a corrected date; rungs already fired stay fired."""
+    for rule in rt.clocks.rules.values():
+        if not rule.counts_from.startswith(f"{step.record_kind}."):
+            continue
+        key = {"case_id": case_id, "application_no": step.application_no, "clock": rule.name}
+        running = conn.execute(_RUNNING_CLOCK, key).first()
+        planned = plan(rule, local_date(now), records, rt.policy, market)
+        if running is None or planned is None or planned.counted_from == running.counted_from:
+            continue
+        conn.execute(_MOVE_CLOCK, {"id": running.id, "counted_from": planned.counted_from, "due_at": planned.due_at})
+        conn.execute(_DROP_PENDING_RUNGS, {"id": running.id})
+        rang = set(conn.scalars(_RUNGS_DONE, {"id": running.id}))
+        _add_rungs(conn, running.id, [rung for rung in planned.rungs if rung.number not in rang])
+        if rule.until_done:
+            conn.execute(_MOVE_TASK_ITEM, {**key, "due_at": planned.due_at})
 
 
 def _priority(records: dict[str, Any]) -> int:
@@ -110,17 +138,18 @@ def _open_clock(conn: Connection, case_id: int, application_no: int, planned: Pl
             "counted_from": planned.counted_from, "due_at": planned.due_at, "at": now,
         },
     ).scalar_one()  # fmt: skip
-    if planned.rungs:
-        conn.execute(
-            _ADD_RUNG,
-            [
-                {"deadline_id": deadline_id, "rung": r.number, "fires_at": r.fires_at, "action": r.action, "recipient": r.to}
-                for r in planned.rungs
-            ],
-        )
+    _add_rungs(conn, deadline_id, list(planned.rungs))
     if rule.until_done:
         item = {"kind": rule.name, "state": None, "department": rule.department, "due_at": planned.due_at}
         conn.execute(_OPEN_ITEM, {"case_id": case_id, "application_no": application_no, "priority": priority, "at": now, **item})
+
+
+def _add_rungs(conn: Connection, deadline_id: int, rungs: list[PlannedRung]) -> None:
+    if rungs:
+        conn.execute(
+            _ADD_RUNG,
+            [{"deadline_id": deadline_id, "rung": r.number, "fires_at": r.fires_at, "action": r.action, "recipient": r.to} for r in rungs],
+        )
 
 
 def _move_state_item(conn: Connection, case_id: int, step: Step, priority: int, now: datetime) -> None:

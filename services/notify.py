@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import smtplib
 import urllib.request
 from dataclasses import dataclass
@@ -14,9 +15,11 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, text
 
 from config.settings import Settings
-from services.models import AdminUnit, Case, Deadline, Json, User, UtcDateTime
+from services.models import AdminUnit, Case, Deadline, DeadlineRung, Json, User, UtcDateTime
 from services.runtime import Runtime
 from workflows.calendar import local_date
+
+log = logging.getLogger(__name__)
 
 # No personal data leaves in a notification: a case is named by its number, the clock by its label.
 TEMPLATES = {
@@ -52,8 +55,9 @@ class Notice:
 def rung_notice(conn: Connection, rt: Runtime, payload: dict[str, Any]) -> Notice | None:
     """Build the notice of a fired rung, with its recipients; None if the deadline is gone."""
     deadline = conn.execute(
-        select(Deadline.case_id, Deadline.clock, Deadline.department, Deadline.due_at, Case.commune_id)
+        select(Deadline.case_id, Deadline.clock, Deadline.department, Deadline.due_at, Case.commune_id, DeadlineRung.recipient)
         .join(Case, Case.id == Deadline.case_id)
+        .join(DeadlineRung, (DeadlineRung.deadline_id == Deadline.id) & (DeadlineRung.rung == payload["rung"]))
         .where(Deadline.id == payload["deadline_id"])
     ).first()
     if deadline is None:
@@ -67,14 +71,16 @@ def rung_notice(conn: Connection, rt: Runtime, payload: dict[str, Any]) -> Notic
     }  # fmt: skip
     words = {**data, "due_vi": due.strftime("%d/%m/%Y"), "due_en": due.isoformat()}
     vi, en = TEMPLATES[payload["action"]]
-    recipient = _recipient_of(rt, deadline.clock, payload["rung"])
-    return Notice(vi.format(**words), en.format(**words), data, _users(conn, recipient, deadline.department, deadline.commune_id))
-
-
-def _recipient_of(rt: Runtime, clock: str, rung: int) -> str:
-    rule = rt.clocks.rules.get(clock)
-    rungs = {r.number: r.to for r in rule.ladder} if rule else {}
-    return rungs.get(rung, "owner")
+    users = _users(conn, deadline.recipient, deadline.department, deadline.commune_id)
+    if not users:  # nobody to tell: say so where an operator looks, rather than drop it silently
+        log.warning(
+            "rung %s of deadline %s (%s) has no active recipient (%s)",
+            payload["rung"],
+            payload["deadline_id"],
+            deadline.clock,
+            deadline.recipient,
+        )
+    return Notice(vi.format(**words), en.format(**words), data, users)
 
 
 def _users(conn: Connection, recipient: str, department: str, commune_id: int) -> list[tuple[int, str | None]]:

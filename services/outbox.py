@@ -12,7 +12,7 @@ from sqlalchemy import Connection, and_, bindparam, or_, select, text, update
 from config.settings import Settings
 from services import notify
 from services.models import Delivery, Json, Notification, OutboxMessage, UtcDateTime
-from services.runtime import Publish, Runtime
+from services.runtime import PUBLISHED, Publish, Runtime
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +20,6 @@ _SKIP_LOCKED = {"postgresql": " FOR UPDATE SKIP LOCKED", "sqlite": ""}
 _PENDING = "SELECT id, message_id, queue FROM outbox WHERE status = 'pending' ORDER BY id LIMIT :limit"
 _STALE = """SELECT id, message_id, queue FROM outbox WHERE status = 'published' AND published_at < :before
     ORDER BY published_at LIMIT :limit"""
-_PUBLISHED = text(
-    "UPDATE outbox SET status = 'published', published_at = :now, attempts = attempts + 1 WHERE id IN :ids AND status <> 'done'"
-).bindparams(bindparam("ids", expanding=True), bindparam("now", type_=UtcDateTime))
 _LOCK_MESSAGE = {
     "postgresql": "SELECT id, message_id, topic, queue, case_id, payload, status FROM outbox WHERE message_id = :message_id FOR UPDATE",
     "sqlite": "SELECT id, message_id, topic, queue, case_id, payload, status FROM outbox WHERE message_id = :message_id",
@@ -48,7 +45,7 @@ def _publish(rt: Runtime, publish: Publish, query: Any, params: dict[str, Any]) 
         for row in rows:
             publish(row.queue, row.message_id)
         if rows:
-            conn.execute(_PUBLISHED, {"ids": [row.id for row in rows], "now": rt.clock.now()})
+            conn.execute(PUBLISHED, {"ids": [row.message_id for row in rows], "now": rt.clock.now()})
     return len(rows)
 
 

@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 # Publish one outbox message (queue, message id) to the broker; raise if the broker did not take it.
 Publish = Callable[[str, str], None]
 
-_PUBLISHED = text(
-    "UPDATE outbox SET status = 'published', published_at = :now, attempts = attempts + 1 WHERE message_id IN :ids AND status = 'pending'"
+# Mark outbox rows published (again, for the reconciler), unless a consumer already handled them.
+PUBLISHED = text(
+    "UPDATE outbox SET status = 'published', published_at = :now, attempts = attempts + 1 WHERE message_id IN :ids AND status <> 'done'"
 ).bindparams(bindparam("ids", expanding=True), bindparam("now", type_=UtcDateTime))
 
 
@@ -55,7 +56,7 @@ class Runtime:
             sent.append(message_id)
         if sent:
             with UnitOfWork(self.engine) as conn:
-                conn.execute(_PUBLISHED, {"ids": sent, "now": self.clock.now()})
+                conn.execute(PUBLISHED, {"ids": sent, "now": self.clock.now()})
 
     def today(self) -> date:
         """Return the business date in Vietnam."""

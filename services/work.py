@@ -7,10 +7,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, TextClause, TextualSelect, bindparam, text
+from sqlalchemy import Connection, Integer, TextClause, TextualSelect, bindparam, text
 from sqlalchemy.exc import IntegrityError
 
-from services import store
+from services import followups, store
 from services.models import UtcDateTime
 from services.runtime import Runtime
 from services.users import Actor, load_actor
@@ -50,18 +50,12 @@ _COMPLETE = text(
     """UPDATE work_items SET status = 'done', closed_at = :at, closed_by = :user_id
     WHERE id = :id AND status = 'claimed' AND assignee_id = :user_id"""
 ).bindparams(*_TIMES)
+# A reassignment applies to the item as the supervisor saw it: a claim or release in between refuses it.
 _REASSIGN = text(
     """UPDATE work_items SET status = 'claimed', assignee_id = :user_id, claimed_at = :at
-    WHERE id = :id AND status IN ('open', 'claimed')"""
-).bindparams(*_TIMES)
-_CANCEL_RUNGS = text(
-    """UPDATE deadline_rungs SET status = 'cancelled' WHERE status = 'pending' AND deadline_id IN
-    (SELECT id FROM deadlines WHERE case_id = :case_id AND application_no = :application_no AND clock = :clock AND status = 'open')"""
-)
-_CLOSE_CLOCK = text(
-    """UPDATE deadlines SET status = 'closed', closed_at = :at
-    WHERE case_id = :case_id AND application_no = :application_no AND clock = :clock AND status = 'open'"""
-).bindparams(*_TIMES)
+    WHERE id = :id AND status = :status_read
+      AND (assignee_id = :assignee_read OR (assignee_id IS NULL AND :assignee_read IS NULL))"""
+).bindparams(*_TIMES, bindparam("assignee_read", type_=Integer))
 
 
 def claim(rt: Runtime, actor: Actor, item_id: int) -> ItemRef:
@@ -106,9 +100,7 @@ def complete(rt: Runtime, actor: Actor, item_id: int) -> ItemRef:
         now = rt.clock.now()
         if conn.execute(_COMPLETE, {"id": item_id, "user_id": actor.user_id, "at": now}).rowcount != 1:
             raise _changed(item_id)
-        clock = {"case_id": item.case_id, "application_no": item.application_no, "clock": item.kind}
-        conn.execute(_CANCEL_RUNGS, clock)
-        conn.execute(_CLOSE_CLOCK, {**clock, "at": now})
+        followups.stop_clocks(conn, rt, item.case_id, [item.kind], now, item.application_no)
     return ItemRef(item_id, "done", actor.username)
 
 
@@ -126,7 +118,8 @@ def reassign(rt: Runtime, actor: Actor, item_id: int, to_username: str, reason: 
             target = _officer_for(conn, to_username, item)
             case, _ = store.load_case_and_records(conn, item.case_id)  # locks the case row on PostgreSQL
             now = rt.clock.now()
-            if conn.execute(_REASSIGN, {"id": item_id, "user_id": target.user_id, "at": now}).rowcount != 1:
+            read = {"status_read": item.status, "assignee_read": item.assignee_id}
+            if conn.execute(_REASSIGN, {"id": item_id, "user_id": target.user_id, "at": now, **read}).rowcount != 1:
                 raise _changed(item_id)
             entry = store.Entry(
                 trigger=REASSIGN, from_state=case.state, to_state=case.state, application_no=case.application_no,

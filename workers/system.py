@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import create_engine, text
 
@@ -44,7 +44,7 @@ def purge_delivered() -> int:
     engine = create_engine(get_settings().broker_url.removeprefix("sqla+"))
     try:
         with engine.begin() as conn:
-            before = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=1)
+            before = datetime.now() - timedelta(days=1)  # kombu stamps messages with naive local time
             return conn.execute(
                 text("DELETE FROM kombu_message WHERE visible = :no AND timestamp < :before"), {"no": False, "before": before}
             ).rowcount

@@ -100,16 +100,24 @@ def test_a_case_deadlines_show_due_dates_rungs_and_whether_they_were_met(rt, act
     assert found["departure"]["met"] is None and found["departure"]["status"] == "open"
 
 
-def test_a_corrected_examination_date_restarts_the_health_certificate_clock(rt, actors, clock):
+def test_a_corrected_examination_date_moves_the_health_certificate_clock_and_keeps_fired_rungs(rt, actors, clock):
     case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today())).id
     for trigger in ("counsel", "train", "certify_health"):
         f.step(rt, actors, case_id, trigger)
+    # The certificate (12 months for Japan) is examined on 1/6/2026: its first reminder fires on 27/5/2027.
+    [reminder] = [r for r in deadlines.sweep(rt, clock.now() + timedelta(days=362)) if r.clock == "health_certificate"]
+    assert reminder.rung == 1
+    cases.put_record(rt, actors["office"], case_id, "health", f.health(rt.today()), reason="Ghi chú thêm")  # same date
     earlier = rt.today() - timedelta(days=40)
     cases.put_record(rt, actors["office"], case_id, "health", f.health(earlier), reason="Sai ngày khám")
-    clocks = [d for d in deadlines.case_deadlines(rt, case_id) if d["clock"] == "health_certificate"]
-    assert [(d["status"], d["counted_from"]) for d in sorted(clocks, key=lambda d: d["id"])] == [
-        ("closed", rt.today()),
-        ("open", earlier),
+    [health] = [d for d in deadlines.case_deadlines(rt, case_id) if d["clock"] == "health_certificate"]
+    assert (health["status"], health["counted_from"], local_date(health["due_at"])) == ("open", earlier, date(2027, 4, 22))
+    # Rung 1 fired already and stays fired (never twice); the others are planned from the corrected date.
+    assert [(r["rung"], r["status"], local_date(r["fires_at"])) for r in health["rungs"]] == [
+        (1, "fired", date(2027, 5, 27)),
+        (2, "pending", date(2027, 4, 22)),
+        (3, "pending", date(2027, 4, 23)),
+        (4, "pending", date(2027, 5, 5)),
     ]
 
 
@@ -141,10 +149,14 @@ def test_two_beats_sweeping_at_once_fire_each_rung_once(postgres_engine, clock):
 def test_after_a_sweep_outage_a_late_deadline_fires_only_its_highest_due_rung(rt, actors, clock):
     case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today())).id
     fired = deadlines.sweep(rt, clock.now() + timedelta(days=33))  # nobody swept for a month: rungs 1-3 are due
-    assert [(rung.case_id, rung.clock, rung.rung, rung.action) for rung in fired] == [(case_id, "counselling", 3, "escalate")]
+    # Rungs 1 and 2 both remind the officer: only the later one goes; rung 3 (the commune supervisor) goes too.
+    assert [(rung.case_id, rung.clock, rung.rung, rung.action) for rung in fired] == [
+        (case_id, "counselling", 2, "remind"),
+        (case_id, "counselling", 3, "escalate"),
+    ]
     with rt.unit_of_work(writes=False) as conn:
         statuses = conn.scalars(select(DeadlineRung.status).order_by(DeadlineRung.rung)).all()  # the counselling clock's four
-    assert statuses == ["skipped", "skipped", "fired", "pending"]
+    assert statuses == ["skipped", "fired", "fired", "pending"]
 
 
 def test_a_corrected_return_date_moves_the_running_task_clocks_and_leaves_finished_ones(rt, actors, clock):
@@ -165,8 +177,22 @@ def test_a_corrected_return_date_moves_the_running_task_clocks_and_leaves_finish
         ).all()
     assert [tuple(item) for item in items if item.kind in ("return_notice", "liquidation")] == [
         ("return_notice", "done"),  # finished before the correction: not asked again
-        ("liquidation", "closed"),  # running: closed and opened again from the corrected date
-        ("liquidation", "open"),
+        ("liquidation", "open"),  # running: its due date moves with the corrected return date
     ]
-    liquidation = [d for d in deadlines.case_deadlines(rt, case_id) if d["clock"] == "liquidation" and d["status"] == "open"]
-    assert [d["counted_from"] for d in liquidation] == [earlier]
+    [liquidation] = [d for d in deadlines.case_deadlines(rt, case_id) if d["clock"] == "liquidation"]
+    assert (liquidation["counted_from"], local_date(liquidation["due_at"])) == (earlier, earlier + timedelta(days=180))
+    with rt.unit_of_work(writes=False) as conn:
+        due = conn.scalar(select(WorkItem.due_at).where(WorkItem.case_id == case_id, WorkItem.kind == "liquidation"))
+    assert due == liquidation["due_at"]
+
+
+def test_a_reopened_case_is_counselled_again_within_its_clock(rt, actors, clock):
+    case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today())).id
+    cases.withdraw(rt, actors["social_policy"], case_id, "Gia đình không đồng ý")
+    clock.advance(days=100)
+    cases.reopen(rt, actors["social_policy"], case_id, "Đăng ký lại")
+    clocks = [(d["application_no"], d["clock"], d["status"]) for d in deadlines.case_deadlines(rt, case_id)]
+    assert clocks == [(1, "counselling", "closed"), (2, "counselling", "open")]
+    with rt.unit_of_work(writes=False) as conn:
+        due = conn.scalar(select(WorkItem.due_at).where(WorkItem.case_id == case_id, WorkItem.status == "open"))
+    assert local_date(due) == rt.today() + timedelta(days=30)

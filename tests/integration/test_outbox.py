@@ -65,7 +65,9 @@ def test_a_rung_message_is_handled_once_however_often_it_arrives(rt, actors, clo
 
 def test_escalations_go_to_the_commune_then_the_province_supervisors(rt, actors, clock):
     cases.register(rt, actors["social_policy"], f.registration(rt.today()))
-    [commune] = deadlines.sweep(rt, clock.now() + timedelta(days=32))  # 2/7: one working day late
+    # Nobody swept until 2/7 (one working day late): the officer's latest reminder and the commune escalation go.
+    remind, commune = deadlines.sweep(rt, clock.now() + timedelta(days=32))
+    assert (remind.rung, remind.recipient, commune.rung, commune.recipient) == (2, "owner", 3, "commune_supervisor")
     [province] = deadlines.sweep(rt, clock.now() + timedelta(days=40))  # 10/7: seven working days late
     settings = Settings(language="en")
     for rung in (commune, province):

@@ -323,6 +323,25 @@ def test_an_open_item_can_be_reassigned_too(rt, actors):
     assert item(rt, item_id).status == "claimed"
 
 
+def test_a_reassignment_based_on_a_stale_view_of_the_item_is_refused(rt, actors, monkeypatch):
+    """A claim lands between the supervisor's read and the update: the reassignment must not override it."""
+    case_id = register(rt, actors)
+    item_id = the_item(rt, case_id)
+    officer(rt, "hong2", "social_policy")
+    load = work._load
+
+    def load_then_someone_claims(conn: Any, wanted: int) -> Any:
+        seen = load(conn, wanted)  # the supervisor sees the item open...
+        conn.execute(
+            WorkItem.__table__.update().where(WorkItem.id == wanted).values(status="claimed", assignee_id=actors["social_policy"].user_id)
+        )
+        return seen  # ...and an officer claims it before the update
+
+    monkeypatch.setattr(work, "_load", load_then_someone_claims)
+    with pytest.raises(Conflict):
+        work.reassign(rt, actors["supervisor"], item_id, "hong2", "Giao việc")
+
+
 def test_reassigning_needs_a_supervisor_a_reason_and_an_officer_of_the_department(rt, actors):
     case_id = register(rt, actors)
     item_id = the_item(rt, case_id)

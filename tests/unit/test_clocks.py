@@ -10,7 +10,7 @@ import pytest
 from config.policy import load_clocks, load_policy
 from config.settings import Settings
 from workflows.calendar import VIETNAM, local_date
-from workflows.clocks import Length, build_clock_policy, moment, plan
+from workflows.clocks import Length, build_clock_policy, plan
 
 SETTINGS = Settings()
 CLOCKS = load_clocks(SETTINGS.clocks_file, SETTINGS.departments_file)
@@ -41,7 +41,7 @@ def test_a_step_just_after_midnight_in_vietnam_counts_from_the_vietnamese_day():
     # 17:30 UTC on 12/2 is 00:30 on 13/2 in Hà Nội: the bank's 7 working days start on the 13th.
     step = datetime(2026, 2, 12, 17, 30, tzinfo=UTC)
     assert local_date(step) == date(2026, 2, 13)
-    planned = plan(CLOCKS.rules["loan_answer"], local_date(step), {}, POLICY, None, step)
+    planned = plan(CLOCKS.rules["loan_answer"], local_date(step), {}, POLICY, None)
     assert planned is not None
     assert planned.due_at == datetime(2026, 3, 3, 23, 59, 59, tzinfo=VIETNAM)
     assert planned.due_at.tzinfo is UTC and planned.due_at.hour == 16  # 23:59:59 in Vietnam is 16:59:59 UTC
@@ -55,19 +55,21 @@ def test_a_step_just_after_midnight_in_vietnam_counts_from_the_vietnamese_day():
     assert all(rung.fires_at.astimezone(VIETNAM).hour == 8 for rung in planned.rungs)
 
 
-def test_a_clock_that_opens_late_keeps_only_its_latest_passed_rung():
+def test_a_clock_counting_from_a_recorded_date_is_due_from_that_date_even_if_it_opens_late():
     returned = SimpleNamespace(returned_on=date(2026, 5, 10))
-    now = moment(date(2026, 6, 1), datetime.min.time())  # the return is recorded three weeks late
-    planned = plan(CLOCKS.rules["return_notice"], date(2026, 6, 1), {"return": returned}, POLICY, None, now)
-    assert planned is not None and local_date(planned.due_at) == date(2026, 5, 25)
-    # -3wd, 0d and +1wd (26/5) have passed: only the commune escalation is kept, then the province one (3/6).
-    assert [(rung.number, rung.action) for rung in planned.rungs] == [(3, "escalate"), (4, "escalate")]
+    planned = plan(CLOCKS.rules["return_notice"], date(2026, 6, 1), {"return": returned}, POLICY, None)  # recorded three weeks late
+    assert planned is not None and planned.counted_from == date(2026, 5, 10) and local_date(planned.due_at) == date(2026, 5, 25)
+    # Every rung is planned, past ones too: the sweep fires only the latest passed rung to each recipient.
+    assert [(rung.number, local_date(rung.fires_at)) for rung in planned.rungs] == [
+        (1, date(2026, 5, 20)),
+        (2, date(2026, 5, 25)),
+        (3, date(2026, 5, 26)),
+        (4, date(2026, 6, 3)),
+    ]
 
 
 def test_a_clock_counting_from_a_missing_record_date_does_not_open():
-    assert (
-        plan(CLOCKS.rules["health_certificate"], date(2026, 6, 1), {}, POLICY, None, moment(date(2026, 6, 1), datetime.min.time())) is None
-    )
+    assert plan(CLOCKS.rules["health_certificate"], date(2026, 6, 1), {}, POLICY, None) is None
 
 
 def test_policy_lengths_follow_the_rule_values_and_the_market():
@@ -79,6 +81,7 @@ def test_policy_lengths_follow_the_rule_values_and_the_market():
 
 def test_which_clocks_a_step_starts_and_a_state_stops():
     assert [rule.name for rule in CLOCKS.started_by("certify_health")] == ["health_certificate", "loan_answer"]
+    assert [rule.name for rule in CLOCKS.started_by("reopen")] == ["counselling"]  # a new application is counselled again
     assert set(CLOCKS.stopped_by("departed")) == {
         "counselling",
         "departure",
