@@ -70,7 +70,7 @@ class ClockRule:
     name: str
     label_vi: str
     label_en: str
-    starts_on: str  # the trigger whose event starts the clock
+    starts_on: tuple[str, ...]  # the triggers whose events start the clock
     counts_from: str  # "event" (the day of the step) or a record path, e.g. "health.examined_on"
     length: str  # a Length ("30d") or a policy length ("@health_validity")
     department: str
@@ -112,29 +112,25 @@ class ClockPolicy:
 
     def started_by(self, trigger: str) -> list[ClockRule]:
         """Return the clocks a trigger starts."""
-        return [rule for rule in self.rules.values() if rule.starts_on == trigger]
+        return [rule for rule in self.rules.values() if trigger in rule.starts_on]
 
     def stopped_by(self, state: str) -> list[str]:
         """Return the clocks that stop when a case enters a state (it left the states they run in)."""
         return [rule.name for rule in self.rules.values() if rule.while_in and state not in rule.while_in]
 
 
-def plan(
-    rule: ClockRule, event_day: date, records: dict[str, Any], policy: Policy, market: str | None, now: datetime
-) -> PlannedClock | None:
-    """Plan a clock that starts now: its due moment and rungs; None if the date it counts from is not recorded.
+def plan(rule: ClockRule, event_day: date, records: dict[str, Any], policy: Policy, market: str | None) -> PlannedClock | None:
+    """Plan a clock: the day it counts from, its due moment and every rung; None if its date is not recorded.
 
-    Rungs whose moment has already passed are dropped, except the latest of them, which fires at the next
-    sweep: a case already late is reminded or escalated once, at the level it has reached.
+    Rungs whose moment has passed already are planned too: the next sweep fires them (only the latest
+    one to each recipient, so a late case is reminded once at the level it has reached).
     """
     origin = event_day if rule.counts_from == "event" else _read_date(records, rule.counts_from)
     if origin is None:
         return None
     due_day = rule.length_for(policy, market).after(origin)
-    rungs = [PlannedRung(rung.number, moment(rung.at.after(due_day), REMINDER_TIME), rung.action, rung.to) for rung in rule.ladder]
-    passed = [rung for rung in rungs if rung.fires_at <= now]
-    kept = tuple(passed[-1:] + [rung for rung in rungs if rung.fires_at > now])
-    return PlannedClock(rule, origin, moment(due_day, DUE_TIME), kept)
+    rungs = tuple(PlannedRung(rung.number, moment(rung.at.after(due_day), REMINDER_TIME), rung.action, rung.to) for rung in rule.ladder)
+    return PlannedClock(rule, origin, moment(due_day, DUE_TIME), rungs)
 
 
 def moment(day: date, at: time) -> datetime:
@@ -158,7 +154,7 @@ def build_clock_policy(data: dict[str, Any], departments: set[str], states: set[
     rules = {}
     for name, spec in data.get("clock", {}).items():
         rule = ClockRule(
-            name=name, label_vi=spec["label_vi"], label_en=spec["label_en"], starts_on=spec["starts_on"],
+            name=name, label_vi=spec["label_vi"], label_en=spec["label_en"], starts_on=_names(spec["starts_on"]),
             counts_from=spec.get("counts_from", "event"), length=spec["length"], department=spec["department"],
             ladder=ladders[spec.get("ladder", "standard")], while_in=tuple(spec.get("while_in", ())),
             until_done=bool(spec.get("until_done", False)),
@@ -166,8 +162,7 @@ def build_clock_policy(data: dict[str, Any], departments: set[str], states: set[
         if rule.length not in _POLICY_LENGTHS:
             Length.parse(rule.length)
         wrong = [f"state {state!r}" for state in rule.while_in if state not in states]
-        if rule.starts_on not in triggers:
-            wrong.append(f"trigger {rule.starts_on!r}")
+        wrong += [f"trigger {trigger!r}" for trigger in rule.starts_on if trigger not in triggers]
         if rule.department not in departments:
             wrong.append(f"department {rule.department!r}")
         if wrong:
@@ -176,6 +171,10 @@ def build_clock_policy(data: dict[str, Any], departments: set[str], states: set[
             raise ValueError(f"clock {name}: give either while_in or until_done = true")
         rules[name] = rule
     return ClockPolicy(rules)
+
+
+def _names(value: str | list[str]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def _ladder(name: str, rungs: list[dict[str, str]], departments: set[str]) -> tuple[Rung, ...]:
