@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import smtplib
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime
-from email.message import EmailMessage
+from datetime import datetime, timedelta
+from email.header import Header
+from email.mime.text import MIMEText
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, text
@@ -101,14 +103,32 @@ _ADD_NOTIFICATION = text(
     """INSERT INTO notifications (message_id, user_id, case_id, topic, data, created_at)
     VALUES (:message_id, :user_id, :case_id, :topic, :data, :now) ON CONFLICT (message_id, user_id) DO NOTHING"""
 ).bindparams(bindparam("data", type_=Json), bindparam("now", type_=UtcDateTime))
-_ADD_DELIVERY = text(
-    """INSERT INTO deliveries (message_id, channel, recipient, status, attempts, created_at)
-    VALUES (:message_id, :channel, :recipient, 'pending', 0, :now) ON CONFLICT (message_id, channel, recipient) DO NOTHING"""
-).bindparams(bindparam("now", type_=UtcDateTime))
+# A delivery is written once per (message, channel, recipient) and taken by one attempt at a time: a new
+# row is taken at once; an existing one only if it is pending or its holder's lease ran out. RETURNING
+# gives this attempt exactly the deliveries it holds.
+_TAKE_DELIVERY = text(
+    """INSERT INTO deliveries (message_id, channel, recipient, status, attempts, created_at, lease_until)
+    VALUES (:message_id, :channel, :recipient, 'sending', 1, :now, :lease_until)
+    ON CONFLICT (message_id, channel, recipient) DO UPDATE
+        SET status = 'sending', lease_until = excluded.lease_until, attempts = deliveries.attempts + 1
+        WHERE deliveries.status = 'pending' OR (deliveries.status = 'sending' AND deliveries.lease_until < excluded.created_at)
+    RETURNING id, channel, recipient"""
+).bindparams(bindparam("now", type_=UtcDateTime), bindparam("lease_until", type_=UtcDateTime))
 
 
-def record_notice(conn: Connection, message: Any, notice: Notice | None, settings: Settings, now: datetime) -> None:
-    """Write the in-app notifications and the deliveries to send, each once per (message, channel, recipient)."""
+@dataclass(frozen=True)
+class Taken:
+    """The deliveries of a message this attempt holds, and how many it should have sent in all."""
+
+    deliveries: list[Any]
+    wanted: int
+
+
+def record_notice(conn: Connection, message: Any, notice: Notice | None, settings: Settings, now: datetime) -> Taken:
+    """Write the in-app notifications, and write and take the deliveries, each once per (message, channel, recipient).
+
+    Deliveries already sent or held by another attempt are not taken; the caller sends the ones it took.
+    """
     deliveries = []
     if notice is not None:
         base = {"message_id": message.message_id, "case_id": message.case_id, "topic": message.topic, "now": now}
@@ -123,22 +143,68 @@ def record_notice(conn: Connection, message: Any, notice: Notice | None, setting
     url = settings.webhooks.get(message.queue)
     if url:
         deliveries.append(("webhook", url))
-    if deliveries:
-        conn.execute(_ADD_DELIVERY, [{"message_id": message.message_id, "channel": c, "recipient": r, "now": now} for c, r in deliveries])
+    lease_until = now + timedelta(seconds=settings.delivery_lease_seconds)
+    taken = [
+        row
+        for channel, recipient in deliveries
+        for row in conn.execute(
+            _TAKE_DELIVERY,
+            {"message_id": message.message_id, "channel": channel, "recipient": recipient, "now": now, "lease_until": lease_until},
+        )
+    ]
+    return Taken(taken, len(deliveries))
+
+
+class _Mailer:
+    """One SMTP connection per process, opened on first use and opened again when the server dropped it."""
+
+    def __init__(self) -> None:
+        self._smtp: smtplib.SMTP | None = None
+        self._server: tuple[str, int] | None = None
+
+    def send(self, settings: Settings, recipient: str, message: bytes) -> None:
+        server = (settings.smtp_host or "localhost", settings.smtp_port)
+        for attempt in (1, 2):
+            try:
+                self._connection(server).sendmail(settings.smtp_sender, [recipient], message)
+                return
+            except (smtplib.SMTPServerDisconnected, ConnectionError):
+                self.close()
+                if attempt == 2:
+                    raise
+
+    def _connection(self, server: tuple[str, int]) -> smtplib.SMTP:
+        if self._smtp is None or self._server != server:
+            self.close()
+            self._smtp, self._server = smtplib.SMTP(*server, timeout=10), server
+        return self._smtp
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._smtp.quit()
+        self._smtp = None
+
+
+_MAIL = _Mailer()
 
 
 def send(channel: str, recipient: str, message: Any, notice: Notice | None, settings: Settings) -> None:
     """Send one delivery; raise if the server refused it (the caller retries)."""
     if channel == "email":
-        mail = EmailMessage()
-        mail["From"], mail["To"] = settings.smtp_sender, recipient
-        mail["Subject"] = notice.subject(settings.language) if notice else message.topic
-        mail["Message-ID"] = (
-            f"<{message.message_id}.{hashlib.sha256(recipient.encode()).hexdigest()[:12]}@guestwork>"  # lets a server drop a resend
+        subject = notice.subject(settings.language) if notice else message.topic
+        mail = MIMEText(
+            f"{subject}\n\nMở hồ sơ số {message.case_id} trong guestwork. / Open case {message.case_id} in guestwork.", "plain", "utf-8"
         )
-        mail.set_content(f"{mail['Subject']}\n\nMở hồ sơ số {message.case_id} trong guestwork. / Open case {message.case_id} in guestwork.")
-        with smtplib.SMTP(settings.smtp_host or "localhost", settings.smtp_port, timeout=10) as smtp:
-            smtp.send_message(mail)
+        mail["From"], mail["To"], mail["Subject"] = (
+            settings.smtp_sender,
+            recipient,
+            Header(subject, "utf-8", header_name="Subject").encode(),
+        )
+        mail["Message-ID"] = (
+            f"<{message.message_id}.{hashlib.sha256(recipient.encode()).hexdigest()[:12]}@guestwork>"  # a resend can be dropped
+        )
+        _MAIL.send(settings, recipient, mail.as_bytes())
         return
     body = {"message_id": message.message_id, "topic": message.topic, "case_id": message.case_id, "payload": message.payload}
     request = urllib.request.Request(

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, or_, select, text, update
+from sqlalchemy import Connection, bindparam, select, text, update
 
 from config.settings import Settings
 from services import notify
-from services.models import Delivery, Json, Notification, OutboxMessage, UtcDateTime
+from services.models import Delivery, Json, Notification, UtcDateTime
 from services.runtime import PUBLISHED, Publish, Runtime
 
 log = logging.getLogger(__name__)
@@ -75,15 +75,15 @@ def handle(rt: Runtime, settings: Settings, message_id: str) -> Handled:
         if message.status == "done":
             return Handled("duplicate")
         notice = _notice(conn, rt, message)
-        notify.record_notice(conn, message, notice, settings, rt.clock.now())
-    sent = _send_pending(rt, settings, message, notice)
+        taken = notify.record_notice(conn, message, notice, settings, rt.clock.now())
+    sent = _send(rt, settings, message, notice, taken.deliveries)
     with rt.unit_of_work() as conn:
-        conn.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.message_id == message_id, OutboxMessage.status != "done")
-            .values(status="done", handled_at=rt.clock.now())
-        )
-    return Handled("handled", sent)
+        if sent:
+            conn.execute(_SENT, {"ids": sent, "now": rt.clock.now()})
+        if len(sent) < taken.wanted and conn.scalar(_UNSENT, {"message_id": message_id}):
+            raise DeliveriesPending(f"deliveries of message {message_id} are held by another attempt")
+        conn.execute(_DONE, {"message_id": message_id, "now": rt.clock.now()})
+    return Handled("handled", len(sent))
 
 
 def _notice(conn: Connection, rt: Runtime, message: Any) -> notify.Notice | None:
@@ -96,46 +96,32 @@ class DeliveriesPending(Exception):
     """Another attempt holds some deliveries of the message: try again when its lease has run out."""
 
 
-def _send_pending(rt: Runtime, settings: Settings, message: Any, notice: notify.Notice | None) -> int:
-    """Send each delivery not yet sent that this attempt can claim; raise DeliveriesPending if some are held."""
-    with rt.unit_of_work(writes=False) as conn:
-        unsent = conn.execute(
-            select(Delivery.id, Delivery.channel, Delivery.recipient)
-            .where(Delivery.message_id == message.message_id, Delivery.status != "sent")
-            .order_by(Delivery.id)
-        ).all()
-    held = 0
-    for delivery in unsent:
-        if not _claim(rt, delivery.id, settings.delivery_lease_seconds):
-            held += 1
-            continue
+_SENT = text("UPDATE deliveries SET status = 'sent', sent_at = :now, lease_until = NULL, last_error = NULL WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True), bindparam("now", type_=UtcDateTime)
+)
+_UNSENT = text("SELECT count(*) FROM deliveries WHERE message_id = :message_id AND status <> 'sent'")
+_DONE = text("UPDATE outbox SET status = 'done', handled_at = :now WHERE message_id = :message_id AND status <> 'done'").bindparams(
+    bindparam("now", type_=UtcDateTime)
+)
+
+
+def _send(rt: Runtime, settings: Settings, message: Any, notice: notify.Notice | None, taken: list[Any]) -> list[int]:
+    """Send the deliveries this attempt holds; on a failure, give it back (pending, with the error) and raise."""
+    sent: list[int] = []
+    for delivery in taken:
         try:
             notify.send(delivery.channel, delivery.recipient, message, notice, settings)
         except Exception as error:
-            _mark(rt, delivery.id, {"status": "pending", "lease_until": None, "last_error": f"{type(error).__name__}: {error}"[:500]})
+            with rt.unit_of_work() as conn:
+                if sent:
+                    conn.execute(_SENT, {"ids": sent, "now": rt.clock.now()})
+                error_text = f"{type(error).__name__}: {error}"[:500]
+                conn.execute(
+                    update(Delivery).where(Delivery.id == delivery.id).values(status="pending", lease_until=None, last_error=error_text)
+                )
             raise
-        _mark(rt, delivery.id, {"status": "sent", "sent_at": rt.clock.now(), "lease_until": None, "last_error": None})
-    if held:
-        raise DeliveriesPending(f"{held} deliveries of message {message.message_id} are held by another attempt")
-    return len(unsent)
-
-
-def _claim(rt: Runtime, delivery_id: int, lease_seconds: int) -> bool:
-    """Take a delivery for this attempt (two handlers of one message never both send it)."""
-    now = rt.clock.now()
-    free = or_(Delivery.status == "pending", and_(Delivery.status == "sending", Delivery.lease_until < now))
-    with rt.unit_of_work() as conn:
-        claimed = conn.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, free)
-            .values(status="sending", lease_until=now + timedelta(seconds=lease_seconds), attempts=Delivery.attempts + 1)
-        )
-    return claimed.rowcount == 1
-
-
-def _mark(rt: Runtime, delivery_id: int, values: dict[str, Any]) -> None:
-    with rt.unit_of_work() as conn:
-        conn.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+        sent.append(delivery.id)
+    return sent
 
 
 def unread(rt: Runtime, user_id: int) -> list[dict[str, Any]]:
