@@ -3,14 +3,24 @@
 Each round drives fresh cases through register → counsel → train → certify_health → approve_loan → depart →
 return_home, one command per step and one transaction per command, in two phases on the same server:
 
-* service: `services.cases.register` / `services.cases.fire` on the production engine (`services.db.make_engine`);
+* service: `services.cases.register` / `services.cases.fire` on the production engine (`services.db.make_engine`):
+  validation, guards, the hashed event, the case row, the record, the outbox rows, and the step's followups
+  (`services.followups`): the departments' work items and the legal clocks (deadlines and their reminder rungs);
 * raw: psycopg 3 on one connection, one transaction per step, writing the same rows: for `register` the person, the
   case, the event, the case's head hash, the record and the outbox rows; for every later step the guarded UPDATE of
   the case row, the hashed event INSERT, the case_records INSERT and one multi-row INSERT of as many outbox rows
-  as the service wrote for that step (counted from the outbox table after the warm-up).
+  as the service wrote for that step (counted from the outbox table after the warm-up). Then, for every step, the
+  followups by hand: the clocks the new state stops are closed and their pending rungs cancelled (two UPDATEs by
+  id, only when one of them is open), the open 'state' work item is closed (one UPDATE by id), the clocks the
+  trigger starts are inserted (one multi-row INSERT ... RETURNING) with their rungs (one multi-row INSERT), and the
+  new state's work item plus a task item per `until_done` clock are opened (one multi-row INSERT). Which clocks
+  start, their due moments and rungs come from the same pure planner (`workflows.clocks.plan`) and clock policy as
+  the service; the raw writer keeps each case's open clocks and work item in memory, so it reads nothing.
 
 The phases alternate (service first in odd rounds, raw first in even rounds); each prints commands/s, then the
-medians, the ratio service/raw (goal ≥ 0.5) and a per-step table. At the end the whole history is verified with
+medians, the ratio service/raw (goal ≥ 0.5) and a per-step table. Then both phases' rows are compared: every case
+must have the same events, records and outbox rows, and the same work items, deadlines and rungs (kind, state,
+department, due and firing moments, status), or the script fails. At the end the whole history is verified with
 `services.audit.verify`, so the raw rows are proven to be correctly chained too. `--profile` then runs one more
 service round under cProfile and traces one case's wire protocol (round trips and SQL per command).
 
@@ -29,7 +39,7 @@ import pstats
 import tempfile
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,6 +59,8 @@ from services.runtime import Runtime, build_runtime
 from services.users import Actor
 from tests import factories as f
 from workflows import case as workflow
+from workflows.calendar import local_date
+from workflows.clocks import PlannedClock, plan
 from workflows.history import GENESIS, REGISTER, canonical_json, canonical_time, event_hash
 from workflows.records import record_data, validate_record
 
@@ -122,6 +134,8 @@ def run(engine: Engine, url: str, args: argparse.Namespace) -> None:
     with engine.connect() as conn:
         verified = audit.verify(conn)
     print(f"audit.verify over everything written: ok={verified.ok}, {verified.cases} cases, {verified.events} events")
+    for finding in verified.findings[:5]:
+        print(f"  case {finding.case_id} seq {finding.seq}: {finding.code}: {finding.en}")
     if args.profile:
         profile(rt, clock, actors, engine, [next(serials) for _ in range(args.cases)], [next(serials) for _ in range(9)])
 
@@ -173,6 +187,28 @@ _HEAD = "UPDATE cases SET head_hash = %s WHERE id = %s"
 _RECORD = "INSERT INTO case_records (case_id, application_no, kind, data, event_seq, recorded_at) VALUES (%s, %s, %s, %s, %s, %s)"
 _OUTBOX = "INSERT INTO outbox (message_id, topic, queue, case_id, event_id, payload, status, created_at, attempts) VALUES "
 _OUTBOX_ROW = "(%s, %s, %s, %s, %s, %s, 'pending', %s, 0)"
+# The followups (services/followups.py), by id where the raw writer remembers the row, multi-row where it inserts.
+_CLOSE_DEADLINES = "UPDATE deadlines SET status = 'closed', closed_at = %s WHERE id = ANY(%s)"
+_CANCEL_RUNGS = "UPDATE deadline_rungs SET status = 'cancelled' WHERE deadline_id = ANY(%s) AND status = 'pending'"
+_CLOSE_ITEM = "UPDATE work_items SET status = 'closed', closed_at = %s WHERE id = %s"
+_DEADLINES = "INSERT INTO deadlines (case_id, application_no, clock, department, counted_from, due_at, status, opened_at) VALUES "
+_DEADLINE_ROW = "(%s, 1, %s, %s, %s, %s, 'open', %s)"
+_RUNGS = "INSERT INTO deadline_rungs (deadline_id, rung, fires_at, action, recipient, status) VALUES "
+_RUNG_ROW = "(%s, %s, %s, %s, %s, 'pending')"
+_ITEMS = "INSERT INTO work_items (case_id, application_no, kind, state, department, priority, due_at, status, opened_at) VALUES "
+_ITEM_ROW = "(%s, 1, %s, %s, %s, %s, %s, 'open', %s)"
+
+
+@dataclass
+class RawCase:
+    """What the raw writer remembers of a case, so it reads nothing: chain head, records, open clocks and work item."""
+
+    version: int
+    seq: int
+    head: str
+    records: dict[str, Any]
+    clocks: dict[str, tuple[int, str, datetime]] = field(default_factory=dict)  # open clock -> (deadline id, department, due)
+    item: int | None = None  # the open 'state' work item
 
 
 class RawWriter:
@@ -181,34 +217,38 @@ class RawWriter:
     def __init__(self, pg: psycopg.Connection[Any], rt: Runtime, actors: dict[str, Actor]) -> None:
         self.pg, self.rt, self.actors = pg, rt, actors
         self.queues: dict[str, list[str]] = {}
-        self.heads: dict[int, tuple[int, int, str]] = {}  # case id -> (version, last seq, head hash)
+        self.cases: dict[int, RawCase] = {}
         self.commune_id, self.village_id = pg.execute(
             "SELECT (SELECT id FROM admin_units WHERE code = %s), (SELECT id FROM admin_units WHERE code = %s)", (f.COMMUNE, f.VILLAGE)
         ).fetchone()
         pg.commit()
 
     def register(self, record: Any, data: dict[str, Any], now: datetime) -> int:
-        """Insert the person, case, event, record and outbox rows of one registration."""
+        """Insert the person, case, event, record and outbox rows of one registration, and its clocks and work item."""
         actor, cur = self.actors["social_policy"], self.pg.cursor()
         person = (record.personal_id, record.full_name, record.date_of_birth, record.sex, record.ethnicity, record.phone)
         person_id = cur.execute(_PERSON, person).fetchone()[0]
         owner = workflow.STATE_BY_NAME["registered"].owner
         case_values = (person_id, self.commune_id, self.village_id, workflow.WORKFLOW_VERSION, owner, record.source, now, now, now)
         case_id = cur.execute(_CASE, case_values).fetchone()[0]
-        event_id, digest = self._event(cur, case_id, 1, GENESIS, now, actor, REGISTER, None, "registered", "registration", data)
+        record_json = canonical_json(data)  # the current record is stored as its event's text, byte for byte
+        event_id, digest = self._event(cur, case_id, 1, GENESIS, now, actor, REGISTER, None, "registered", "registration", record_json)
         cur.execute(_HEAD, (digest, case_id))
-        cur.execute(_RECORD, (case_id, 1, "registration", Jsonb(data), 1, now))
+        cur.execute(_RECORD, (case_id, 1, "registration", record_json, 1, now))
         self._outbox(cur, "case.registered", REGISTER, case_id, event_id, {"trigger": REGISTER, "to_state": "registered"}, now)
+        case = RawCase(1, 1, digest, {"registration": record})
+        self._follow(cur, case_id, case, REGISTER, "registered", now)
         self.pg.commit()
-        self.heads[case_id] = (1, 1, digest)
+        self.cases[case_id] = case
         return case_id
 
     def fire(self, case_id: int, trigger: str, record: Any, data: dict[str, Any], now: datetime) -> None:
-        """Move one case along a main-path step: guarded case UPDATE, event, record, outbox rows."""
+        """Move one case along a main-path step: guarded case UPDATE, event, record, outbox rows, clocks, work items."""
         spec, actor, cur = workflow.TRANSITION_BY_TRIGGER[trigger], self.actors[f.DEPARTMENT[trigger]], self.pg.cursor()
-        version, seq, head = self.heads[case_id]
-        source, seq = spec.sources[0], seq + 1
-        event_id, digest = self._event(cur, case_id, seq, head, now, actor, trigger, source, spec.dest, spec.record, data)
+        case = self.cases[case_id]
+        source, seq = spec.sources[0], case.seq + 1
+        record_json = canonical_json(data)
+        event_id, digest = self._event(cur, case_id, seq, case.head, now, actor, trigger, source, spec.dest, spec.record, record_json)
         extra, params = "", [spec.dest, workflow.STATE_BY_NAME[spec.dest].owner, 1, now, now, seq, digest]
         if trigger == "counsel":
             extra = ", market_code = %s"
@@ -216,19 +256,61 @@ class RawWriter:
         cur.execute(
             f"UPDATE cases SET version = %s, state = %s, owner_department = %s, application_no = %s, state_entered_at = %s,"
             f" {spec.dest}_at = %s, last_seq = %s, head_hash = %s{extra} WHERE id = %s AND version = %s",
-            (version + 1, *params, case_id, version),
+            (case.version + 1, *params, case_id, case.version),
         )
         if cur.rowcount != 1:
-            raise RuntimeError(f"case {case_id} is not at version {version}")
-        cur.execute(_RECORD, (case_id, 1, spec.record, Jsonb(data), seq, now))
+            raise RuntimeError(f"case {case_id} is not at version {case.version}")
+        cur.execute(_RECORD, (case_id, 1, spec.record, record_json, seq, now))
         payload = {"trigger": trigger, "from_state": source, "to_state": spec.dest}
         self._outbox(cur, "case.transitioned", trigger, case_id, event_id, payload, now)
+        case.records[spec.record] = record
+        self._follow(cur, case_id, case, trigger, spec.dest, now)
         self.pg.commit()
-        self.heads[case_id] = (version + 1, seq, digest)
+        case.version, case.seq, case.head = case.version + 1, seq, digest
+
+    def _follow(self, cur: Any, case_id: int, case: RawCase, trigger: str, dest: str, now: datetime) -> None:
+        """Close the clocks and work item the step ended, open the clocks and work items it started (services.followups)."""
+        clocks = self.rt.clocks
+        stopped = [case.clocks.pop(name)[0] for name in clocks.stopped_by(dest) if name in case.clocks]
+        if stopped:
+            cur.execute(_CLOSE_DEADLINES, (now, stopped))
+            cur.execute(_CANCEL_RUNGS, (stopped,))
+        if case.item is not None:
+            cur.execute(_CLOSE_ITEM, (now, case.item))
+            case.item = None
+        counselling = case.records.get("counselling")
+        market = counselling.market_code if counselling is not None else None
+        planned = [
+            clock
+            for rule in clocks.started_by(trigger)
+            if not rule.while_in or dest in rule.while_in
+            if (clock := plan(rule, local_date(now), case.records, self.rt.policy, market)) is not None
+        ]
+        priority = 1 if case.records["registration"].priority.any() else 2
+        items = [(p.rule.name, None, p.rule.department, priority, p.due_at, now) for p in planned if p.rule.until_done]
+        if planned:
+            self._open_clocks(cur, case_id, case, planned, now)
+        state = workflow.STATE_BY_NAME[dest]
+        if state.kind != "end":  # due when the department's earliest open clock on the case falls due
+            due = min((due for _, department, due in case.clocks.values() if department == state.owner), default=None)
+            items.append(("state", dest, state.owner, priority, due, now))
+        if items:
+            params = [value for item in items for value in (case_id, *item)]
+            rows = cur.execute(_ITEMS + ", ".join([_ITEM_ROW] * len(items)) + " RETURNING id, kind", params).fetchall()
+            case.item = next((item_id for item_id, kind in rows if kind == "state"), None)
+
+    def _open_clocks(self, cur: Any, case_id: int, case: RawCase, planned: list[PlannedClock], now: datetime) -> None:
+        """Insert the started clocks (one statement, returning their ids), then all their rungs (one statement)."""
+        params = [value for p in planned for value in (case_id, p.rule.name, p.rule.department, p.counted_from, p.due_at, now)]
+        ids = dict(cur.execute(_DEADLINES + ", ".join([_DEADLINE_ROW] * len(planned)) + " RETURNING clock, id", params).fetchall())
+        for p in planned:
+            case.clocks[p.rule.name] = (ids[p.rule.name], p.rule.department, p.due_at)
+        rungs = [(ids[p.rule.name], r.number, r.fires_at, r.action, r.to) for p in planned for r in p.rungs]
+        if rungs:
+            cur.execute(_RUNGS + ", ".join([_RUNG_ROW] * len(rungs)), [value for rung in rungs for value in rung])
 
     def _event(self, cur: Any, case_id: int, seq: int, prev: str, now: datetime, actor: Actor, *fields: Any) -> tuple[int, str]:
-        trigger, from_state, to_state, kind, data = fields
-        record_json = canonical_json(data)
+        trigger, from_state, to_state, kind, record_json = fields
         who = (actor.user_id, actor.department)
         digest = event_hash(case_id, seq, canonical_time(now), *who, trigger, from_state, to_state, 1, kind, record_json, None, prev)
         row = (case_id, seq, now, *who, trigger, from_state, to_state, 1, kind, record_json, None, prev, digest)
@@ -278,17 +360,50 @@ def report(results: list[tuple[Phase, Phase]]) -> None:
         print(f"  {step:<31}{s:8.2f}{r:8.2f}{r / s:8.2f}{sc:14.2f}{rc:10.2f}")
 
 
+# Each table's rows per case, without ids, so a service case and a raw case that wrote the same rows compare equal.
+_ROWS = {
+    "events": "SELECT case_id, seq, trigger, from_state, to_state, record_kind FROM events WHERE case_id = ANY(%s)",
+    "records": "SELECT case_id, application_no, kind, event_seq FROM case_records WHERE case_id = ANY(%s)",
+    "outbox": "SELECT case_id, topic, queue, status FROM outbox WHERE case_id = ANY(%s)",
+    "work_items": "SELECT case_id, application_no, kind, state, department, priority, due_at, status, opened_at, closed_at"
+    " FROM work_items WHERE case_id = ANY(%s)",
+    "deadlines": "SELECT case_id, application_no, clock, department, counted_from, due_at, status, opened_at, closed_at"
+    " FROM deadlines WHERE case_id = ANY(%s)",
+    "deadline_rungs": "SELECT d.case_id, d.clock, r.rung, r.fires_at, r.action, r.recipient, r.status"
+    " FROM deadline_rungs r JOIN deadlines d ON d.id = r.deadline_id WHERE d.case_id = ANY(%s)",
+}
+_STATUS = {"outbox": 3, "work_items": 7, "deadlines": 6, "deadline_rungs": 6}  # the status column in each _ROWS query
+
+
 def check_rows(pg: psycopg.Connection[Any], results: list[tuple[Phase, Phase]]) -> None:
-    """Show that both phases wrote the same number of rows per case."""
+    """Show that every case of both phases wrote the same rows (counts, statuses and contents); exit if not."""
+    shapes: dict[str, Counter[tuple[Any, ...]]] = {}
     for name, ids in (("service", [i for s, _ in results for i in s.case_ids]), ("raw", [i for _, r in results for i in r.case_ids])):
-        counts = pg.execute(
-            "SELECT (SELECT count(*) FROM events WHERE case_id = ANY(%(ids)s)), (SELECT count(*) FROM case_records WHERE case_id ="
-            " ANY(%(ids)s)), (SELECT count(*) FROM outbox WHERE case_id = ANY(%(ids)s))",
-            {"ids": ids},
-        ).fetchone()
-        per_case = ", ".join(f"{label} {count / len(ids):g}" for label, count in zip(("events", "records", "outbox"), counts, strict=True))
-        print(f"rows per case, {name:<7}: {per_case}")
+        per_case: dict[int, list[tuple[Any, ...]]] = {case_id: [] for case_id in ids}
+        for table, query in _ROWS.items():
+            for case_id, *row in pg.execute(query, (ids,)):
+                per_case[case_id].append((table, *(str(value) for value in row)))
+        shapes[name] = Counter(tuple(sorted(rows)) for rows in per_case.values())
+        common = shapes[name].most_common(1)[0][0]
+        summary = []
+        for table in _ROWS:
+            rows = [row for row in common if row[0] == table]
+            statuses = Counter(row[_STATUS[table]] for row in rows) if table in _STATUS else Counter()
+            detail = f" ({', '.join(f'{status} {count}' for status, count in sorted(statuses.items()))})" if statuses else ""
+            summary.append(f"{table} {len(rows)}{detail}")
+        print(f"rows per case, {name:<7} ({len(shapes[name])} distinct): {', '.join(summary)}")
     pg.commit()
+    service, raw = shapes["service"], shapes["raw"]
+    if len(service) != 1 or service.keys() != raw.keys():
+        first_service, first_raw = Counter(service.most_common(1)[0][0]), Counter(raw.most_common(1)[0][0])
+        diff = [f"  only service: {row}" for row in sorted((first_service - first_raw).elements())] + [
+            f"  only raw:     {row}" for row in sorted((first_raw - first_service).elements())
+        ]
+        raise SystemExit(
+            f"the two phases did not write the same rows per case ({len(service)} distinct service cases, {len(raw)} raw);"
+            " the most common case of each differs in:\n" + "\n".join(diff[:40])
+        )
+    print("rows compared: every case of both phases has the same events, records, outbox, work items, deadlines and rungs")
 
 
 def profile(rt: Runtime, clock: FixedClock, actors: dict[str, Actor], engine: Engine, serials: list[int], traced: list[int]) -> None:

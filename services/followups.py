@@ -33,12 +33,13 @@ _CLOSE_STATE_ITEMS = text(
     WHERE case_id = :case_id AND kind = 'state' AND status IN ('open', 'claimed')"""
 ).bindparams(*_TIMES)
 _OF_CLOCKS = "case_id = :case_id AND status = 'open' AND clock IN :clocks AND (:application_no IS NULL OR application_no = :application_no)"
-_CANCEL_RUNGS = text(
-    f"""UPDATE deadline_rungs SET status = 'cancelled' WHERE status = 'pending' AND deadline_id IN
-    (SELECT id FROM deadlines WHERE {_OF_CLOCKS})"""
-).bindparams(bindparam("clocks", expanding=True), bindparam("application_no", type_=Integer))
-_CLOSE_CLOCKS = text(f"UPDATE deadlines SET status = 'closed', closed_at = :at WHERE {_OF_CLOCKS} RETURNING clock").bindparams(
+_CLOSE_CLOCKS = text(f"UPDATE deadlines SET status = 'closed', closed_at = :at WHERE {_OF_CLOCKS} RETURNING id, clock").bindparams(
     bindparam("clocks", expanding=True), bindparam("application_no", type_=Integer), *_TIMES
+)
+# Cancelled by the ids of the clocks just closed: a subquery on deadlines here was planned as a walk of
+# every pending rung (bench/transitions.py), and most steps close no clock at all.
+_CANCEL_RUNGS = text("UPDATE deadline_rungs SET status = 'cancelled' WHERE deadline_id IN :ids AND status = 'pending'").bindparams(
+    bindparam("ids", expanding=True)
 )
 _RUNNING_CLOCK = text(
     """SELECT id, counted_from FROM deadlines
@@ -98,9 +99,11 @@ def stop_clocks(conn: Connection, rt: Runtime, case_id: int, clocks: list[str], 
     if not clocks:
         return
     params = {"case_id": case_id, "clocks": clocks, "at": now, "application_no": application_no}
-    conn.execute(_CANCEL_RUNGS, params)
-    closed = list(conn.execute(_CLOSE_CLOCKS, params).scalars())
-    tasks = [name for name in closed if rt.clocks.rules[name].until_done]
+    closed = conn.execute(_CLOSE_CLOCKS, params).all()
+    if not closed:
+        return
+    conn.execute(_CANCEL_RUNGS, {"ids": [row.id for row in closed]})
+    tasks = [row.clock for row in closed if rt.clocks.rules[row.clock].until_done]
     if tasks:
         conn.execute(_CLOSE_TASK_ITEMS, {**params, "clocks": tasks})
 
