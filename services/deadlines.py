@@ -7,6 +7,7 @@ recipient once, at the level it reached.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,10 +19,6 @@ from services.db import WRITTEN
 from services.models import Json, UtcDateTime
 from services.runtime import Runtime
 
-# A rung's message id is derived from its key, so even a second sweep that got past the row lock
-# could not write its message twice (the outbox's message_id is unique).
-RUNG_NAMESPACE = uuid.UUID("5b0c3f8e-2f61-4d0b-9a52-6d1c2e7f9a10")
-
 _DUE_SQL = """SELECT r.deadline_id, r.rung, r.action, r.recipient, d.case_id, d.clock, d.department
     FROM deadline_rungs r JOIN deadlines d ON d.id = r.deadline_id
     WHERE r.status = 'pending' AND r.fires_at <= :now
@@ -29,12 +26,31 @@ _DUE_SQL = """SELECT r.deadline_id, r.rung, r.action, r.recipient, d.case_id, d.
     LIMIT :limit"""
 # Ordered by the indexed column alone, so the LIMIT stops the index scan early (every rung of a day fires
 # at 08:00: a tie-breaker would make each batch read and sort all the due rungs; bench/sweep.py).
-# Two beats (or a beat and a support engineer's `guestwork deadlines sweep`) may sweep at once: each
-# skips the rungs the other holds. SQLite's BEGIN IMMEDIATE serialises the two instead.
-_DUE = {
-    "postgresql": text(_DUE_SQL + " FOR UPDATE OF r SKIP LOCKED").bindparams(bindparam("now", type_=UtcDateTime)),
-    "sqlite": text(_DUE_SQL).bindparams(bindparam("now", type_=UtcDateTime)),
-}
+# Two beats (or a beat and a support engineer's `guestwork deadlines sweep`) may sweep at once: on
+# PostgreSQL each skips the rungs the other holds; SQLite's BEGIN IMMEDIATE serialises the two.
+#
+# On PostgreSQL a batch is one statement: take the due rungs, keep the highest per deadline and recipient,
+# mark each fired or skipped, and write the messages. A rung's message id is derived from its key (as
+# rung_message_id does), so even a second sweep that got past the lock could not write it twice.
+_SWEEP_BATCH_PG = text(
+    f"""WITH due AS ({_DUE_SQL} FOR UPDATE OF r SKIP LOCKED),
+    ranked AS (
+        SELECT due.*, rung = max(rung) OVER (PARTITION BY deadline_id, recipient) AS fires,
+               CASE WHEN recipient LIKE 'department:%' THEN substr(recipient, 12) ELSE department END AS queue,
+               md5('rung:' || deadline_id || ':' || rung)::uuid::text AS message_id
+        FROM due
+    ), marked AS (
+        UPDATE deadline_rungs r SET status = CASE WHEN ranked.fires THEN 'fired' ELSE 'skipped' END, fired_at = :now
+        FROM ranked WHERE r.deadline_id = ranked.deadline_id AND r.rung = ranked.rung
+    ), sent AS (
+        INSERT INTO outbox (message_id, topic, queue, case_id, event_id, payload, status, created_at, attempts)
+        SELECT message_id, 'deadline.' || action, queue, case_id, NULL,
+               jsonb_build_object('deadline_id', deadline_id, 'rung', rung, 'clock', clock, 'action', action), 'pending', :now, 0
+        FROM ranked WHERE fires
+    )
+    SELECT deadline_id, rung, action, recipient, case_id, clock, message_id, queue, fires FROM ranked"""
+).bindparams(bindparam("now", type_=UtcDateTime))
+_DUE = text(_DUE_SQL).bindparams(bindparam("now", type_=UtcDateTime))
 _FIRE = text(
     """UPDATE deadline_rungs SET status = :status, fired_at = :now
     WHERE deadline_id = :deadline_id AND rung = :rung AND status = 'pending'"""
@@ -60,8 +76,8 @@ class Fired:
 
 
 def rung_message_id(deadline_id: int, rung: int) -> str:
-    """Return the message id of a rung (the same every time it is asked)."""
-    return str(uuid.uuid5(RUNG_NAMESPACE, f"rung:{deadline_id}:{rung}"))
+    """Return the message id of a rung (the same every time it is asked, here or in SQL)."""
+    return str(uuid.UUID(hashlib.md5(f"rung:{deadline_id}:{rung}".encode()).hexdigest()))
 
 
 def sweep(rt: Runtime, now: datetime | None = None, *, batch: int = 500) -> list[Fired]:
@@ -70,35 +86,36 @@ def sweep(rt: Runtime, now: datetime | None = None, *, batch: int = 500) -> list
     fired: list[Fired] = []
     while True:
         with rt.unit_of_work() as conn:
-            done = _fire_batch(conn, now, batch)
+            examined, done = _fire_batch(conn, now, batch)
+            conn.info.setdefault(WRITTEN, []).extend((rung.queue, rung.message_id) for rung in done)
         fired += done
-        if len(done) < batch:
+        if examined < batch:
             return fired
 
 
-def _fire_batch(conn: Connection, now: datetime, batch: int) -> list[Fired]:
-    """Fire one batch of due rungs; of several due on one deadline to one recipient only the highest fires."""
-    due = [_fired(row) for row in conn.execute(_DUE[conn.dialect.name], {"now": now, "limit": batch})]
+def _fire_batch(conn: Connection, now: datetime, batch: int) -> tuple[int, list[Fired]]:
+    """Fire one batch of due rungs; return how many were due and those that fired (the highest per recipient)."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(_SWEEP_BATCH_PG, {"now": now, "limit": batch}).all()
+        return len(rows), sorted((Fired(*row[:8]) for row in rows if row.fires), key=lambda f: (f.deadline_id, f.rung))
+    due = [_fired(row) for row in conn.execute(_DUE, {"now": now, "limit": batch})]
     highest = {(rung.deadline_id, rung.recipient): rung.rung for rung in sorted(due, key=lambda rung: rung.rung)}
     fired = [rung for rung in due if highest[rung.deadline_id, rung.recipient] == rung.rung]
-    if not due:
-        return fired
-    conn.execute(
-        _FIRE,
-        [{"now": now, "deadline_id": r.deadline_id, "rung": r.rung, "status": "fired" if r in fired else "skipped"} for r in due],
-    )
-    conn.info.setdefault(WRITTEN, []).extend((rung.queue, rung.message_id) for rung in fired)
-    conn.execute(
-        _MESSAGE,
-        [
-            {
-                "message_id": f.message_id, "topic": f"deadline.{f.action}", "queue": f.queue, "case_id": f.case_id, "now": now,
-                "payload": {"deadline_id": f.deadline_id, "rung": f.rung, "clock": f.clock, "action": f.action},
-            }
-            for f in fired
-        ],
-    )  # fmt: skip
-    return fired
+    if due:
+        statuses = [("fired" if r.rung == highest[r.deadline_id, r.recipient] else "skipped", r) for r in due]
+        conn.execute(_FIRE, [{"now": now, "deadline_id": r.deadline_id, "rung": r.rung, "status": status} for status, r in statuses])
+    if fired:
+        conn.execute(
+            _MESSAGE,
+            [
+                {
+                    "message_id": f.message_id, "topic": f"deadline.{f.action}", "queue": f.queue, "case_id": f.case_id, "now": now,
+                    "payload": {"deadline_id": f.deadline_id, "rung": f.rung, "clock": f.clock, "action": f.action},
+                }
+                for f in fired
+            ],
+        )  # fmt: skip
+    return len(due), sorted(fired, key=lambda f: (f.deadline_id, f.rung))
 
 
 def _fired(row: Any) -> Fired:

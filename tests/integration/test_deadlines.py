@@ -140,6 +140,8 @@ def test_two_beats_sweeping_at_once_fire_each_rung_once(postgres_engine, clock):
     with ThreadPoolExecutor(2) as pool:
         first, second = pool.map(lambda _: beat(), range(2))
     keys = [(r.deadline_id, r.rung) for r in first + second]
+    # The database derives each message id from the rung's key exactly as Python does.
+    assert all(r.message_id == deadlines.rung_message_id(r.deadline_id, r.rung) for r in first + second)
     assert len(keys) == len(set(keys)) == 40
     assert first and second  # both beats did part of the work
     with rt.unit_of_work() as conn:
