@@ -13,13 +13,13 @@ today: rung 1 fired three working days ago, rung 2 fell due at 08:00 this mornin
 sweep's moment (08:01); nothing else is due.
 
 The large database holds --cases cases (default 1,000,000), the small one ten times fewer (100,000) with the same
-number of due rungs (10,000). For each it prints `EXPLAIN (ANALYZE, BUFFERS)` of the sweep's due-rung query (the SQL
+number of due rungs (10,000). For each it prints `EXPLAIN (ANALYZE, BUFFERS)` of the sweep's batch statement (the SQL
 text of `services.deadlines`, run in a transaction that is rolled back), then times whole ticks of
 `services.deadlines.sweep(rt, now)`: every due rung fired and given its outbox message, in batches of 500 rows, one
 transaction each. Each tick must fire exactly the due rungs, and a second sweep at the same moment must find
 nothing. The rows a tick examines are read from the server's statistics (index entries read through the partial
-index, deadlines fetched by index, sequential scans of the two tables), and its time is split into the due-rung
-SELECTs, the UPDATEs, the outbox INSERTs and the rest (Python, BEGIN/COMMIT). The runtime has no `publish`, as
+index, deadlines fetched by index, sequential scans of the two tables), and its time is split into the batch
+statements (one per batch on PostgreSQL) and the rest (Python, BEGIN/COMMIT). The runtime has no `publish`, as
 `build_runtime` gives it: the messages stay pending for the relay (a worker's runtime would also publish each batch
 after its commit, which is not measured here). Between rounds the fired rungs are made pending again, the outbox
 rows deleted, the tables vacuumed and analysed and a CHECKPOINT taken, so that every tick starts alike (and pays the
@@ -352,7 +352,7 @@ def rung_rows(case_plans: list[Plan]) -> Iterator[tuple[Any, ...]]:
 
 def explain(scratch: Scratch) -> None:
     """Print the plan of the sweep's first batch query, as the sweep runs it, and the rows its index scan returned."""
-    query = deadlines._DUE["postgresql"].text
+    query = deadlines._SWEEP_BATCH_PG.text  # the whole batch: take, mark and write the messages, in one statement
     params = {"now": NOW, "limit": 500}
     with scratch.engine.connect() as conn:  # EXPLAIN ANALYZE runs the query and locks the rows: roll it back
         plan = conn.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {query}"), params).scalars().all()
@@ -442,8 +442,8 @@ def tick(scratch: Scratch, number: int) -> dict[str, int]:
     )
     statements = sum(spent.values())
     print(
-        f"[{scratch.label}]          time: due-rung SELECTs {spent['SELECT']:.3f} s, UPDATEs {spent['UPDATE']:.3f} s,"
-        f" outbox INSERTs {spent['INSERT']:.3f} s, the rest (Python, BEGIN/COMMIT) {seconds - statements:.3f} s"
+        f"[{scratch.label}]          time: batch statements {statements:.3f} s"
+        f" ({', '.join(f'{word} {spent[word]:.3f} s' for word in sorted(spent))}), the rest (Python, BEGIN/COMMIT) {seconds - statements:.3f} s"
     )
     return rows
 
