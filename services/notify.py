@@ -14,10 +14,10 @@ from email.header import Header
 from email.mime.text import MIMEText
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, text
+from sqlalchemy import Connection, bindparam, text
 
 from config.settings import Settings
-from services.models import AdminUnit, Case, Deadline, DeadlineRung, Json, User, UtcDateTime
+from services.models import Json, UtcDateTime
 from services.runtime import Runtime
 from workflows.calendar import local_date
 
@@ -54,16 +54,31 @@ class Notice:
         return self.subject_en if language == "en" else self.subject_vi
 
 
+# One query per reminder: the fired rung, its deadline and case, and the active users it goes to — the
+# officers of the clock's department (or of the department a rung names) in the case's commune, or the
+# supervisors of the commune or of its province.
+_RUNG_AND_RECIPIENTS = text(
+    """SELECT d.case_id, d.clock, d.department, d.due_at, r.recipient, u.id AS user_id, u.email
+    FROM deadlines d
+    JOIN cases c ON c.id = d.case_id
+    JOIN deadline_rungs r ON r.deadline_id = d.id AND r.rung = :rung
+    LEFT JOIN users u ON u.active AND (
+        (r.recipient = 'commune_supervisor' AND u.role = 'supervisor' AND u.unit_id = c.commune_id)
+        OR (r.recipient = 'province_supervisor' AND u.role = 'supervisor'
+            AND u.unit_id = (SELECT parent_id FROM admin_units WHERE id = c.commune_id))
+        OR (r.recipient NOT IN ('commune_supervisor', 'province_supervisor') AND u.role = 'officer' AND u.unit_id = c.commune_id
+            AND u.department_code = CASE WHEN r.recipient LIKE 'department:%' THEN substr(r.recipient, 12) ELSE d.department END))
+    WHERE d.id = :deadline_id
+    ORDER BY u.id"""
+).columns(due_at=UtcDateTime)
+
+
 def rung_notice(conn: Connection, rt: Runtime, payload: dict[str, Any]) -> Notice | None:
     """Build the notice of a fired rung, with its recipients; None if the deadline is gone."""
-    deadline = conn.execute(
-        select(Deadline.case_id, Deadline.clock, Deadline.department, Deadline.due_at, Case.commune_id, DeadlineRung.recipient)
-        .join(Case, Case.id == Deadline.case_id)
-        .join(DeadlineRung, (DeadlineRung.deadline_id == Deadline.id) & (DeadlineRung.rung == payload["rung"]))
-        .where(Deadline.id == payload["deadline_id"])
-    ).first()
-    if deadline is None:
+    rows = conn.execute(_RUNG_AND_RECIPIENTS, {"deadline_id": payload["deadline_id"], "rung": payload["rung"]}).all()
+    if not rows:
         return None
+    deadline = rows[0]
     rule = rt.clocks.rules.get(deadline.clock)
     due = local_date(deadline.due_at)
     data = {
@@ -73,7 +88,7 @@ def rung_notice(conn: Connection, rt: Runtime, payload: dict[str, Any]) -> Notic
     }  # fmt: skip
     words = {**data, "due_vi": due.strftime("%d/%m/%Y"), "due_en": due.isoformat()}
     vi, en = TEMPLATES[payload["action"]]
-    users = _users(conn, deadline.recipient, deadline.department, deadline.commune_id)
+    users = [(row.user_id, row.email) for row in rows if row.user_id is not None]
     if not users:  # nobody to tell: say so where an operator looks, rather than drop it silently
         log.warning(
             "rung %s of deadline %s (%s) has no active recipient (%s)",
@@ -83,20 +98,6 @@ def rung_notice(conn: Connection, rt: Runtime, payload: dict[str, Any]) -> Notic
             deadline.recipient,
         )
     return Notice(vi.format(**words), en.format(**words), data, users)
-
-
-def _users(conn: Connection, recipient: str, department: str, commune_id: int) -> list[tuple[int, str | None]]:
-    """Return the active users a rung goes to: a department's officers of the commune, or its supervisors."""
-    query = select(User.id, User.email).where(User.active).order_by(User.id)
-    if recipient == "commune_supervisor":
-        query = query.where(User.role == "supervisor", User.unit_id == commune_id)
-    elif recipient == "province_supervisor":
-        province = select(AdminUnit.parent_id).where(AdminUnit.id == commune_id).scalar_subquery()
-        query = query.where(User.role == "supervisor", User.unit_id == province)
-    else:
-        target = recipient.removeprefix("department:") if recipient.startswith("department:") else department
-        query = query.where(User.role == "officer", User.department_code == target, User.unit_id == commune_id)
-    return [(row.id, row.email) for row in conn.execute(query)]
 
 
 _ADD_NOTIFICATION = text(

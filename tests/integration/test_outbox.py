@@ -163,3 +163,20 @@ def test_two_handlers_of_one_message_send_its_email_once(rt, actors, clock, mail
         assert first.result(timeout=10).outcome == "handled"
     assert [rcpt for rcpt, _ in handler.accepted] == [["social_policy@camtan.example.org"]]
     assert outbox.handle(rt, settings, rung.message_id).outcome == "duplicate"
+
+
+def test_a_worker_not_back_when_the_contract_ends_raises_an_overstay_alert_to_the_police(rt, actors, clock):
+    case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today()))
+    for trigger in ("counsel", "train", "certify_health", "approve_loan", "depart"):
+        f.step(rt, actors, case_id.id, trigger)
+    [expected] = [d for d in deadlines.case_deadlines(rt, case_id.id) if d["clock"] == "expected_return"]
+    # The 36-month contract starts on 3/6/2026: it ends on 3/6/2029. Nobody swept for a while.
+    fired = deadlines.sweep(rt, expected["due_at"] + timedelta(days=4))
+    alert = [rung for rung in fired if rung.clock == "expected_return"]
+    assert [(rung.rung, rung.action, rung.queue) for rung in alert] == [(1, "remind", "social_policy"), (2, "alert", "police")]
+    for rung in alert:
+        outbox.handle(rt, Settings(), rung.message_id)
+    with rt.unit_of_work(writes=False) as conn:
+        notes = dict(conn.execute(select(Notification.user_id, Notification.data)).all())
+    assert notes[actors["police"].user_id]["subject"].startswith("[guestwork] Cảnh báo: Hết hạn hợp đồng: người lao động chưa về nước")
+    assert notes[actors["social_policy"].user_id]["action"] == "remind"
