@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +20,8 @@ from services.runtime import build_runtime
 from services.users import load_actor
 from tests import factories as f
 from workflows.calendar import VIETNAM, local_date
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def at_nine(day: date) -> datetime:
@@ -198,3 +204,23 @@ def test_a_reopened_case_is_counselled_again_within_its_clock(rt, actors, clock)
     with rt.unit_of_work(writes=False) as conn:
         due = conn.scalar(select(WorkItem.due_at).where(WorkItem.case_id == case_id, WorkItem.status == "open"))
     assert local_date(due) == rt.today() + timedelta(days=30)
+
+
+@pytest.mark.postgres
+def test_two_sweeping_processes_at_once_fire_each_rung_once(postgres_engine, clock):
+    """Two processes (two beats, or a beat and `guestwork deadlines sweep`) sweep the same moment together."""
+    rt = build_runtime(Settings(), engine=postgres_engine, clock=clock)
+    with rt.unit_of_work() as conn:
+        officer = load_actor(conn, "social_policy")
+    for serial in range(300):
+        cases.register(rt, officer, f.registration(rt.today(), serial=serial))
+    url = postgres_engine.url.render_as_string(hide_password=False)
+    env = {**os.environ, "DATABASE_URL": url}
+    command = [sys.executable, "-m", "services.cli", "deadlines", "sweep", "--now", "2026-06-28T09:00+07:00"]
+    sweeps = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [sweep.communicate(timeout=120)[0] for sweep in sweeps]
+    assert all(sweep.returncode == 0 for sweep in sweeps)
+    lines = [line for output in outputs for line in output.splitlines() if line.startswith("✓ case")]
+    assert len(lines) == len(set(lines)) == 300  # each case's first reminder, by one process or the other
+    with rt.unit_of_work(writes=False) as conn:
+        assert conn.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.event_id.is_(None))) == 300
