@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from config.settings import Settings
 from services import cases, deadlines, work
 from services.models import Deadline, DeadlineRung, OutboxMessage, WorkItem
-from services.runtime import build_runtime
+from services.runtime import Runtime, build_runtime
 from services.users import load_actor
 from tests import factories as f
 from workflows.calendar import VIETNAM, local_date
@@ -127,14 +127,20 @@ def test_a_corrected_examination_date_moves_the_health_certificate_clock_and_kee
     ]
 
 
+def registered(engine, clock, count: int) -> Runtime:
+    """Register `count` workers today; return the runtime over that database."""
+    rt = build_runtime(Settings(), engine=engine, clock=clock)
+    with rt.unit_of_work() as conn:
+        officer = load_actor(conn, "social_policy")
+    for serial in range(count):
+        cases.register(rt, officer, f.registration(rt.today(), serial=serial))
+    return rt
+
+
 @pytest.mark.postgres
 def test_two_beats_sweeping_at_once_fire_each_rung_once(postgres_engine, clock):
     """Two sweeps race over 40 due rungs: FOR UPDATE SKIP LOCKED gives each rung to one of them."""
-    rt = build_runtime(Settings(), engine=postgres_engine, clock=clock)
-    with rt.unit_of_work() as conn:
-        officer = load_actor(conn, "social_policy")
-    for serial in range(40):
-        cases.register(rt, officer, f.registration(rt.today(), serial=serial))
+    rt = registered(postgres_engine, clock, 40)
     # 40 cases, each with one counselling rung due (26/6 08:00): the sweep at 28/6 fires 40 reminders.
     later = clock.now() + timedelta(days=27)
     barrier = threading.Barrier(2)
@@ -209,11 +215,7 @@ def test_a_reopened_case_is_counselled_again_within_its_clock(rt, actors, clock)
 @pytest.mark.postgres
 def test_two_sweeping_processes_at_once_fire_each_rung_once(postgres_engine, clock):
     """Two processes (two beats, or a beat and `guestwork deadlines sweep`) sweep the same moment together."""
-    rt = build_runtime(Settings(), engine=postgres_engine, clock=clock)
-    with rt.unit_of_work() as conn:
-        officer = load_actor(conn, "social_policy")
-    for serial in range(300):
-        cases.register(rt, officer, f.registration(rt.today(), serial=serial))
+    rt = registered(postgres_engine, clock, 300)
     url = postgres_engine.url.render_as_string(hide_password=False)
     env = {**os.environ, "DATABASE_URL": url}
     command = [sys.executable, "-m", "services.cli", "deadlines", "sweep", "--now", "2026-06-28T09:00+07:00"]

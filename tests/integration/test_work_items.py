@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -554,20 +551,6 @@ def test_twenty_officers_claim_one_item_at_once_and_exactly_one_wins(postgres_en
 # --- the command line ------------------------------------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def guestwork(tmp_path):
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "GUESTWORK_FROZEN_TIME": "2026-11-23T09:00:00+07:00"}
-
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "services.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-        )
-        assert (result.returncode == 0) == ok, result.stdout + result.stderr
-        return result
-
-    return run
 
 
 def test_an_officer_reads_the_inbox_and_claims_from_the_command_line(guestwork):
