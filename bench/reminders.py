@@ -42,14 +42,12 @@ import os
 import pstats
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,7 +56,6 @@ from typing import Any
 import psycopg
 import redis
 from _common import ROOT, START, add_database_option, libpq_url, load_actors, median, on_scratch_database, server_summary
-from aiosmtpd.controller import Controller
 from celery import Celery
 from sqlalchemy import Engine, event, text
 
@@ -68,6 +65,7 @@ from services import cases, deadlines, outbox
 from services.clock import FixedClock
 from services.runtime import Runtime, build_runtime
 from tests import factories as f
+from tests.smtp import Mailbox, smtp_server
 
 # 28 June 09:00 in Vietnam: rung 1 (26 June, three working days before the 1 July due date) is due, rung 2 is not.
 SWEEP_AT = START + timedelta(days=27)
@@ -115,32 +113,6 @@ class Phase:
         busy = sum(self.cpu.values()) / self.seconds
         load = os.getloadavg()[0]
         return f"CPU ms/item: {', '.join(parts)} (these busy {busy:.2f} of {os.cpu_count()} CPUs; machine load average {load:.1f})"
-
-
-class Mailbox:
-    """An SMTP server's handler that keeps the recipients and raw content of what it accepted."""
-
-    def __init__(self) -> None:
-        self.accepted: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.accepted.append((list(envelope.rcpt_tos), envelope.original_content or envelope.content))
-        return "250 Message accepted for delivery"
-
-
-@contextmanager
-def smtp_server() -> Iterator[tuple[Mailbox, int]]:
-    """Serve SMTP on a free loopback port in a thread of this process; yield the mailbox and the port."""
-    mailbox = Mailbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield mailbox, port
-    finally:
-        controller.stop()
 
 
 @dataclass

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import socket
 import sqlite3
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, text
 
 from config.settings import Settings
@@ -23,21 +18,27 @@ from services.clock import FixedClock
 from services.db import make_engine, normalise_url
 from services.runtime import Runtime, build_runtime
 from services.users import Actor, load_actor
+from tests.smtp import Mailbox, smtp_server
 
 # 09:00 in Vietnam on Monday 1 June 2026.
 START = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
-def postgres_admin_url() -> str:
-    """Return TEST_DATABASE_URL, or skip (fail under REQUIRE_SERVICES=1) when it is not set."""
-    url = os.environ.get("TEST_DATABASE_URL")
+def service_url(variable: str, what: str, example: str) -> str:
+    """Return a test server's URL from the environment, or skip (fail under REQUIRE_SERVICES=1) when it is not set."""
+    url = os.environ.get(variable)
     if not url:
-        message = "TEST_DATABASE_URL is not set: PostgreSQL tests skipped (set it, e.g. postgresql://postgres@127.0.0.1:5432/test)"
+        message = f"{variable} is not set: {what} skipped (set it, e.g. {example})"
         if REQUIRE_SERVICES:
             pytest.fail(message + " — REQUIRE_SERVICES=1 forbids skipping")
         pytest.skip(message)
-    return normalise_url(url)
+    return url
+
+
+def postgres_admin_url() -> str:
+    """Return TEST_DATABASE_URL, or skip (fail under REQUIRE_SERVICES=1) when it is not set."""
+    return normalise_url(service_url("TEST_DATABASE_URL", "PostgreSQL tests", "postgresql://postgres@127.0.0.1:5432/test"))
 
 
 def _with_database(url: str, name: str) -> str:
@@ -131,42 +132,7 @@ def actors(rt: Runtime) -> dict[str, Actor]:
         return {name: load_actor(conn, name) for name in names}
 
 
-class Mailbox:
-    """An SMTP server's handler that keeps what it accepted and can hold a sender at RCPT until released."""
-
-    def __init__(self) -> None:
-        self.accepted: list[tuple[list[str], str]] = []
-        self.release = threading.Event()
-        self.release.set()
-        self.holding = threading.Event()
-
-    def hold(self) -> None:
-        """Make the next sender wait at RCPT TO (before any message is accepted)."""
-        self.holding.clear()
-        self.release.clear()
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
-        if not self.release.is_set():
-            self.holding.set()
-            await asyncio.get_running_loop().run_in_executor(None, self.release.wait)
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.accepted.append((list(envelope.rcpt_tos), envelope.content.decode("utf-8", "replace")))
-        return "250 Message accepted for delivery"
-
-
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    handler = Mailbox()
-    with socket.socket() as probe:  # a free port (the controller checks it is up by connecting to it)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        handler.release.set()
-        controller.stop()
+    with smtp_server() as served:
+        yield served

@@ -15,20 +15,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import service_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def redis_url() -> str:
     """Return TEST_REDIS_URL, or skip (fail under REQUIRE_SERVICES=1) when it is not set."""
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        message = "TEST_REDIS_URL is not set: tests with a Redis broker skipped (set it, e.g. redis://127.0.0.1:6379/15)"
-        if REQUIRE_SERVICES:
-            pytest.fail(message + " — REQUIRE_SERVICES=1 forbids skipping")
-        pytest.skip(message)
-    return url
+    return service_url("TEST_REDIS_URL", "tests with a Redis broker", "redis://127.0.0.1:6379/15")
 
 
 @dataclass

@@ -132,7 +132,7 @@ def kill_mid_send_then_recover(stack: Stack, workers, mailbox) -> None:
     assert stack.reconcile() >= 1  # the killed worker's message is published again
     wait_for(stack.all_done, what="the reminder handled after the crash", logs=group.logs)
     assert [rcpt for rcpt, _ in handler.accepted] == [["social_policy@camtan.example.org"]]
-    mail = email.message_from_string(handler.accepted[0][1], policy=email.policy.default)
+    mail = email.message_from_bytes(handler.accepted[0][1], policy=email.policy.default)
     assert mail["Subject"] == "[guestwork] Nhắc việc: Tư vấn cho người lao động đã đăng ký — hồ sơ số 1, hạn 01/07/2026"
     assert stack.count(Notification) == 1 and stack.count(Delivery) == 1
     # Whatever the broker still holds or brings back later is recognised as handled: nothing is sent again.
