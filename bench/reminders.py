@@ -59,7 +59,7 @@ from _common import ROOT, START, add_database_option, libpq_url, load_actors, me
 from celery import Celery
 from sqlalchemy import Engine, event, text
 
-from config.celery import SYSTEM_QUEUE, department_task, make_celery, queue_names
+from config.celery import SYSTEM_QUEUE, make_celery, queue_names, send_message
 from config.settings import Settings
 from services import cases, deadlines, outbox
 from services.clock import FixedClock
@@ -191,7 +191,7 @@ class Bench:
 
     def publish(self, queue: str, message_id: str) -> None:
         """Publish an outbox message as workers.app.publish does, on this benchmark's broker."""
-        self.app.send_task(department_task(queue, "handle"), args=[message_id], queue=queue)
+        send_message(self.app, queue, message_id)
 
     def cpu(self) -> dict[str, float]:
         """Return the CPU seconds used so far by each process group of the run."""

@@ -32,6 +32,11 @@ def department_task(department: str, verb: str) -> str:
     return f"dept.{department}.{verb}"
 
 
+def send_message(app: Celery, queue: str, message_id: str) -> None:
+    """Publish an outbox message to its department's handler: the message id only, never its content."""
+    app.send_task(department_task(queue, "handle"), args=[message_id])  # route_task puts it on the department's queue
+
+
 def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **_: Any) -> dict[str, str]:
     """Send dept.<department>.* to that department's queue and everything else to `system`."""
     if name.startswith("dept."):

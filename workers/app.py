@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from functools import lru_cache
 
-from config.celery import department_task, make_celery
+from config.celery import make_celery, send_message
 from config.settings import get_settings
 from services.runtime import Runtime, build_runtime
 
@@ -14,7 +14,7 @@ app = make_celery(get_settings())
 
 def publish(queue: str, message_id: str) -> None:
     """Publish an outbox message to its department's queue: the message id only, never its content."""
-    app.send_task(department_task(queue, "handle"), args=[message_id], queue=queue)
+    send_message(app, queue, message_id)
 
 
 @lru_cache(maxsize=1)

@@ -14,7 +14,7 @@ import pytest
 import redis
 from sqlalchemy import Engine, func, select
 
-from config.celery import department_task, make_celery, queue_names
+from config.celery import make_celery, queue_names, send_message
 from config.settings import Settings
 from services import cases, deadlines, outbox
 from services.clock import FixedClock
@@ -47,7 +47,7 @@ class Stack:
         }  # fmt: skip
 
     def publish(self, queue: str, message_id: str) -> None:
-        self.app.send_task(department_task(queue, "handle"), args=[message_id], queue=queue)
+        send_message(self.app, queue, message_id)
 
     def relay(self) -> int:
         return outbox.relay(self.rt, self.publish)
