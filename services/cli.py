@@ -131,7 +131,7 @@ def demo_command(if_empty: Annotated[bool, typer.Option("--if-empty", help="Do n
     with refusals():
         count = demo.seed(rt)
     typer.echo(
-        f"✓ seeded {count} demo cases in {demo.COMMUNE[1]}; users: {', '.join(d for d, _ in demo.USERS)}, supervisor, auditor, admin"
+        f"✓ seeded {count} demo cases in {demo.COMMUNE[1]}; users: {', '.join(d for d, _ in demo.USERS)}, supervisor, province_supervisor, auditor, admin"
     )
 
 
