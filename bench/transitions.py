@@ -62,6 +62,7 @@ from workflows import case as workflow
 from workflows.calendar import local_date
 from workflows.clocks import PlannedClock, plan
 from workflows.history import GENESIS, REGISTER, canonical_json, canonical_time, event_hash
+from workflows.identity import fold_name
 from workflows.records import record_data, validate_record
 
 STEPS = ["register", *f.MAIN_PATH]
@@ -173,7 +174,10 @@ def outbox_queues(pg: psycopg.Connection[Any], case_ids: list[int]) -> dict[str,
     return {step: list(next(iter(found[step]))) for step in STEPS}
 
 
-_PERSON = "INSERT INTO persons (personal_id, full_name, date_of_birth, sex, ethnicity, phone) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id"
+_PERSON = (
+    "INSERT INTO persons (personal_id, full_name, search_name, date_of_birth, sex, ethnicity, phone)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id"
+)
 _CASE = (
     "INSERT INTO cases (person_id, commune_id, village_id, workflow_version, state, version, owner_department, application_no,"
     " source, opened_at, state_entered_at, registered_at, last_seq, head_hash, anchored_seq)"
@@ -226,7 +230,15 @@ class RawWriter:
     def register(self, record: Any, data: dict[str, Any], now: datetime) -> int:
         """Insert the person, case, event, record and outbox rows of one registration, and its clocks and work item."""
         actor, cur = self.actors["social_policy"], self.pg.cursor()
-        person = (record.personal_id, record.full_name, record.date_of_birth, record.sex, record.ethnicity, record.phone)
+        person = (
+            record.personal_id,
+            record.full_name,
+            fold_name(record.full_name),
+            record.date_of_birth,
+            record.sex,
+            record.ethnicity,
+            record.phone,
+        )
         person_id = cur.execute(_PERSON, person).fetchone()[0]
         owner = workflow.STATE_BY_NAME["registered"].owner
         case_values = (person_id, self.commune_id, self.village_id, workflow.WORKFLOW_VERSION, owner, record.source, now, now, now)

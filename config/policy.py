@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from workflows.access import AccessPolicy, build_access_policy
 from workflows.case import STATES, TRANSITIONS
 from workflows.clocks import ClockPolicy, build_clock_policy
 from workflows.history import REGISTER
@@ -45,3 +46,9 @@ def load_clocks(path: Path, departments_path: Path) -> ClockPolicy:
     triggers = {REGISTER} | {spec.trigger for spec in TRANSITIONS}
     departments = {department.code for department in load_departments(departments_path)}
     return build_clock_policy(data, departments, {state.name for state in STATES}, triggers)
+
+
+@lru_cache(maxsize=4)
+def load_access(path: Path) -> AccessPolicy:
+    """Return who sees which personal data and the separation-of-duties rules from a TOML file."""
+    return build_access_policy(tomllib.loads(path.read_text(encoding="utf-8")))

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     )
     policy_file: Path = Field(default=CONFIG_DIR / "policy.toml", description="Rule values and markets.")
     clocks_file: Path = Field(default=CONFIG_DIR / "clocks.toml", description="The legal clocks and their reminder ladders.")
+    access_file: Path = Field(default=CONFIG_DIR / "access.toml", description="Who sees which personal data; separation of duties.")
     departments_file: Path = Field(default=CONFIG_DIR / "departments.toml", description="The departments and their queues.")
     broker_key_prefix: str = Field(
         default="", description="Prefix of every Redis key the broker writes (several deployments or test runs on one Redis)."

@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services import followups, store
+from services import access, followups, store
 from services.models import STATE_TIME_COLUMNS, AdminUnit, Case, Person
 from services.runtime import Runtime
 from services.users import Actor
 from workflows import case as workflow
 from workflows.errors import Conflict, Forbidden, GuardFailed, RecordInvalid, TransitionNotAllowed, problem
 from workflows.history import ADD_RECORD, CORRECT_RECORD, GENESIS, REGISTER
+from workflows.identity import fold_name
 from workflows.records import Registration, record_data, references_of, validate_record
 from workflows.subject import CaseSubject
 
@@ -38,7 +39,7 @@ def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
     now, initial = rt.clock.now(), workflow.INITIAL_STATE
     try:
         with rt.unit_of_work() as conn:
-            case_id = _open_case(conn, record, now)
+            case_id = _open_case(conn, actor, record, now)
             entry = store.Entry(
                 trigger=REGISTER, from_state=None, to_state=initial, application_no=1, record_kind="registration",
                 record=record_data(record), reason=None, topic="case.registered",
@@ -54,9 +55,10 @@ def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
     return CaseRef(case_id, 1, initial)
 
 
-def _open_case(conn: Connection, record: Registration, now: datetime) -> int:
+def _open_case(conn: Connection, actor: Actor, record: Registration, now: datetime) -> int:
     """Insert the person and their case, in the machine's initial state at version 0 with an empty chain."""
     commune_id, village_id = _resolve_units(conn, record.commune_code, record.village_code)
+    access.require_commune(actor, commune_id)
     person_id = conn.execute(insert(Person).returning(Person.id), _person_values(record)).scalar_one()
     initial = workflow.STATE_BY_NAME[workflow.INITIAL_STATE]
     values = {
@@ -80,15 +82,15 @@ def fire(
     """Move a case along a transition, with its record if given here, in one transaction."""
     spec = workflow.TRANSITION_BY_TRIGGER.get(trigger)
     if spec is None:
-        with rt.unit_of_work() as conn:
-            state = store.load_case(conn, case_id).state
+        with rt.unit_of_work(writes=False) as conn:
+            state = _load_in_scope(conn, actor, case_id)[0].state
         raise TransitionNotAllowed([workflow.not_allowed(state, trigger)])
     _require_department(actor, spec.departments, trigger)
     _check_reason(reason)
     incoming = None if data is None else validate_record(spec.record, _unwrap(data, case_id), rt.today(), rt.policy)
     try:
         with rt.unit_of_work() as conn:
-            case, records = store.load_case_and_records(conn, case_id)
+            case, records = _load_in_scope(conn, actor, case_id)
             store.check_version(case, expected_version)
             if incoming is not None:
                 records[spec.record] = incoming
@@ -125,7 +127,7 @@ def put_record(
     record = validate_record(kind, _unwrap(data, case_id), rt.today(), rt.policy)
     try:
         with rt.unit_of_work() as conn:
-            case, records = store.load_case_and_records(conn, case_id)
+            case, records = _load_in_scope(conn, actor, case_id)
             store.check_version(case, expected_version)
             correcting = kind in records
             if correcting and not (reason and reason.strip()):
@@ -166,8 +168,16 @@ class _Step:
     record: Any
 
 
+def _load_in_scope(conn: Connection, actor: Actor, case_id: int) -> tuple[Any, dict[str, Any]]:
+    """Load (and on PostgreSQL lock) a case and its records, as "no such case" to a user whose scope it is outside."""
+    case, records = store.load_case_and_records(conn, case_id)
+    access.require_commune(actor, case.commune_id, case_id)
+    return case, records
+
+
 def _append(conn: Connection, rt: Runtime, case: Any, actor: Actor, step: _Step, records: dict[str, Any], reason: str | None) -> None:
     """Write one event with everything that goes with it: the case row, the records, the outbox, work items, clocks."""
+    access.check_separation(conn, rt.access, actor, case.id, step.application_no, step.record_kind)
     now = rt.clock.now()
     values: dict[str, Any] = {}
     moved = step.trigger in workflow.TRANSITION_BY_TRIGGER
@@ -324,6 +334,7 @@ def _person_values(record: Registration) -> dict[str, Any]:
     return {
         "personal_id": record.personal_id,
         "full_name": record.full_name,
+        "search_name": fold_name(record.full_name),
         "date_of_birth": record.date_of_birth,
         "sex": record.sex,
         "ethnicity": record.ethnicity,

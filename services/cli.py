@@ -271,8 +271,7 @@ def inbox_command(
         raise typer.Exit(2)
     with refusals():
         actor = acting(as_user, (department,))
-        commune = actor.unit_id if actor.role == "officer" else None  # an officer works for one commune
-        rows = work.inbox(rt, actor, department=department, commune_id=commune, now=rt.clock.now(), mine_only=mine, limit=limit)
+        rows = work.inbox(rt, actor, department=department, communes=actor.communes, now=rt.clock.now(), mine_only=mine, limit=limit)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=lambda moment: moment.isoformat()))
         return

@@ -103,6 +103,7 @@ class Person(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     personal_id: Mapped[str] = mapped_column(String(12), unique=True)
     full_name: Mapped[str] = mapped_column(String(120))
+    search_name: Mapped[str] = mapped_column(String(120), index=True, server_default="")  # the name folded: no accents, lower case
     date_of_birth: Mapped[date] = mapped_column(Date)
     sex: Mapped[str] = mapped_column(String(10))
     ethnicity: Mapped[str] = mapped_column(String(60))
@@ -378,3 +379,63 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuthToken(Base):
+    """A login: a session cookie for the pages or a bearer token for an API client; only its hash is kept."""
+
+    __tablename__ = "auth_tokens"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # session, api
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class LoginAttempt(Base):
+    """One login attempt, kept to rate-limit guessing per user name and per address."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_username_at", "username", "at"), Index("ix_login_attempts_remote_at", "remote", "at"))
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))
+    remote: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+
+
+class PersonalDataRead(Base):
+    """One read of a case's personal data: who, when, which case, what was shown unmasked."""
+
+    __tablename__ = "personal_data_reads"
+    __table_args__ = (Index("ix_personal_data_reads_case", "case_id", "at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    view: Mapped[str] = mapped_column(String(20))  # case, history, export
+    unmasked: Mapped[str] = mapped_column(String(200))  # the sensitive categories shown in clear, comma-separated
+
+
+class Referral(Base):
+    """A youth who finished military or police service, referred to social policy (a priority group)."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (Index("ix_referrals_open", "commune_id", **_where("status = 'open'")),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    commune_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"))
+    village_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"))
+    department: Mapped[str] = mapped_column(ForeignKey("departments.code"))  # police or military
+    referred_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    full_name: Mapped[str] = mapped_column(String(120))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    phone: Mapped[str] = mapped_column(String(20))
+    service_ended_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12))  # open, converted, declined
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

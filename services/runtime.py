@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import Engine, bindparam, text
 
-from config.policy import load_clocks, load_policy
+from config.policy import load_access, load_clocks, load_policy
 from config.settings import Settings, get_settings
 from services.clock import Clock, FixedClock, SystemClock, today
 from services.db import UnitOfWork, make_engine
 from services.models import UtcDateTime
+from workflows.access import AccessPolicy
 from workflows.case import WORKFLOW_VERSION
 from workflows.clocks import ClockPolicy
 from workflows.policy import Policy
@@ -37,6 +38,7 @@ class Runtime:
     clock: Clock
     policy: Policy
     clocks: ClockPolicy
+    access: AccessPolicy = field(default_factory=AccessPolicy)
     publish: Publish | None = None
 
     def unit_of_work(self, *, writes: bool = True) -> UnitOfWork:
@@ -73,4 +75,5 @@ def build_runtime(settings: Settings | None = None, *, engine: Engine | None = N
         clock=clock,
         policy=load_policy(settings.policy_file, WORKFLOW_VERSION),
         clocks=load_clocks(settings.clocks_file, settings.departments_file),
+        access=load_access(settings.access_file),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -33,8 +34,8 @@ class ItemRef:
 _TIMES = (bindparam("at", type_=UtcDateTime),)
 _ITEM = text(
     """SELECT w.id, w.case_id, w.application_no, w.kind, w.department, w.status, w.assignee_id, u.username AS assignee,
-           c.commune_id, a.parent_id AS province_id
-    FROM work_items w JOIN cases c ON c.id = w.case_id JOIN admin_units a ON a.id = c.commune_id
+           c.commune_id
+    FROM work_items w JOIN cases c ON c.id = w.case_id
     LEFT JOIN users u ON u.id = w.assignee_id
     WHERE w.id = :id"""
 )
@@ -155,7 +156,7 @@ def _check_may_work(actor: Actor, item: Any) -> None:
                 )
             ]
         )
-    elif actor.unit_id != item.commune_id:
+    elif not actor.covers(item.commune_id):
         raise Forbidden([_other_unit(actor, item)])
 
 
@@ -163,7 +164,7 @@ def _check_supervises(actor: Actor, item: Any, holder: str | None) -> None:
     """Refuse anyone but a supervisor of the case's commune or province (naming the holder when there is one)."""
     if actor.role != "supervisor":
         raise Forbidden([_held_by(item.id, holder, "trả lại", "release")])
-    if actor.unit_id not in (item.commune_id, item.province_id):
+    if not actor.covers(item.commune_id):
         raise Forbidden([_other_unit(actor, item)])
 
 
@@ -277,17 +278,19 @@ _VISIBLE = {
 
 @lru_cache(maxsize=8)
 def _inbox_query(visible: str, by_commune: bool) -> TextualSelect:
-    commune = "AND c.commune_id = :commune_id" if by_commune else ""
+    commune = "AND c.commune_id IN :communes" if by_commune else ""
+    binds = [bindparam("now", type_=UtcDateTime)] + ([bindparam("communes", expanding=True)] if by_commune else [])
     return (
         text(
-            f"""SELECT w.id, w.case_id, w.kind, c.state, w.priority, w.due_at, w.status, u.username AS assignee,
-                   CASE WHEN w.due_at < :now THEN 1 ELSE 0 END AS overdue
-            FROM work_items w JOIN cases c ON c.id = w.case_id LEFT JOIN users u ON u.id = w.assignee_id
+            f"""SELECT w.id, w.case_id, w.kind, c.state, c.version, w.priority, w.due_at, w.status, u.username AS assignee,
+                   p.full_name, v.name AS village, CASE WHEN w.due_at < :now THEN 1 ELSE 0 END AS overdue
+            FROM work_items w JOIN cases c ON c.id = w.case_id JOIN persons p ON p.id = c.person_id
+            JOIN admin_units v ON v.id = c.village_id LEFT JOIN users u ON u.id = w.assignee_id
             WHERE w.department = :department AND {_OUTSTANDING} {_VISIBLE[visible]} {commune}
             ORDER BY overdue DESC, w.priority, CASE WHEN w.due_at IS NULL THEN 1 ELSE 0 END, w.due_at, w.id
             LIMIT :limit"""
         )
-        .bindparams(bindparam("now", type_=UtcDateTime))
+        .bindparams(*binds)
         .columns(due_at=UtcDateTime)
     )
 
@@ -297,7 +300,7 @@ def inbox(
     actor: Actor | None,
     *,
     department: str,
-    commune_id: int | None = None,
+    communes: Collection[int] | None = None,
     now: datetime,
     mine_only: bool = False,
     limit: int = 50,
@@ -308,26 +311,27 @@ def inbox(
     """
     me = actor.user_id if actor is not None else None
     visible = "mine" if mine_only else "officer" if actor is not None and actor.role != "supervisor" else "department"
-    params = {"department": department, "commune_id": commune_id, "now": now, "me": me, "limit": limit}
+    params = {"department": department, "communes": sorted(communes or ()), "now": now, "me": me, "limit": limit}
     with rt.unit_of_work(writes=False) as conn:
-        rows = conn.execute(_inbox_query(visible, commune_id is not None), params).all()
+        rows = conn.execute(_inbox_query(visible, communes is not None), params).all()
     return [{**row._mapping, "overdue": bool(row.overdue)} for row in rows]
 
 
 @lru_cache(maxsize=2)
 def _counts_query(by_commune: bool) -> TextClause:
-    commune = "JOIN cases c ON c.id = w.case_id AND c.commune_id = :commune_id" if by_commune else ""
+    commune = "JOIN cases c ON c.id = w.case_id AND c.commune_id IN :communes" if by_commune else ""
+    binds = [bindparam("now", type_=UtcDateTime)] + ([bindparam("communes", expanding=True)] if by_commune else [])
     return text(
         f"""SELECT w.department, count(*) AS open, SUM(CASE WHEN w.status = 'claimed' THEN 1 ELSE 0 END) AS claimed,
                SUM(CASE WHEN w.due_at < :now THEN 1 ELSE 0 END) AS overdue
         FROM work_items w {commune}
         WHERE {_OUTSTANDING}
         GROUP BY w.department ORDER BY w.department"""
-    ).bindparams(bindparam("now", type_=UtcDateTime))
+    ).bindparams(*binds)
 
 
-def counts(rt: Runtime, now: datetime, commune_id: int | None = None) -> dict[str, dict[str, int]]:
+def counts(rt: Runtime, now: datetime, communes: Collection[int] | None = None) -> dict[str, dict[str, int]]:
     """Count each department's open items (claimed or not), how many are claimed, and how many are overdue."""
     with rt.unit_of_work(writes=False) as conn:
-        rows = conn.execute(_counts_query(commune_id is not None), {"now": now, "commune_id": commune_id}).all()
+        rows = conn.execute(_counts_query(communes is not None), {"now": now, "communes": sorted(communes or ())}).all()
     return {row.department: {"open": int(row.open), "claimed": int(row.claimed), "overdue": int(row.overdue)} for row in rows}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import unicodedata
 from datetime import date
 
 from workflows.errors import Problem, problem
@@ -76,3 +77,10 @@ def age_on(date_of_birth: date, day: date) -> int:
         birthday = (2, 28)
     had_birthday = (day.month, day.day) >= birthday
     return day.year - date_of_birth.year - (0 if had_birthday else 1)
+
+
+def fold_name(name: str) -> str:
+    """Return a name without Vietnamese accents, lower case, single-spaced: "Nguyễn Văn An" -> "nguyen van an"."""
+    decomposed = unicodedata.normalize("NFD", name.replace("Đ", "D").replace("đ", "d"))
+    bare = "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
+    return " ".join(bare.lower().split())

@@ -402,6 +402,7 @@ def test_the_inbox_lists_overdue_first_then_priority_then_due_time_then_id(rt, a
     assert rows[0] == {
         "id": the_item(rt, ids["late"]), "case_id": ids["late"], "kind": "state", "state": "registered", "priority": 2,
         "due_at": end_of_day_in_vietnam(START + timedelta(days=7), 30), "overdue": True, "status": "open", "assignee": None,
+        "version": 1, "full_name": "Nguyễn Văn An", "village": "Thôn Tân Lập",
     }  # fmt: skip
     assert [row["case_id"] for row in work.inbox(rt, me, department="social_policy", now=clock.now(), limit=2)] == [
         ids["late"],
@@ -429,8 +430,8 @@ def test_an_officer_sees_the_unassigned_items_and_their_own_and_a_supervisor_see
     assert len(listed(actors["supervisor"])) == len(listed(None)) == 5
     with rt.unit_of_work(writes=False) as conn:
         commune_id = conn.scalar(select(Case.commune_id).where(Case.id == ids["late"]))
-    assert len(listed(me, commune_id=commune_id)) == 4
-    assert listed(me, commune_id=commune_id + 1000) == []
+    assert len(listed(me, communes={commune_id})) == 4
+    assert listed(me, communes={commune_id + 1000}) == []
     assert work.inbox(rt, me, department="police", now=now) == []
 
 
@@ -447,8 +448,8 @@ def test_counts_give_each_departments_open_claimed_and_overdue_items(rt, actors,
     }
     with rt.unit_of_work(writes=False) as conn:
         commune_id = conn.scalar(select(Case.commune_id).where(Case.id == ids["late"]))
-    assert work.counts(rt, clock.now(), commune_id=commune_id) == work.counts(rt, clock.now())
-    assert work.counts(rt, clock.now(), commune_id=commune_id + 1000) == {}
+    assert work.counts(rt, clock.now(), communes={commune_id}) == work.counts(rt, clock.now())
+    assert work.counts(rt, clock.now(), communes={commune_id + 1000}) == {}
 
 
 @contextmanager
@@ -471,7 +472,7 @@ def test_the_inbox_and_the_counts_read_the_partial_inbox_index(rt, actors, read)
     register(rt, actors)
     with statements(rt.engine) as seen:
         if read == "inbox":
-            work.inbox(rt, actors["social_policy"], department="social_policy", commune_id=1, now=rt.clock.now())
+            work.inbox(rt, actors["social_policy"], department="social_policy", communes={1}, now=rt.clock.now())
         else:
             work.counts(rt, rt.clock.now())
     [(sql, parameters)] = [(s, p) for s, p in seen if "work_items" in s]
