@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from services import audit, cases
+from services import audit, auth, cases
 from services.clock import FixedClock
 from services.models import AdminUnit, Case, Enterprise, HealthFacility, TrainingSchool, User
 from services.runtime import Runtime
@@ -19,6 +19,8 @@ from workflows.calendar import local_date
 from workflows.case import STATES
 from workflows.identity import century_sex_digit
 
+# Every demo user logs in with this password (a demo only: real users get their own).
+DEMO_PASSWORD = "demo-camtan"
 PROVINCE = ("38", "Tỉnh Thanh Hóa")
 COMMUNE = ("TH-CAMTAN", "Xã Cẩm Tân")
 VILLAGES = [
@@ -176,7 +178,11 @@ def seed_reference(conn: Connection) -> None:
         {"username": "admin", "full_name": "Quản trị hệ thống", "role": "admin", "department_code": None, "unit_id": province},
     ]
     # Reminders go to these addresses when an SMTP server is configured (example.org never delivers).
-    conn.execute(insert(User), [{**person, "active": True, "email": f"{person['username']}@camtan.example.org"} for person in people])
+    password_hash = auth.hash_password(DEMO_PASSWORD)
+    rows = [
+        {**person, "active": True, "email": f"{person['username']}@camtan.example.org", "password_hash": password_hash} for person in people
+    ]
+    conn.execute(insert(User), rows)
 
 
 def _walk(rt: Runtime, clock: FixedClock, actors: dict[str, Actor], rng: random.Random, number: int, target: str) -> None:

@@ -335,3 +335,21 @@ def counts(rt: Runtime, now: datetime, communes: Collection[int] | None = None) 
     with rt.unit_of_work(writes=False) as conn:
         rows = conn.execute(_counts_query(communes is not None), {"now": now, "communes": sorted(communes or ())}).all()
     return {row.department: {"open": int(row.open), "claimed": int(row.claimed), "overdue": int(row.overdue)} for row in rows}
+
+
+_OLDEST = (
+    text(
+        """SELECT w.id, w.case_id, w.kind, w.department, w.status, w.opened_at, w.due_at, u.username AS assignee, p.full_name
+    FROM work_items w JOIN cases c ON c.id = w.case_id JOIN persons p ON p.id = c.person_id LEFT JOIN users u ON u.id = w.assignee_id
+    WHERE w.status IN ('open', 'claimed') AND c.commune_id IN :communes
+    ORDER BY w.opened_at, w.id LIMIT :limit"""
+    )
+    .bindparams(bindparam("communes", expanding=True))
+    .columns(opened_at=UtcDateTime, due_at=UtcDateTime)
+)
+
+
+def oldest(rt: Runtime, communes: Collection[int], limit: int = 20) -> list[dict[str, Any]]:
+    """List the open items that have waited longest, in the communes given (the supervisor's dashboard)."""
+    with rt.unit_of_work(writes=False) as conn:
+        return [dict(row._mapping) for row in conn.execute(_OLDEST, {"communes": sorted(communes), "limit": limit})]

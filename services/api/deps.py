@@ -1,0 +1,50 @@
+"""What every route depends on: the runtime and the user behind the request (session cookie or bearer token)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services import auth
+from services.runtime import Runtime
+from services.users import Actor
+from workflows.errors import problem
+
+SESSION_COOKIE = "gw_session"
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /api/auth/token.")
+
+
+def runtime(request: Request) -> Runtime:
+    """Return the runtime the app was built with."""
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def token_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """Return the bearer token, else the session cookie's."""
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        return credentials.credentials
+    return request.cookies.get(SESSION_COOKIE)
+
+
+def current_actor(
+    request: Request,
+    rt: Annotated[Runtime, Depends(runtime)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    """Return the logged-in user, or refuse with 401."""
+    token = token_of(request, credentials)
+    if not token:
+        raise auth.NotAuthenticated([problem("auth.required", "Hãy đăng nhập.", "Please log in.", None)])
+    return auth.authenticate(rt, token)
+
+
+def remote_address(request: Request) -> str:
+    """Return the client's address (for the login rate limit)."""
+    return request.client.host if request.client else "unknown"
+
+
+Rt = Annotated[Runtime, Depends(runtime)]
+Me = Annotated[Actor, Depends(current_actor)]

@@ -1,0 +1,196 @@
+"""The JSON API: cases, their records, history, proof and clocks; work items; the personal-data log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from services import access, auth, cases, deadlines, outbox, queries, work
+from services.api import schemas
+from services.api.deps import Me, Rt, remote_address, token_of
+from services.users import Actor
+from workflows.errors import Forbidden, NotFound, problem
+from workflows.records import RECORD_TYPES
+
+REFUSALS: dict[int | str, dict[str, Any]] = {code: {"model": schemas.ProblemsOut} for code in (401, 403, 404, 409, 422, 429)}
+api = APIRouter(prefix="/api", responses=REFUSALS)
+
+CaseId = Annotated[int, Path(ge=1, le=2**62, description="The case number.")]
+ItemId = Annotated[int, Path(ge=1, le=2**62, description="The work item number.")]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+@api.post("/auth/token", response_model=schemas.TokenOut, tags=["auth"])
+def issue_token(rt: Rt, request: Request, body: schemas.LoginIn) -> schemas.TokenOut:
+    """Log in with a user name and password; returns a bearer token for API clients (30 days)."""
+    login = auth.login(rt, body.username, body.password, remote_address(request), kind="api")
+    return schemas.TokenOut(access_token=login.token, expires_at=login.expires_at)
+
+
+@api.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+def revoke_token(rt: Rt, me: Me, request: Request) -> Response:
+    """Revoke the token (or session) this request came with."""
+    token = token_of(request, None) or request.headers.get("authorization", "").partition(" ")[2]
+    auth.logout(rt, token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@api.get("/me", response_model=schemas.MeOut, tags=["auth"])
+def who_am_i(rt: Rt, me: Me) -> schemas.MeOut:
+    """Return the logged-in user and how many notifications they have not read."""
+    unread = len(outbox.unread(rt, me.user_id)) if me.user_id is not None else 0
+    return schemas.MeOut(username=me.username, role=me.role, department=me.department, unit_id=me.unit_id, unread_notifications=unread)
+
+
+# --- cases ------------------------------------------------------------------------------------------------------------
+
+
+@api.get("/cases", response_model=schemas.CasePage, tags=["cases"])
+def list_cases(
+    rt: Rt,
+    me: Me,
+    state: Annotated[str | None, Query(max_length=30)] = None,
+    village: Annotated[str | None, Query(max_length=40, description="Village code.")] = None,
+    source: Annotated[str | None, Query(max_length=30)] = None,
+    q: Annotated[str | None, Query(max_length=120, description="A 12-digit personal ID, or part of a name (accents optional).")] = None,
+    after: Annotated[int, Query(ge=0, le=2**62, description="The last id of the previous page.")] = 0,
+    limit: Limit = 50,
+) -> schemas.CasePage:
+    """List the cases in your communes, in id order, a page at a time."""
+    rows = queries.list_cases(rt, actor=me, state=state, village=village, source=source, text_query=q, limit=limit, after_id=after)
+    return schemas.CasePage(items=[schemas.CaseRow(**row) for row in rows], next_after=rows[-1]["id"] if len(rows) == limit else None)
+
+
+@api.post("/cases", response_model=schemas.CaseRefOut, status_code=status.HTTP_201_CREATED, tags=["cases"])
+def register_case(rt: Rt, me: Me, record: dict[str, Any]) -> schemas.CaseRefOut:
+    """Register a worker from a registration record (social policy)."""
+    return _ref(cases.register(rt, me, record))
+
+
+@api.get("/cases/{case_id}", tags=["cases"])
+def get_case(rt: Rt, me: Me, case_id: CaseId) -> dict[str, Any]:
+    """Return a case: state, person, records (masked where you have no need), and what each next step needs."""
+    return queries.case_detail(rt, case_id, me)
+
+
+@api.post("/cases/{case_id}/transitions/{trigger}", response_model=schemas.CaseRefOut, tags=["cases"])
+def fire_transition(
+    rt: Rt, me: Me, case_id: CaseId, trigger: Annotated[str, Path(max_length=40)], body: schemas.FireIn
+) -> schemas.CaseRefOut:
+    """Move a case along a step, with the step's record; a stale version is refused with 409."""
+    return _ref(cases.fire(rt, me, case_id, trigger, body.record, expected_version=body.version, reason=body.reason))
+
+
+@api.put("/cases/{case_id}/records/{kind}", response_model=schemas.CaseRefOut, tags=["cases"])
+def put_record(rt: Rt, me: Me, case_id: CaseId, kind: Annotated[str, Path(max_length=30)], body: schemas.RecordIn) -> schemas.CaseRefOut:
+    """Add the next step's record ahead of the step, or correct one on file (with a reason)."""
+    if kind not in RECORD_TYPES:
+        raise NotFound([problem("record.unknown_kind", f"Không có loại hồ sơ '{kind}'.", f"No record kind '{kind}'.", "kind")])
+    return _ref(cases.put_record(rt, me, case_id, kind, body.record, expected_version=body.version, reason=body.reason))
+
+
+@api.post("/cases/{case_id}/withdraw", response_model=schemas.CaseRefOut, tags=["cases"])
+def withdraw_case(rt: Rt, me: Me, case_id: CaseId, body: schemas.ReasonIn) -> schemas.CaseRefOut:
+    """Withdraw a case before departure, at the worker's wish."""
+    return _ref(cases.withdraw(rt, me, case_id, body.reason, expected_version=body.version))
+
+
+@api.post("/cases/{case_id}/reopen", response_model=schemas.CaseRefOut, tags=["cases"])
+def reopen_case(rt: Rt, me: Me, case_id: CaseId, body: schemas.ReasonIn) -> schemas.CaseRefOut:
+    """Start a new application on an ended case (social policy or a supervisor)."""
+    return _ref(cases.reopen(rt, me, case_id, body.reason, expected_version=body.version))
+
+
+@api.get("/cases/{case_id}/history", response_model=list[schemas.EventOut], tags=["audit"])
+def case_history(rt: Rt, me: Me, case_id: CaseId) -> list[dict[str, Any]]:
+    """Return every event of a case in order: who, when, which step, which record (masked where you have no need)."""
+    return queries.case_history(rt, case_id, me)
+
+
+@api.get("/cases/{case_id}/verify", response_model=schemas.VerifyOut, tags=["audit"])
+def verify_case(rt: Rt, me: Me, case_id: CaseId) -> dict[str, Any]:
+    """Prove a case's history: hash chain, anchors, current records and identity (supervisors, auditors)."""
+    return queries.verify_case(rt, case_id, me)
+
+
+@api.get("/cases/{case_id}/deadlines", response_model=list[schemas.DeadlineOut], tags=["cases"])
+def case_deadlines(rt: Rt, me: Me, case_id: CaseId) -> list[dict[str, Any]]:
+    """Return a case's legal clocks with their due times and reminder rungs."""
+    queries.case_scope(rt, case_id, me)
+    return deadlines.case_deadlines(rt, case_id)
+
+
+def _ref(ref: cases.CaseRef) -> schemas.CaseRefOut:
+    return schemas.CaseRefOut(id=ref.id, version=ref.version, state=ref.state)
+
+
+# --- work items -------------------------------------------------------------------------------------------------------
+
+
+@api.get("/inbox/{department}", response_model=list[schemas.WorkItemOut], tags=["work"])
+def inbox(rt: Rt, me: Me, department: Annotated[str, Path(max_length=40)], mine: bool = False, limit: Limit = 50) -> list[dict[str, Any]]:
+    """List a department's open work items in your communes: overdue first, then priority groups, then due time."""
+    _check_inbox(me, department)
+    return work.inbox(rt, me, department=department, communes=me.communes, now=rt.clock.now(), mine_only=mine, limit=limit)
+
+
+def _check_inbox(me: Actor, department: str) -> None:
+    access.require_role(me, access.CASE_WRITERS, "xem hộp việc", "read inboxes")
+    if me.role == "officer" and me.department != department:
+        raise Forbidden(
+            [problem("inbox.other_department", f"Bạn chỉ xem được hộp việc của bộ phận {me.department}.",
+                     f"You may only read the {me.department} inbox.", "department")]
+        )  # fmt: skip
+
+
+@api.get("/work/counts", response_model=dict[str, schemas.CountsOut], tags=["work"])
+def work_counts(rt: Rt, me: Me) -> dict[str, dict[str, int]]:
+    """Count open, claimed and overdue items per department in your communes."""
+    access.require_role(me, ("supervisor", "auditor", "officer"), "xem số việc", "read work counts")
+    return work.counts(rt, rt.clock.now(), me.communes)
+
+
+@api.post("/work/{item_id}/claim", response_model=schemas.ItemRefOut, tags=["work"])
+def claim(rt: Rt, me: Me, item_id: ItemId) -> work.ItemRef:
+    """Take an open item of your department; of two claims one wins."""
+    return work.claim(rt, me, item_id)
+
+
+@api.post("/work/{item_id}/release", response_model=schemas.ItemRefOut, tags=["work"])
+def release(rt: Rt, me: Me, item_id: ItemId) -> work.ItemRef:
+    """Put a claimed item back (its holder or a supervisor)."""
+    return work.release(rt, me, item_id)
+
+
+@api.post("/work/{item_id}/complete", response_model=schemas.ItemRefOut, tags=["work"])
+def complete(rt: Rt, me: Me, item_id: ItemId) -> work.ItemRef:
+    """Finish a task you hold; the clock that opened it stops."""
+    return work.complete(rt, me, item_id)
+
+
+@api.post("/work/{item_id}/reassign", response_model=schemas.ItemRefOut, tags=["work"])
+def reassign(rt: Rt, me: Me, item_id: ItemId, body: schemas.ReassignIn) -> work.ItemRef:
+    """Give an item to another officer of its department (supervisors; the reason goes into the case's history)."""
+    return work.reassign(rt, me, item_id, body.to, body.reason)
+
+
+@api.post("/work/reassign", response_model=list[schemas.ItemRefOut], tags=["work"])
+def reassign_many(rt: Rt, me: Me, body: schemas.BulkReassignIn) -> list[work.ItemRef]:
+    """Give several items to one officer with one reason, each in its own transaction; stops at the first refusal."""
+    return [work.reassign(rt, me, item_id, body.to, body.reason) for item_id in body.items]
+
+
+# --- audit ------------------------------------------------------------------------------------------------------------
+
+
+@api.get("/audit/personal-data-reads", response_model=list[schemas.ReadOut], tags=["audit"])
+def personal_data_reads(
+    rt: Rt,
+    me: Me,
+    case_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Limit = 100,
+) -> list[dict[str, Any]]:
+    """Who read which case's personal data, when, and what they saw in clear (auditors, supervisors)."""
+    return queries.personal_data_reads(rt, me, case_id=case_id, after_id=after, limit=limit)

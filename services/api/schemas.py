@@ -1,0 +1,186 @@
+"""The API's request and response shapes (records stay free-form JSON: the domain validates them, in two languages)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ProblemOut(BaseModel):
+    """One thing wrong with a request, in Vietnamese and English, tied to a field when it can be."""
+
+    code: str
+    field: str | None = None
+    vi: str
+    en: str
+
+
+class ProblemsOut(BaseModel):
+    """Why a request was refused; nothing was written."""
+
+    problems: list[ProblemOut]
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+
+
+class MeOut(BaseModel):
+    username: str
+    role: str
+    department: str | None
+    unit_id: int | None
+    unread_notifications: int
+
+
+class CaseRefOut(BaseModel):
+    """Where a command left a case."""
+
+    id: int
+    version: int
+    state: str
+
+
+class FireIn(BaseModel):
+    """Fire a transition: the version you read, the step's record if not yet on file, a reason if any."""
+
+    version: int = Field(ge=1)
+    record: dict[str, Any] | None = None
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class RecordIn(BaseModel):
+    """Add the next step's record, or correct one on file (a correction needs a reason)."""
+
+    version: int = Field(ge=1)
+    record: dict[str, Any]
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ReasonIn(BaseModel):
+    version: int = Field(ge=1)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class CaseRow(BaseModel):
+    id: int
+    state: str
+    version: int
+    owner_department: str
+    source: str
+    full_name: str
+    village: str
+
+
+class CasePage(BaseModel):
+    """A page of cases; pass `next_after` as `after` for the next page (null: this was the last)."""
+
+    items: list[CaseRow]
+    next_after: int | None
+
+
+class EventOut(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    department: str | None
+    trigger: str
+    from_state: str | None
+    to_state: str
+    application_no: int
+    record_kind: str | None
+    record_json: str | None
+    reason: str | None
+    hash: str
+
+
+class FindingOut(BaseModel):
+    seq: int | None
+    code: str
+    en: str
+    vi: str
+
+
+class VerifyOut(BaseModel):
+    case_id: int
+    ok: bool
+    events: int
+    anchors: int
+    findings: list[FindingOut]
+
+
+class RungOut(BaseModel):
+    rung: int
+    fires_at: datetime
+    action: str
+    to: str
+    status: str
+
+
+class DeadlineOut(BaseModel):
+    id: int
+    clock: str
+    label_vi: str
+    label_en: str
+    department: str
+    application_no: int
+    counted_from: date
+    due_at: datetime
+    status: str
+    closed_at: datetime | None
+    met: bool | None
+    rungs: list[RungOut]
+
+
+class WorkItemOut(BaseModel):
+    id: int
+    case_id: int
+    kind: str
+    state: str
+    version: int
+    priority: int
+    due_at: datetime | None
+    status: str
+    assignee: str | None
+    full_name: str
+    village: str
+    overdue: bool
+
+
+class ItemRefOut(BaseModel):
+    id: int
+    status: str
+    assignee: str | None
+
+
+class ReassignIn(BaseModel):
+    to: str = Field(min_length=1, max_length=80)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class BulkReassignIn(ReassignIn):
+    items: list[int] = Field(min_length=1, max_length=500)
+
+
+class CountsOut(BaseModel):
+    open: int
+    claimed: int
+    overdue: int
+
+
+class ReadOut(BaseModel):
+    id: int
+    case_id: int
+    username: str
+    at: datetime
+    view: str
+    unmasked: str

@@ -1,0 +1,141 @@
+"""Logins: passwords (argon2), session and API tokens (only their hash is stored), and the rate limit on attempts."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, func, insert, select, update
+
+from services.models import AuthToken, LoginAttempt, User
+from services.runtime import Runtime
+from services.users import Actor, load_actor
+from workflows.errors import DomainError, problem
+
+SESSION_HOURS = 12
+API_TOKEN_DAYS = 30
+# Failed attempts within the window that lock a user name (or an address) until the window passes.
+MAX_FAILURES = 5
+WINDOW = timedelta(minutes=15)
+
+_hasher = PasswordHasher()
+# Checked against when the user name is unknown, so a wrong name costs the same time as a wrong password.
+_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+class LoginFailed(DomainError):
+    """The user name or password is wrong, or the user is inactive."""
+
+    http_status = 401
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed logins for this user name or address; try again later."""
+
+    http_status = 429
+
+
+class NotAuthenticated(DomainError):
+    """No valid session or token came with the request."""
+
+    http_status = 401
+
+
+@dataclass(frozen=True)
+class Login:
+    """A token just issued: give it to the client once; only its hash stays in the database."""
+
+    token: str
+    expires_at: datetime
+    actor: Actor
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with argon2id."""
+    return _hasher.hash(password)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def login(rt: Runtime, username: str, password: str, remote: str, *, kind: str = "session") -> Login:
+    """Check a password and issue a session (pages) or API token; every attempt counts towards the rate limit."""
+    now = rt.clock.now()
+    with rt.unit_of_work() as conn:
+        failures = conn.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(~LoginAttempt.succeeded, LoginAttempt.at > now - WINDOW)
+            .where((LoginAttempt.username == username) | (LoginAttempt.remote == remote))
+        )
+    if failures is not None and failures >= MAX_FAILURES:
+        minutes = int(WINDOW.total_seconds() // 60)
+        raise TooManyAttempts(
+            [
+                problem(
+                    "login.too_many",
+                    f"Đăng nhập sai quá nhiều lần; hãy thử lại sau {minutes} phút.",
+                    f"Too many failed logins; try again in {minutes} minutes.",
+                    "password",
+                )
+            ]
+        )
+    with rt.unit_of_work(writes=False) as conn:
+        row = conn.execute(select(User.username, User.password_hash).where(User.username == username, User.active)).first()
+    ok = _verify(row.password_hash if row is not None else None, password)
+    with rt.unit_of_work() as conn:  # the attempt is committed whatever the outcome: a failure must count
+        conn.execute(insert(LoginAttempt), {"username": username[:80], "remote": remote[:64], "at": now, "succeeded": ok})
+        issued = _issue(conn, username, kind, now) if ok else None
+    if issued is None:
+        raise LoginFailed([problem("login.failed", "Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password.", "password")])
+    return issued
+
+
+def _issue(conn: Connection, username: str, kind: str, now: datetime) -> Login:
+    actor = load_actor(conn, username)
+    token = secrets.token_urlsafe(32)
+    expires = now + (timedelta(hours=SESSION_HOURS) if kind == "session" else timedelta(days=API_TOKEN_DAYS))
+    values = {"token_hash": _token_hash(token), "user_id": actor.user_id, "kind": kind, "created_at": now, "expires_at": expires}
+    conn.execute(insert(AuthToken), values)
+    return Login(token, expires, actor)
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def authenticate(rt: Runtime, token: str) -> Actor:
+    """Return the user a live token belongs to, or raise NotAuthenticated."""
+    now = rt.clock.now()
+    with rt.unit_of_work(writes=False) as conn:
+        username = conn.scalar(
+            select(User.username)
+            .join(AuthToken, AuthToken.user_id == User.id)
+            .where(AuthToken.token_hash == _token_hash(token), AuthToken.revoked_at.is_(None), AuthToken.expires_at > now, User.active)
+        )
+        if username is not None:
+            return load_actor(conn, username)
+    raise NotAuthenticated(
+        [
+            problem(
+                "auth.required",
+                "Hãy đăng nhập (phiên đã hết hạn hoặc không hợp lệ).",
+                "Please log in (the session expired or is invalid).",
+                None,
+            )
+        ]
+    )
+
+
+def logout(rt: Runtime, token: str) -> None:
+    """Revoke a token."""
+    with rt.unit_of_work() as conn:
+        conn.execute(update(AuthToken).where(AuthToken.token_hash == _token_hash(token)).values(revoked_at=rt.clock.now()))

@@ -1,0 +1,275 @@
+"""The web pages (server-rendered, Vietnamese by default with an English switch): login, inbox, case, search, dashboard, audit."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from services import access, auth, cases, deadlines, outbox, queries, work
+from services.api.deps import SESSION_COOKIE, Rt, remote_address
+from services.users import Actor
+from services.web.diagram import workflow_svg
+from workflows import case as workflow
+from workflows.errors import DomainError
+from workflows.records import form_fields
+
+TEMPLATES = Jinja2Templates(directory=FilePath(__file__).resolve().parent / "templates")
+LANG_COOKIE = "gw_lang"
+pages = APIRouter(include_in_schema=False)
+
+
+def language(request: Request) -> str:
+    """Return the page language: ?lang=, else the cookie, else Vietnamese."""
+    chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "vi"
+    return chosen if chosen in ("vi", "en") else "vi"
+
+
+def page_actor(request: Request, rt: Rt) -> Actor:
+    """Return the logged-in user of a page, or send the browser to the login page."""
+    token = request.cookies.get(SESSION_COOKIE)
+    try:
+        if token:
+            return auth.authenticate(rt, token)
+    except auth.NotAuthenticated:
+        pass
+    raise HTTPException(status_code=303, headers={"Location": f"/login?next={request.url.path}"})
+
+
+User = Annotated[Actor, Depends(page_actor)]
+
+
+def render(request: Request, name: str, me: Actor | None, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render a page in the user's language, with the notification badge."""
+    lang = language(request)
+    rt = request.app.state.runtime
+    unread = len(outbox.unread(rt, me.user_id)) if me is not None and me.user_id is not None else 0
+
+    def t(vi: str, en: str) -> str:
+        return vi if lang == "vi" else en
+
+    response = TEMPLATES.TemplateResponse(
+        request, name, {"me": me, "lang": lang, "t": t, "unread": unread, "workflow": workflow, **context}, status_code=status_code
+    )
+    if request.query_params.get("lang") in ("vi", "en"):
+        response.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=365 * 86400)
+    return response
+
+
+def refusal_page(request: Request, error: DomainError) -> HTMLResponse:
+    """Show a refusal that no page handled itself, in both languages."""
+    return render(request, "refused.html", None, status_code=error.http_status, problems=error.problems)
+
+
+# --- login ------------------------------------------------------------------------------------------------------------
+
+
+@pages.get("/login")
+def login_page(request: Request) -> HTMLResponse:
+    return render(request, "login.html", None, next=request.query_params.get("next", "/"))
+
+
+@pages.post("/login")
+def login_submit(
+    request: Request, rt: Rt, username: Annotated[str, Form()], password: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
+) -> Response:
+    try:
+        login = auth.login(rt, username, password, remote_address(request), kind="session")
+    except (auth.LoginFailed, auth.TooManyAttempts) as error:
+        return render(request, "login.html", None, status_code=error.http_status, problems=error.problems, username=username, next=next)
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(SESSION_COOKIE, login.token, httponly=True, samesite="lax", max_age=auth.SESSION_HOURS * 3600)
+    return response
+
+
+@pages.post("/logout")
+def logout(request: Request, rt: Rt) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        auth.logout(rt, token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@pages.get("/")
+def home(me: User) -> Response:
+    """Send each role to where its work is."""
+    target = {"officer": "/inbox", "supervisor": "/dashboard", "auditor": "/audit"}.get(me.role, "/search")
+    return RedirectResponse(target, status_code=303)
+
+
+# --- inbox ------------------------------------------------------------------------------------------------------------
+
+
+@pages.get("/inbox")
+def inbox_page(request: Request, rt: Rt, me: User, department: str | None = None) -> HTMLResponse:
+    access.require_role(me, access.CASE_WRITERS, "xem hộp việc", "read inboxes")
+    chosen = me.department if me.role == "officer" else department or "social_policy"
+    items = work.inbox(rt, me, department=chosen or "", communes=me.communes, now=rt.clock.now(), limit=100)
+    return render(request, "inbox.html", me, department=chosen, items=items)
+
+
+@pages.post("/work/{item_id}/{verb}")
+def work_action(request: Request, rt: Rt, me: User, item_id: int, verb: str) -> Response:
+    """Claim or release an item from the inbox; an HTMX request gets the row back, a plain form a redirect."""
+    actions = {"claim": work.claim, "release": work.release, "complete": work.complete}
+    if verb not in actions:
+        raise HTTPException(status_code=404)
+    actions[verb](rt, me, item_id)
+    if request.headers.get("hx-request"):
+        department = me.department or request.query_params.get("department") or "social_policy"
+        items = [
+            i for i in work.inbox(rt, me, department=department, communes=me.communes, now=rt.clock.now(), limit=100) if i["id"] == item_id
+        ]
+        return render(request, "_item_row.html", me, item=items[0] if items else None)
+    return RedirectResponse(request.headers.get("referer") or "/inbox", status_code=303)
+
+
+# --- case -------------------------------------------------------------------------------------------------------------
+
+
+def place_problems(problems: list[Any], record_kind: str, paths: list[str]) -> dict[str, list[Any]]:
+    """Put each problem next to the input it is about ("" for those about the whole step)."""
+    placed: dict[str, list[Any]] = {}
+    for problem in problems:
+        name = (problem.field or "").removeprefix(f"{record_kind}.")
+        match = next((path for path in paths if path == name or path.startswith(f"{name}.")), "")
+        placed.setdefault(match, []).append(problem)
+    return placed
+
+
+def _case_page(request: Request, rt: Any, me: Actor, case_id: int, status_code: int = 200, **extra: Any) -> HTMLResponse:
+    detail = queries.case_detail(rt, case_id, me)
+    history = queries.case_history(rt, case_id, me)
+    forms = {step["trigger"]: form_fields(step["record"]) for step in detail["next_steps"]}
+    return render(
+        request, "case.html", me, status_code=status_code, case=detail, history=history, forms=forms,
+        deadlines=deadlines.case_deadlines(rt, case_id), diagram=workflow_svg(detail["state"], language(request)), **extra,
+    )  # fmt: skip
+
+
+@pages.get("/cases/{case_id}")
+def case_page(request: Request, rt: Rt, me: User, case_id: int) -> HTMLResponse:
+    return _case_page(request, rt, me, case_id)
+
+
+def record_from_form(fields: list[Any], form: Any) -> dict[str, Any]:
+    """Turn a step form's dotted inputs into the record's nested data; empty inputs are left out."""
+    record: dict[str, Any] = {}
+    for field in fields:
+        value = form.get(field.path)
+        if field.kind == "checkbox":
+            value = True if value else None
+        if value in (None, ""):
+            continue
+        target = record
+        *groups, name = field.path.split(".")
+        for group in groups:
+            target = target.setdefault(group, {})
+        target[name] = value
+    return record
+
+
+@pages.post("/cases/{case_id}/steps/{trigger}")
+async def fire_step(request: Request, rt: Rt, me: User, case_id: int, trigger: str) -> Response:
+    """Fire a step from its form; a refusal shows the case again with each problem next to its field, nothing written."""
+    form = await request.form()
+    spec = workflow.TRANSITION_BY_TRIGGER.get(trigger)
+    if spec is None:
+        raise HTTPException(status_code=404)
+    record = record_from_form(form_fields(spec.record), form) or None
+    version = int(str(form.get("version") or 0)) or None
+    reason = str(form.get("reason") or "").strip() or None
+    try:
+        cases.fire(rt, me, case_id, trigger, record, expected_version=version, reason=reason)
+    except DomainError as error:
+        if error.http_status in (401, 403, 404):
+            raise
+        placed = place_problems(error.problems, spec.record, [field.path for field in form_fields(spec.record)])
+        return _case_page(request, rt, me, case_id, error.http_status, failed=trigger, placed=placed, entered=dict(form))
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+# --- search, dashboard, audit -----------------------------------------------------------------------------------------
+
+
+@pages.get("/search")
+def search_page(request: Request, rt: Rt, me: User, q: str = "", state: str | None = None, after: int = 0) -> HTMLResponse:
+    rows = queries.list_cases(rt, actor=me, text_query=q or None, state=state or None, after_id=after, limit=50)
+    return render(request, "search.html", me, q=q, state=state, rows=rows, next_after=rows[-1]["id"] if len(rows) == 50 else None)
+
+
+@pages.get("/dashboard")
+def dashboard_page(request: Request, rt: Rt, me: User) -> HTMLResponse:
+    access.require_role(me, ("supervisor",), "xem bảng điều hành", "read the dashboard")
+    communes = me.communes or frozenset()
+    return render(
+        request, "dashboard.html", me, by_state=queries.count_by_state(rt, communes), villages=queries.funnel_by_village(rt, communes),
+        counts=work.counts(rt, rt.clock.now(), communes), oldest=work.oldest(rt, communes), done=request.query_params.get("done"),
+    )  # fmt: skip
+
+
+@pages.post("/dashboard/reassign")
+async def bulk_reassign(request: Request, rt: Rt, me: User) -> Response:
+    """Reassign the ticked items to one officer with one reason; a refusal names the item and keeps what was done."""
+    form = await request.form()
+    items = [int(str(value)) for value in form.getlist("item")]
+    to, reason = str(form.get("to") or ""), str(form.get("reason") or "")
+    done: list[int] = []
+    try:
+        for item_id in items:
+            work.reassign(rt, me, item_id, to, reason)
+            done.append(item_id)
+    except DomainError as error:
+        communes = me.communes or frozenset()
+        return render(
+            request, "dashboard.html", me, status_code=error.http_status, problems=error.problems, done=",".join(map(str, done)),
+            by_state=queries.count_by_state(rt, communes), villages=queries.funnel_by_village(rt, communes),
+            counts=work.counts(rt, rt.clock.now(), communes), oldest=work.oldest(rt, communes),
+        )  # fmt: skip
+    return RedirectResponse(f"/dashboard?done={','.join(map(str, done))}", status_code=303)
+
+
+@pages.get("/audit")
+def audit_page(request: Request, rt: Rt, me: User, case: int | None = None) -> HTMLResponse:
+    access.require_role(me, ("supervisor", "auditor"), "kiểm toán", "audit")
+    if case is None:
+        return render(request, "audit.html", me, case_id=None, reads=queries.personal_data_reads(rt, me, limit=50))
+    return render(
+        request, "audit.html", me, case_id=case, history=queries.case_history(rt, case, me), verified=queries.verify_case(rt, case, me),
+        reads=queries.personal_data_reads(rt, me, case_id=case, limit=50),
+    )  # fmt: skip
+
+
+@pages.get("/audit/{case_id}.csv")
+def audit_export(rt: Rt, me: User, case_id: int) -> Response:
+    """Export a case's whole history as CSV (the personal data masked as on screen; the export is logged)."""
+    access.require_role(me, ("supervisor", "auditor"), "xuất lịch sử", "export histories")
+    history = queries.case_history(rt, case_id, me)
+    out = io.StringIO()
+    columns = [
+        "seq",
+        "at",
+        "actor",
+        "department",
+        "trigger",
+        "from_state",
+        "to_state",
+        "application_no",
+        "record_kind",
+        "record_json",
+        "reason",
+        "hash",
+    ]
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(history)
+    headers = {"Content-Disposition": f'attachment; filename="case-{case_id}-history.csv"'}
+    return Response(out.getvalue().encode("utf-8-sig"), media_type="text/csv; charset=utf-8", headers=headers)
