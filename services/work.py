@@ -76,6 +76,7 @@ def release(rt: Runtime, actor: Actor, item_id: int) -> ItemRef:
     """Put a claimed item back in its department's inbox (its holder or a supervisor)."""
     with rt.unit_of_work() as conn:
         item = _load(conn, item_id)
+        _check_may_work(actor, item)  # before saying anything of the item's state
         _check_unfinished(item)
         if item.status != "claimed":
             raise Conflict([problem("work.not_claimed", f"Việc #{item_id} chưa có ai nhận.", f"Item #{item_id} is not claimed.", "id")])
@@ -90,6 +91,7 @@ def complete(rt: Runtime, actor: Actor, item_id: int) -> ItemRef:
     """Finish a task you hold and, in the same transaction, stop the clock that opened it."""
     with rt.unit_of_work() as conn:
         item = _load(conn, item_id)
+        _check_may_work(actor, item)
         if item.kind == STATE_ITEM:
             raise Conflict([_state_item(item_id)])
         _check_unfinished(item)

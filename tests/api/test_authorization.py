@@ -1,0 +1,119 @@
+"""The authorization matrix: every API route × every role × a case in the user's own scope and one outside it.
+
+"Let through" means the request passed role and scope checks: the answer is neither 401, 403 nor 404 (it may
+still be refused for a domain reason, such as a failed guard, 409 or 422). Outside their scope a user is told
+the case does not exist (404) or that the item is not theirs (403).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests import factories as f
+from tests.api.conftest import OTHER_COMMUNE, OTHER_VILLAGE, register_in
+
+DENIED = (401, 403, 404)
+ROLES = ["anonymous", "social_policy", "enterprise", "police", "supervisor", "province_supervisor", "auditor", "admin"]
+READERS = {"social_policy", "enterprise", "police", "supervisor", "province_supervisor", "auditor"}
+SUPERVISORS = {"supervisor", "province_supervisor"}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # {case} and {item} are filled in with the case and work item of the scope under test
+    allowed: frozenset[str]  # the roles let through on a case of their own scope
+    body: Callable[[Any], Any] | None = None
+
+
+def _routes() -> list[Route]:
+    r = lambda method, path, allowed, body=None: Route(method, path, frozenset(allowed), body)  # noqa: E731
+    return [
+        r("GET", "/api/me", READERS | {"admin"}),
+        r("GET", "/api/cases", READERS),
+        r("POST", "/api/cases", {"social_policy"} | SUPERVISORS, lambda s: f.registration(s.today, 900, commune_code=s.commune, village_code=s.village)),
+        r("GET", "/api/cases/{case}", READERS),
+        r("POST", "/api/cases/{case}/transitions/counsel", {"social_policy", "enterprise"} | SUPERVISORS,
+          lambda s: {"version": 1, "record": f.counselling(s.today, enterprise_licence=f.EXPIRED_LICENCE)}),
+        r("PUT", "/api/cases/{case}/records/counselling", {"social_policy", "enterprise"} | SUPERVISORS,
+          lambda s: {"version": 1, "record": f.counselling(s.today, enterprise_licence=f.EXPIRED_LICENCE)}),
+        r("POST", "/api/cases/{case}/withdraw", {"social_policy", "enterprise"} | SUPERVISORS, lambda s: {"version": 99, "reason": "x"}),
+        r("POST", "/api/cases/{case}/reopen", {"social_policy"} | SUPERVISORS, lambda s: {"version": 99, "reason": "x"}),
+        r("GET", "/api/cases/{case}/history", READERS),
+        r("GET", "/api/cases/{case}/verify", {"auditor"} | SUPERVISORS),
+        r("GET", "/api/cases/{case}/deadlines", READERS),
+        r("GET", "/api/inbox/social_policy", {"social_policy"} | SUPERVISORS),
+        r("GET", "/api/work/counts", READERS),
+        r("POST", "/api/work/{item}/claim", {"social_policy"} | SUPERVISORS),
+        r("POST", "/api/work/{item}/release", {"social_policy"} | SUPERVISORS),
+        r("POST", "/api/work/{item}/reassign", SUPERVISORS, lambda s: {"to": s.officer, "reason": "Nghỉ phép"}),
+        r("POST", "/api/work/reassign", SUPERVISORS, lambda s: {"items": [s.item], "to": s.officer, "reason": "Nghỉ phép"}),
+        r("GET", "/api/audit/personal-data-reads", {"auditor"} | SUPERVISORS),
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Scope:
+    case: int
+    item: int
+    commune: str
+    village: str
+    officer: str
+    today: Any
+
+
+def _scope(rt, actor, commune, village, officer, serial) -> Scope:
+    case_id = register_in(rt, actor, serial, commune, village)
+    from services import work
+
+    [item] = [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["case_id"] == case_id]
+    return Scope(case_id, item["id"], commune, village, officer, rt.today())
+
+
+def _call(client, route: Route, scope: Scope, headers: dict[str, str]) -> int:
+    path = route.path.format(case=scope.case, item=scope.item)
+    body = route.body(scope) if route.body else None
+    return client.request(route.method, path, json=body, headers=headers).status_code
+
+
+# The endpoints that list (cases, counts, the read log, /me) are never out of scope: they show the scope's rows only.
+LISTS = {"/api/me", "/api/cases", "/api/work/counts", "/api/audit/personal-data-reads", "/api/inbox/social_policy"}
+
+
+def test_every_route_checks_role_and_scope(client, token, rt, actors, other_commune):
+    own = _scope(rt, actors["social_policy"], f.COMMUNE, f.VILLAGE, "social_policy", 800)
+    other = _scope(rt, other_commune["b_social_policy"], OTHER_COMMUNE, OTHER_VILLAGE, "b_social_policy", 801)
+    wrong: list[str] = []
+    for route in _routes():
+        for role in ROLES:
+            headers = {} if role == "anonymous" else token(role)
+            got = _call(client, route, own, headers)
+            expected_through = role in route.allowed
+            if (got not in DENIED) != expected_through:
+                wrong.append(f"own   {route.method} {route.path} as {role}: {got}, expected {'through' if expected_through else 'denied'}")
+            if route.path in LISTS:
+                continue
+            got = _call(client, route, other, headers)
+            if got not in DENIED:
+                wrong.append(f"other {route.method} {route.path} as {role}: {got}, expected denied")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_lists_show_only_the_users_scope(client, token, rt, actors, other_commune):
+    mine = register_in(rt, actors["social_policy"], 810)
+    theirs = register_in(rt, other_commune["b_social_policy"], 811, OTHER_COMMUNE, OTHER_VILLAGE)
+    ids = lambda user: [row["id"] for row in client.get("/api/cases", headers=token(user)).json()["items"]]  # noqa: E731
+    assert ids("social_policy") == [mine] and ids("province_supervisor") == [mine]
+    assert ids("b_social_policy") == [theirs] and ids("b_supervisor") == [theirs]
+    inbox = client.get("/api/inbox/social_policy", headers=token("province_supervisor")).json()
+    assert [i["case_id"] for i in inbox] == [mine]
+
+
+@pytest.mark.parametrize("path", ["/inbox", "/search", "/cases/1", "/dashboard", "/audit"])
+def test_pages_send_a_stranger_to_the_login(client, path):
+    answer = client.get(path, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
