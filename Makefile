@@ -14,16 +14,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## Create the virtual environment and install guestwork with its tools
 
-run: install  ## Migrate the embedded SQLite database under var/, seed the demo once, start the worker with beat
+run: install  ## Migrate the embedded SQLite database under var/, seed the demo once, start the web app, the worker and beat
 	mkdir -p var
 	$(BIN)/guestwork db upgrade
 	$(BIN)/guestwork demo --if-empty
 	$(BIN)/guestwork status
 	$(BIN)/guestwork audit verify
 	@echo
-	@echo "Ready. In another terminal:  $(BIN)/guestwork case list   ·   $(BIN)/guestwork inbox social_policy   ·   $(BIN)/guestwork --help"
-	@echo "Starting the worker (every department queue and system) with beat: reminders and escalations run by themselves. Ctrl-C stops it."
-	$(BIN)/celery -A workers.app worker --beat --schedule var/celerybeat-schedule --concurrency 2 --loglevel INFO
+	@echo "Open http://127.0.0.1:8000  (API docs: http://127.0.0.1:8000/docs)"
+	@echo "Demo logins, password demo-camtan: social_policy, enterprise, bank, office, police, ... (one officer per department),"
+	@echo "  supervisor (the commune), province_supervisor, auditor, admin.  Ctrl-C stops everything."
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/celery -A workers.app worker --beat --schedule var/celerybeat-schedule --concurrency 2 --loglevel WARNING & \
+	$(BIN)/uvicorn services.api.app:create_app --factory --host 127.0.0.1 --port 8000
 
 test: install  ## Run the whole test suite (PostgreSQL tests skip unless TEST_DATABASE_URL is set)
 	$(BIN)/pytest

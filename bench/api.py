@@ -1,0 +1,602 @@
+"""Latency and throughput of the inbox and the case page over HTTP, with 100,000 cases in PostgreSQL, against /health.
+
+Setup, untimed: a scratch PostgreSQL database, migrated, with the demo reference data (one commune, Cẩm Tân, its six
+villages and one officer per department). Sixteen template cases are walked through the real commands
+(`services.cases`, `services.work`) into every state (registered, counselled, … departed with the national-database
+task open or done, returned, reintegrated, the end states, overstayed, reopened), each ending the day before 1 June
+2026 09:00 in Vietnam. The other cases are copies of them loaded by COPY: each copy gets its own person (name, sex,
+birth date, valid personal ID, village, priority groups), so its registration record (canonical JSON text, as the
+commands write it) and its hash chain are its own, and all its moments (events, records, work items, clocks, rungs)
+are moved back by a random number of days, so that about half of the open clocks are overdue. Rungs whose moment has
+passed are fired. Shares: 15 % registered, 10 % counselled, 8 % trained, 6 % health-checked, 6 % loan approved, 30 %
+departed, 10 % returned or reintegrated, 14 % ended, 1 % overstayed. With 100,000 cases that is about 100,000 open
+work items across the departments, 26,000 of them in social_policy (3 % of the open items are claimed by their
+department's officer), over about 480,000 work items and 560,000 events in all. All cases are in the officer's
+commune: the inbox query has to rank every open social_policy item. Then VACUUM ANALYZE.
+
+The server is the real one, a separate process on loopback: `uvicorn services.api.app:create_app --factory --workers
+N --no-access-log` (the access log left out: it measures the console, not the application) with DATABASE_URL on the
+scratch database and GUESTWORK_FROZEN_TIME at 1 June 2026 09:00 in Vietnam. Before timing, the social_policy
+officer logs in twice (POST /api/auth/token for a bearer token, POST /login for the `gw_session` cookie), and every
+template case and a copy of each is read as the HTML page and as JSON (each must answer 200), as is the inbox (50
+items, overdue first).
+
+The load: --clients concurrent clients (asyncio tasks sharing one httpx.AsyncClient with keep-alive connections) send
+a fixed number of GET requests per phase, after a warm-up of --warmup requests; each request's latency is measured
+from its send to its whole body. Phases: `health` (GET /health, no database), `inbox` (GET /api/inbox/social_policy,
+bearer token: 50 items), `case page` (GET /cases/{id}, session cookie: the HTML page with history, clocks and the
+workflow diagram; it logs two personal-data reads, so it commits twice), `case json` (GET /api/cases/{id}, bearer
+token: one logged read); case ids drawn at random among all cases of the commune. Each round runs the phases, in
+alternating order; it prints p50, p95, p99 (ms), requests/s, and the CPU milliseconds per request of the server
+processes, the scratch database's PostgreSQL backends and this load generator. At the end: the medians over rounds,
+each phase's ratio to health in the same run, the goal verdict (inbox p95 < 50 ms), and EXPLAIN (ANALYZE, BUFFERS)
+of the inbox query with the time of the query alone. Another process on the machine slows every phase alike: read
+the ratios to health.
+
+Run from the repository root (PostgreSQL from --database-url or $TEST_DATABASE_URL; the scratch database is dropped
+at the end, also on failure or Ctrl-C):
+
+    .venv/bin/python bench/api.py                                   # 100,000 cases, 2,000 requests a phase, 3 rounds
+    .venv/bin/python bench/api.py --cases 20000 --requests 500 --rounds 5 --clients 20 --workers 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import itertools
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from _common import ROOT, START, add_database_option, libpq_url, load_actors, median, on_scratch_database, server_summary
+from psycopg.rows import dict_row
+from sqlalchemy import Engine, bindparam, text
+
+from config.settings import Settings
+from services import demo, work
+from services.clock import FixedClock
+from services.models import UtcDateTime
+from services.runtime import build_runtime
+from tests import factories as f
+from workflows.calendar import local_date
+from workflows.history import canonical_json, canonical_time, event_hash
+from workflows.identity import fold_name
+
+GOAL_MS = 50.0
+DEPARTMENT = "social_policy"
+TICKS = os.sysconf("SC_CLK_TCK")
+UPDATE_DATABASE = "update_database"  # not a trigger: the enterprise claims and completes the national-database task
+# name, steps after registration, share of the cases, copies moved back by up to this many days.
+TEMPLATES = (
+    ("registered", [], 0.15, 60),
+    ("counselled", f.MAIN_PATH[:1], 0.10, 150),
+    ("trained", f.MAIN_PATH[:2], 0.08, 120),
+    ("health_checked", f.MAIN_PATH[:3], 0.06, 60),
+    ("loan_approved", f.MAIN_PATH[:4], 0.06, 60),
+    ("departed, database task open", f.MAIN_PATH[:5], 0.10, 10),
+    ("departed", [*f.MAIN_PATH[:5], UPDATE_DATABASE], 0.20, 700),
+    ("returned", [*f.MAIN_PATH, UPDATE_DATABASE], 0.06, 90),
+    ("reintegrated", [*f.MAIN_PATH, UPDATE_DATABASE, "reintegrate"], 0.04, 90),
+    ("closed", [*f.MAIN_PATH, UPDATE_DATABASE, "reintegrate", "close"], 0.05, 700),
+    ("withdrawn", ["counsel", "withdraw"], 0.04, 700),
+    ("ineligible", ["declare_ineligible"], 0.02, 700),
+    ("visa_refused", [*f.MAIN_PATH[:4], "refuse_visa"], 0.01, 700),
+    ("overstayed", [*f.MAIN_PATH[:5], UPDATE_DATABASE, "report_overstay"], 0.01, 300),
+    ("deceased", [*f.MAIN_PATH[:5], UPDATE_DATABASE, "report_death"], 0.01, 700),
+    ("reopened", [*f.MAIN_PATH, UPDATE_DATABASE, "reopen"], 0.01, 60),
+)
+DAYS_BEFORE = {"return_home": 400, "report_overstay": 1130, "report_death": 200, "reopen": 30, UPDATE_DATABASE: 3}  # else 8
+CLAIMED_SHARE = 0.03
+TABLES = ("cases", "case_records", "events", "work_items", "deadlines", "deadline_rungs")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_database_option(parser)
+    parser.add_argument("--cases", type=int, default=100_000, help="cases in the database (default %(default)s, at most 999,999)")
+    parser.add_argument("--requests", type=int, default=2_000, help="timed requests per phase and round (default %(default)s)")
+    parser.add_argument("--warmup", type=int, default=200, help="untimed requests before each phase (default %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of all phases (default %(default)s)")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent clients (default %(default)s)")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default %(default)s)")
+    args = parser.parse_args()
+    assert len(TEMPLATES) <= args.cases < 1_000_000, "--cases: between 16 and 999,999 (the personal IDs take a 6-digit serial)"
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` drops the scratch database and stops the server too
+    on_scratch_database(args.database_url, lambda engine, url: run(args, engine, url))
+
+
+def run(args: argparse.Namespace, engine: Engine, url: str) -> None:
+    print(server_summary(engine))
+    load(engine, url, args.cases)
+    with tempfile.TemporaryDirectory() as scratch, Server(url, args.workers, Path(scratch) / "uvicorn.log") as server:
+        print(f"server: uvicorn --workers {args.workers} on {server.base}; {args.clients} clients, {args.requests:,} requests a phase")
+        results = asyncio.run(measure(args, server, engine))
+    report(results, args)
+    explain(engine)
+
+
+# --- loading ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Template:
+    """A case walked through the commands, and its rows in every table (read back as dicts)."""
+
+    name: str
+    share: float
+    max_age: int
+    case_id: int
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One copy: its template, how many days it is moved back, its person and registration record, its priority."""
+
+    template: Template
+    days: int
+    person: tuple[Any, ...]
+    registration: str
+    village_id: int
+    source: str
+    priority: int
+    head_hash: str
+
+
+def load(engine: Engine, url: str, cases: int) -> None:
+    """Walk the templates, COPY the copies, fire the passed rungs, then vacuum and analyse."""
+    started = time.perf_counter()
+    templates = walk_templates(engine)
+    with psycopg.connect(libpq_url(url), options="-c timezone=UTC") as pg:
+        read_templates(pg, templates)
+        villages = dict(pg.execute("SELECT code, id FROM admin_units WHERE kind = 'village'").fetchall())
+        officers = dict(pg.execute("SELECT department_code, id FROM users WHERE role = 'officer'").fetchall())
+        first = pg.execute("SELECT max(id) + 1 FROM cases").fetchone()[0]
+        # the copies' ids follow the templates' (taken before any COPY: the rungs name the deadlines by id)
+        ids = {t: pg.execute(f"SELECT max(id) + 1 FROM {t}").fetchone()[0] for t in ("events", "work_items", "deadlines")}
+        plans = make_plans(templates, cases - len(templates), first, villages)
+        with pg.cursor() as cur:
+            copy(cur, "persons", ("id", "personal_id", "full_name", "search_name", "date_of_birth", "sex", "ethnicity", "phone"),
+                 (p.person for p in plans))  # fmt: skip
+            for table in TABLES:
+                copy(cur, table, None, clone_rows(table, plans, first, dict(ids), officers))
+            for table in ("persons", "cases", "events", "work_items", "deadlines"):
+                cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            cur.execute(
+                "UPDATE deadline_rungs SET status = 'fired', fired_at = fires_at + interval '30 seconds'"
+                " WHERE status = 'pending' AND fires_at <= %s",
+                (START,),
+            )
+        pg.commit()
+        pg.autocommit = True
+        pg.execute("VACUUM ANALYZE")
+        pg.execute("CHECKPOINT")
+        open_items = dict(
+            pg.execute("SELECT department, count(*) FROM work_items WHERE status IN ('open', 'claimed') GROUP BY 1").fetchall()
+        )
+        totals = {t: pg.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("cases", "events", "work_items", "deadline_rungs")}
+        overdue = pg.execute(
+            "SELECT count(*) FROM work_items WHERE department = %s AND status IN ('open', 'claimed') AND due_at < %s", (DEPARTMENT, START)
+        ).fetchone()[0]
+    print(
+        f"loaded {totals['cases']:,} cases ({len(templates)} walked through the commands, the rest by COPY) in"
+        f" {time.perf_counter() - started:.1f} s: {totals['events']:,} events, {totals['work_items']:,} work items,"
+        f" {totals['deadline_rungs']:,} rungs; open work items {sum(open_items.values()):,}"
+        f" ({', '.join(f'{d} {n:,}' for d, n in sorted(open_items.items(), key=lambda kv: -kv[1]))});"
+        f" {overdue:,} of the {open_items.get(DEPARTMENT, 0):,} {DEPARTMENT} items overdue"
+    )
+
+
+def walk_templates(engine: Engine) -> list[Template]:
+    """Register one case per template and walk it through the commands, to end the day before START."""
+    clock = FixedClock(START)
+    rt = build_runtime(Settings(), engine=engine, clock=clock)
+    actors = load_actors(engine)
+    templates = []
+    for number, (name, steps, share, max_age) in enumerate(TEMPLATES, start=1):
+        clock.moment = START - timedelta(days=1 + sum(DAYS_BEFORE.get(step, 8) for step in steps))
+        case_id = f.cases.register(rt, actors["social_policy"], f.registration(rt.today(), serial=number)).id
+        for step in steps:
+            clock.advance(days=DAYS_BEFORE.get(step, 8))
+            if step == UPDATE_DATABASE:
+                with engine.connect() as conn:
+                    item_id = conn.scalar(
+                        text("SELECT id FROM work_items WHERE case_id = :id AND kind = 'national_database' AND status = 'open'"),
+                        {"id": case_id},
+                    )
+                work.claim(rt, actors["enterprise"], item_id)
+                work.complete(rt, actors["enterprise"], item_id)
+            else:
+                f.step(rt, actors, case_id, step)
+        templates.append(Template(name, share, max_age, case_id))
+    return templates
+
+
+def read_templates(pg: psycopg.Connection[Any], templates: list[Template]) -> None:
+    """Read each template's rows of every table copied."""
+    with pg.cursor(row_factory=dict_row) as cur:
+        for template in templates:
+            for table in TABLES:
+                if table == "cases":
+                    query = "SELECT * FROM cases WHERE id = %s"
+                elif table == "deadline_rungs":
+                    query = "SELECT r.* FROM deadline_rungs r JOIN deadlines d ON d.id = r.deadline_id WHERE d.case_id = %s ORDER BY d.id, r.rung"
+                else:
+                    query = f"SELECT * FROM {table} WHERE case_id = %s ORDER BY {'seq' if table == 'events' else 'application_no, kind' if table == 'case_records' else 'id'}"
+                template.rows[table] = cur.execute(query, (template.case_id,)).fetchall()
+
+
+def make_plans(templates: list[Template], copies: int, first: int, villages: dict[str, int]) -> list[Plan]:
+    """Draw each copy's template, age and person; compute its registration record and chain head."""
+    rng = random.Random(f"api-{copies}")
+    chosen = rng.choices(templates, weights=[t.share for t in templates], k=copies)
+    plans = []
+    for case_id, template in enumerate(chosen, start=first):
+        days = rng.randint(0, template.max_age)
+        registered = local_date(template.rows["events"][0]["at"] - timedelta(days=days))
+        sex = rng.choice(("male", "female"))
+        middle, given = rng.choice(demo.MALE if sex == "male" else demo.FEMALE)
+        born = registered - timedelta(days=rng.randint(19 * 365, 35 * 365))
+        record = json.loads(next(r["data"] for r in template.rows["case_records"] if r["kind"] == "registration"))
+        priority = {
+            "poor_household": rng.random() < 0.2,
+            "near_poor_household": rng.random() < 0.15,
+            "ethnic_minority": rng.random() < 0.15,
+        }
+        village = rng.choice(demo.VILLAGES)[0]
+        record |= {
+            "full_name": f"{rng.choice(demo.SURNAMES)} {middle} {given}", "sex": sex, "date_of_birth": born.isoformat(),
+            "personal_id": f.personal_id(born, sex, case_id), "ethnicity": rng.choice(["Kinh"] * 8 + ["Mường", "Thái"]),
+            "village_code": village, "phone": f"09{rng.randint(10_000_000, 99_999_999)}", "priority": priority,
+            "consent": {**record["consent"], "given_on": registered.isoformat()},
+            "source": rng.choice(["walk_in", "walk_in", "village_outreach", "referral", "enterprise"]),
+        }  # fmt: skip
+        person = (case_id, record["personal_id"], record["full_name"], fold_name(record["full_name"]), born, sex, record["ethnicity"],
+                  record["phone"])  # fmt: skip
+        plan = Plan(
+            template, days, person, canonical_json(record), villages[village], record["source"], 1 if any(priority.values()) else 2, ""
+        )
+        plans.append(dataclasses.replace(plan, head_hash=list(chain(plan, case_id, 0))[-1]["hash"]))
+    return plans
+
+
+def copy(cur: psycopg.Cursor[Any], table: str, columns: tuple[str, ...] | None, rows: Iterator[Any]) -> None:
+    """COPY rows into a table: tuples in the order of `columns`, or dicts whose keys name the columns."""
+    first = next(rows, None)
+    if first is None:
+        return
+    names = columns or tuple(first)
+    with cur.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as stream:
+        for row in itertools.chain([first], rows):
+            stream.write_row(row if columns else tuple(row[name] for name in names))
+
+
+def moved(row: dict[str, Any], days: int) -> dict[str, Any]:
+    """Return a row with every moment and date moved back by some days."""
+    delta = timedelta(days=days)
+    return {key: value - delta if isinstance(value, datetime | date) else value for key, value in row.items()}
+
+
+def chain(plan: Plan, case_id: int, first_event_id: int) -> Iterator[dict[str, Any]]:
+    """Yield a copy's events: moved back, its own registration record, and hashed into its own chain."""
+    prev = None
+    for number, template_event in enumerate(plan.template.rows["events"]):
+        event = moved(template_event, plan.days) | {"id": first_event_id + number, "case_id": case_id}
+        if event["record_kind"] == "registration":
+            event["record_json"] = plan.registration
+        event["prev_hash"] = prev or template_event["prev_hash"]
+        event["hash"] = event_hash(*(event[k] if k != "at" else canonical_time(event["at"]) for k in (
+            "case_id", "seq", "at", "actor_id", "department", "trigger", "from_state", "to_state", "application_no", "record_kind",
+            "record_json", "reason", "prev_hash")))  # fmt: skip
+        prev = event["hash"]
+        yield event
+
+
+def clone_rows(table: str, plans: list[Plan], first: int, ids: dict[str, int], officers: dict[str, int]) -> Iterator[dict[str, Any]]:
+    """Yield the copies' rows of a table: case ids from `first`, event, work item and deadline ids from `ids`."""
+    next_id, next_deadline = ids.get(table, 0), ids["deadlines"]
+    rng = random.Random("api-claims")
+    for case_id, plan in enumerate(plans, start=first):
+        rows = plan.template.rows
+        if table == "cases":
+            yield moved(rows["cases"][0], plan.days) | {"id": case_id, "person_id": case_id, "village_id": plan.village_id,
+                                                        "source": plan.source, "head_hash": plan.head_hash, "anchored_seq": 0}  # fmt: skip
+        elif table == "case_records":
+            for record in rows["case_records"]:
+                data = plan.registration if record["kind"] == "registration" else record["data"]
+                yield moved(record, plan.days) | {"case_id": case_id, "data": data}
+        elif table == "events":
+            yield from chain(plan, case_id, next_id)
+            next_id += len(rows["events"])
+        elif table == "work_items":
+            for item in rows["work_items"]:
+                row = moved(item, plan.days) | {"id": next_id, "case_id": case_id, "priority": plan.priority}
+                if row["status"] == "open" and rng.random() < CLAIMED_SHARE:
+                    row |= {
+                        "status": "claimed",
+                        "assignee_id": officers[row["department"]],
+                        "claimed_at": row["opened_at"] + timedelta(hours=1),
+                    }
+                next_id += 1
+                yield row
+        elif table == "deadlines":
+            for deadline in rows["deadlines"]:
+                yield moved(deadline, plan.days) | {"id": next_id, "case_id": case_id}
+                next_id += 1
+        else:
+            ids = {d["id"]: next_deadline + n for n, d in enumerate(rows["deadlines"])}
+            next_deadline += len(ids)
+            for rung in rows["deadline_rungs"]:
+                yield moved(rung, plan.days) | {"deadline_id": ids[rung["deadline_id"]]}
+
+
+# --- the server and the load -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """The API as its own process group: uvicorn on a free loopback port, on the scratch database, time frozen at START."""
+
+    url: str
+    workers: int
+    log: Path
+    base: str = ""
+    process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.base = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "DATABASE_URL": self.url, "GUESTWORK_FROZEN_TIME": START.isoformat()}
+        command = [sys.executable, "-m", "uvicorn", "services.api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
+                   "--workers", str(self.workers), "--no-access-log", "--log-level", "warning"]  # fmt: skip
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        assert self.process is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"the server exited with {self.process.returncode}:\n{self.tail()}")
+            try:
+                if httpx.get(f"{self.base}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit(f"the server did not answer /health within 60 s:\n{self.tail()}")
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def pids(self) -> list[int]:
+        """Return the uvicorn supervisor and its worker processes."""
+        assert self.process is not None
+        return [self.process.pid, *_descendants(self.process.pid)]
+
+    def tail(self) -> str:
+        """Return the end of the server's log."""
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found + [grandchild for child in found for grandchild in _descendants(child)]
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / TICKS
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A kind of request: its name, the client it goes through (bearer token or session cookie), its paths."""
+
+    name: str
+    client: str  # "api" or "page"
+    path: Callable[[random.Random], str]
+
+
+@dataclass
+class Figures:
+    """One timed run of a phase: latencies (ms, sorted), seconds, and CPU ms per request by process group."""
+
+    latencies: list[float]
+    seconds: float
+    cpu: dict[str, float]
+
+    def percentile(self, share: float) -> float:
+        """Return a latency percentile (nearest rank), in ms."""
+        return self.latencies[min(len(self.latencies) - 1, int(share * len(self.latencies)))]
+
+    @property
+    def rate(self) -> float:
+        """Return the requests per second."""
+        return len(self.latencies) / self.seconds
+
+
+async def measure(args: argparse.Namespace, server: Server, engine: Engine) -> dict[str, list[Figures]]:
+    """Log in, check the pages answer, then run the phases round after round; return each phase's figures."""
+    with engine.connect() as conn:
+        case_ids = list(conn.scalars(text("SELECT id FROM cases ORDER BY id")))
+        samples = list(conn.scalars(text("SELECT max(id) FROM cases GROUP BY state, application_no")))
+    phases = [
+        Phase("health", "api", lambda rng: "/health"),
+        Phase("inbox", "api", lambda rng: f"/api/inbox/{DEPARTMENT}"),
+        Phase("case page", "page", lambda rng: f"/cases/{rng.choice(case_ids)}"),
+        Phase("case json", "api", lambda rng: f"/api/cases/{rng.choice(case_ids)}"),
+    ]
+    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+    async with (
+        httpx.AsyncClient(base_url=server.base, limits=limits, timeout=60) as api,
+        httpx.AsyncClient(base_url=server.base, limits=limits, timeout=60) as page,
+    ):
+        await log_in(api, page)
+        await check(api, page, case_ids[: len(TEMPLATES)] + samples)
+        clients = {"api": api, "page": page}
+        results: dict[str, list[Figures]] = {phase.name: [] for phase in phases}
+        with psycopg.connect(libpq_url(server.url)) as pg:
+            for number in range(1, args.rounds + 1):
+                for phase in phases if number % 2 else reversed(phases):
+                    rng = random.Random(f"{phase.name}-{number}")
+                    await fire(clients[phase.client], [phase.path(rng) for _ in range(args.warmup)], args.clients)
+                    figures = await timed(clients[phase.client], [phase.path(rng) for _ in range(args.requests)], args.clients, server, pg)
+                    results[phase.name].append(figures)
+                    print(f"round {number}  {line(phase.name, figures)}")
+    return results
+
+
+async def log_in(api: httpx.AsyncClient, page: httpx.AsyncClient) -> None:
+    """Give the API client a bearer token and the page client a session cookie, both as the social_policy officer."""
+    credentials = {"username": DEPARTMENT, "password": demo.DEMO_PASSWORD}
+    response = await api.post("/api/auth/token", json=credentials)
+    if response.status_code != 200:
+        raise SystemExit(f"POST /api/auth/token answered {response.status_code}: {response.text[:500]}")
+    api.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+    response = await page.post("/login", data={**credentials, "next": "/inbox"})
+    if response.status_code != 303 or "gw_session" not in page.cookies:
+        raise SystemExit(f"POST /login answered {response.status_code} without a session cookie: {response.text[:500]}")
+
+
+async def check(api: httpx.AsyncClient, page: httpx.AsyncClient, case_ids: list[int]) -> None:
+    """Fail unless the inbox lists 50 items, overdue first, and every case given answers 200 as a page and as JSON."""
+    response = await api.get(f"/api/inbox/{DEPARTMENT}")
+    items = response.json() if response.status_code == 200 else []
+    if len(items) != 50 or not items[0]["overdue"]:
+        raise SystemExit(f"GET /api/inbox/{DEPARTMENT} answered {response.status_code} with {len(items)} items: {response.text[:500]}")
+    for case_id in case_ids:
+        html, data = await page.get(f"/cases/{case_id}"), await api.get(f"/api/cases/{case_id}")
+        if html.status_code != 200 or "text/html" not in html.headers.get("content-type", "") or f"{case_id}" not in html.text:
+            raise SystemExit(f"GET /cases/{case_id} answered {html.status_code}: {html.text[:1000]}")
+        if data.status_code != 200 or data.json()["id"] != case_id:
+            raise SystemExit(f"GET /api/cases/{case_id} answered {data.status_code}: {data.text[:1000]}")
+    print(f"checked: the inbox (50 items, overdue first) and {len(case_ids)} cases of every state, as page and as JSON, answer 200")
+
+
+async def fire(client: httpx.AsyncClient, paths: list[str], clients: int) -> tuple[list[float], float]:
+    """GET every path with `clients` concurrent clients; return each request's latency (ms) and the seconds of the whole."""
+    latencies: list[float] = []
+    failures: list[str] = []
+    queue = iter(paths)
+
+    async def one_client() -> None:
+        for path in queue:  # the clients share the iterator: each path is requested once
+            began = time.perf_counter()
+            response = await client.get(path)
+            latencies.append(1000 * (time.perf_counter() - began))
+            if response.status_code != 200:
+                failures.append(f"GET {path}: {response.status_code} {response.text[:300]}")
+
+    began = time.perf_counter()
+    await asyncio.gather(*(one_client() for _ in range(clients)))
+    seconds = time.perf_counter() - began
+    if failures:
+        raise SystemExit(f"{len(failures)} of {len(paths)} requests failed, the first: {failures[0]}")
+    return latencies, seconds
+
+
+async def timed(client: httpx.AsyncClient, paths: list[str], clients: int, server: Server, pg: psycopg.Connection[Any]) -> Figures:
+    """Run a phase's timed requests, with the CPU used meanwhile by the server, its database backends and this process."""
+    backends = [pid for (pid,) in pg.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()]  # fmt: skip
+    groups = {"server": server.pids(), "postgres": backends}
+    before = {name: _cpu_seconds(pids) for name, pids in groups.items()} | {"client": time.process_time()}
+    latencies, seconds = await fire(client, paths, clients)
+    after = {name: _cpu_seconds(pids) for name, pids in groups.items()} | {"client": time.process_time()}
+    return Figures(sorted(latencies), seconds, {name: 1000 * (after[name] - before[name]) / len(paths) for name in after})
+
+
+def line(name: str, figures: Figures) -> str:
+    """Describe one timed run."""
+    cpu = ", ".join(f"{group} {ms:.2f}" for group, ms in figures.cpu.items())
+    return (
+        f"{name:<10} p50 {figures.percentile(0.5):7.1f} ms  p95 {figures.percentile(0.95):7.1f} ms  p99 {figures.percentile(0.99):7.1f} ms"
+        f"  {figures.rate:7,.0f} req/s   CPU ms/request: {cpu}"
+    )
+
+
+def report(results: dict[str, list[Figures]], args: argparse.Namespace) -> None:
+    """Print each phase's medians over the rounds, their ratios to health, and the goal's verdict."""
+    summary = {
+        name: {
+            "p50": median([r.percentile(0.5) for r in runs]),
+            "p95": median([r.percentile(0.95) for r in runs]),
+            "p99": median([r.percentile(0.99) for r in runs]),
+            "rate": median([r.rate for r in runs]),
+        }
+        for name, runs in results.items()
+    }
+    health = summary["health"]
+    print(f"\nmedians of {args.rounds} rounds ({args.requests:,} requests a phase, {args.clients} clients, {args.workers} workers):")
+    for name, s in summary.items():
+        print(
+            f"  {name:<10} p50 {s['p50']:7.1f} ms  p95 {s['p95']:7.1f} ms  p99 {s['p99']:7.1f} ms  {s['rate']:7,.0f} req/s"
+            f"   × health: p50 {s['p50'] / health['p50']:5.1f}, p95 {s['p95'] / health['p95']:5.1f}, req/s {s['rate'] / health['rate']:.2f}"
+        )
+    p95 = summary["inbox"]["p95"]
+    print(f"goal: inbox p95 < {GOAL_MS:.0f} ms: {'met' if p95 < GOAL_MS else 'MISSED'} ({p95:.1f} ms)")
+
+
+def explain(engine: Engine) -> None:
+    """Print the plan of the officer's inbox query as the server runs it, and its time alone (no HTTP, no login)."""
+    query = work._inbox_query("officer", True)
+    binds = (bindparam("now", type_=UtcDateTime), bindparam("communes", expanding=True))
+    explained = text(f"EXPLAIN (ANALYZE, BUFFERS) {query.element.text}").bindparams(*binds)
+    with engine.connect() as conn:
+        officer = conn.execute(text("SELECT id, unit_id FROM users WHERE username = :name"), {"name": DEPARTMENT}).one()
+        params = {"department": DEPARTMENT, "communes": [officer.unit_id], "now": START, "me": officer.id, "limit": 50}
+        plan = conn.execute(explained, params).scalars().all()
+        spent = []
+        for _ in range(30):
+            began = time.perf_counter()
+            conn.execute(query, params).all()
+            spent.append(1000 * (time.perf_counter() - began))
+    print("\nEXPLAIN (ANALYZE, BUFFERS) of the inbox query (services.work._inbox_query('officer', True)):")
+    print("\n".join(f"    {row}" for row in plan))
+    print(f"the inbox query alone, from this process: median {median(spent):.1f} ms over 30 runs")
+
+
+if __name__ == "__main__":
+    main()
