@@ -51,7 +51,7 @@ def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
         if "personal_id" not in str(error.orig):
             raise
         with rt.unit_of_work(writes=False) as conn:  # say which case the person already has
-            raise _second_case(conn, record.personal_id) from error
+            raise _second_case(conn, actor, record.personal_id) from error
     return CaseRef(case_id, 1, initial)
 
 
@@ -146,7 +146,7 @@ def put_record(
             if problems:
                 raise GuardFailed(problems)
             if isinstance(record, Registration):
-                _update_person(conn, case, previous, record)
+                _update_person(conn, actor, case, previous, record)
             trigger = CORRECT_RECORD if correcting else ADD_RECORD
             _append(conn, rt, case, actor, _Step(trigger, case.state, case.state, case.application_no, kind, record), records, reason)
     except IntegrityError as error:
@@ -302,10 +302,12 @@ def _resolve_units(conn: Connection, commune_code: str, village_code: str) -> tu
     return commune.id, village.id
 
 
-def _second_case(conn: Connection, personal_id: str) -> Conflict:
+def _second_case(conn: Connection, actor: Actor, personal_id: str) -> Conflict:
     existing = conn.execute(
-        select(Case.id, Case.state).join(Person, Person.id == Case.person_id).where(Person.personal_id == personal_id)
+        select(Case.id, Case.state, Case.commune_id).join(Person, Person.id == Case.person_id).where(Person.personal_id == personal_id)
     ).first()
+    if existing is not None and not actor.covers(existing.commune_id):
+        return _duplicate_person(personal_id)  # one case per person everywhere, but say nothing of a case outside the scope
     return _duplicate_person(personal_id, existing.id if existing else None, existing.state if existing else None)
 
 
@@ -342,8 +344,9 @@ def _person_values(record: Registration) -> dict[str, Any]:
     }
 
 
-def _update_person(conn: Connection, case: Any, old: Registration | None, new: Registration) -> None:
+def _update_person(conn: Connection, actor: Actor, case: Any, old: Registration | None, new: Registration) -> None:
     if old is not None and (old.commune_code, old.village_code) != (new.commune_code, new.village_code):
         commune_id, village_id = _resolve_units(conn, new.commune_code, new.village_code)
+        access.require_commune(actor, commune_id)  # a correction may not move a case out of the user's scope
         conn.execute(update(Case).where(Case.id == case.id).values(commune_id=commune_id, village_id=village_id))
     conn.execute(update(Person).where(Person.id == case.person_id).values(**_person_values(new)))

@@ -12,7 +12,8 @@ from services.models import AdminUnit, Case, Event, Person, PersonalDataRead, Us
 from services.runtime import Runtime
 from services.users import SYSTEM, Actor
 from workflows import case as workflow
-from workflows.access import mask_record, mask_record_json
+from workflows.access import MASK, mask_record, mask_record_json
+from workflows.errors import Forbidden, problem
 from workflows.identity import fold_name
 from workflows.records import RECORD_LABELS, record_data, record_fields, references_of
 from workflows.subject import CaseSubject
@@ -25,11 +26,9 @@ def case_detail(rt: Runtime, case_id: int, actor: Actor = SYSTEM) -> dict[str, A
     read is logged (who, when, which case); the system (the command line on the server) sees all.
     """
     access.require_role(actor, access.CASE_READERS, "xem hồ sơ", "read cases")
-    with rt.unit_of_work(writes=actor.user_id is not None) as conn:
+    with rt.unit_of_work(writes=False) as conn:
         case, records = store.load_case_and_records(conn, case_id)
         access.require_commune(actor, case.commune_id, case_id)
-        if actor.user_id is not None:
-            access.log_read(conn, rt.access, actor, case_id, "case", rt.clock.now())
         row = conn.execute(
             select(
                 Case.workflow_version,
@@ -46,6 +45,7 @@ def case_detail(rt: Runtime, case_id: int, actor: Actor = SYSTEM) -> dict[str, A
         ).one()
         steps = [_next_step(conn, rt, case.state, records, trigger) for trigger in workflow.allowed_triggers(case.state)]
         units = dict(conn.execute(select(AdminUnit.id, AdminUnit.name).where(AdminUnit.id.in_([row.commune_id, row.village_id]))).all())
+    _log_read(rt, actor, case_id, "case")
     state = workflow.STATE_BY_NAME[case.state]
     hidden = access.hidden_fields(rt.access, actor)
     return {
@@ -94,19 +94,25 @@ def _next_step(conn: Connection, rt: Runtime, state: str, records: dict[str, Any
     }
 
 
-def case_history(rt: Runtime, case_id: int, actor: Actor = SYSTEM) -> list[dict[str, Any]]:
+def _log_read(rt: Runtime, actor: Actor, case_id: int, view: str) -> None:
+    """Log a user's read of a case's personal data in its own short transaction (the read itself takes no write lock)."""
+    if actor.user_id is not None:
+        with rt.unit_of_work() as conn:
+            access.log_read(conn, rt.access, actor, case_id, view, rt.clock.now())
+
+
+def case_history(rt: Runtime, case_id: int, actor: Actor = SYSTEM, *, view: str = "history") -> list[dict[str, Any]]:
     """Return a case's events in order, with the acting user's name (records masked and the read logged as for case_detail)."""
     access.require_role(actor, access.CASE_READERS, "xem lịch sử hồ sơ", "read case histories")
-    with rt.unit_of_work(writes=actor.user_id is not None) as conn:
+    with rt.unit_of_work(writes=False) as conn:
         access.require_commune(actor, store.load_case(conn, case_id).commune_id, case_id)
-        if actor.user_id is not None:
-            access.log_read(conn, rt.access, actor, case_id, "history", rt.clock.now())
         rows = conn.execute(
             select(*Event.__table__.c, User.username)
             .outerjoin(User, User.id == Event.actor_id)
             .where(Event.case_id == case_id)
             .order_by(Event.seq)
         ).all()
+    _log_read(rt, actor, case_id, view)
     hidden = access.hidden_fields(rt.access, actor)
     return [
         {
@@ -120,7 +126,7 @@ def case_history(rt: Runtime, case_id: int, actor: Actor = SYSTEM) -> list[dict[
             "application_no": row.application_no,
             "record_kind": row.record_kind,
             "record_json": mask_record_json(row.record_kind, row.record_json, hidden),
-            "reason": row.reason,
+            "reason": MASK if row.reason and row.record_kind in hidden else row.reason,
             "hash": row.hash,
         }
         for row in rows
@@ -162,6 +168,10 @@ def list_cases(
         query = query.where(Case.source == source)
     wanted = (text_query or "").strip()
     if wanted.isdigit() and len(wanted) == 12:
+        if "personal_id" not in access.unmasked_categories(rt.access, actor):  # else a masked ID could be confirmed by search
+            raise Forbidden(
+                [problem("search.personal_id", "Bạn không được tìm theo số định danh.", "You may not search by personal ID.", "q")]
+            )
         query = query.where(Person.personal_id == wanted)
     elif wanted:
         query = query.where(Person.search_name.contains(fold_name(wanted), autoescape=True))

@@ -145,6 +145,8 @@ def _load(conn: Connection, item_id: int) -> Any:
 
 def _check_may_work(actor: Actor, item: Any) -> None:
     """Let an officer of the item's department in the case's commune, or a supervisor over that commune, act on it."""
+    if not actor.covers(item.commune_id):  # outside the scope an item does not exist
+        raise NotFound([problem("work.unknown", f"Không có việc số {item.id}.", f"No work item {item.id}.", "id")])
     if actor.role == "supervisor":
         _check_supervises(actor, item, None)
     elif actor.role != "officer" or actor.department != item.department:
@@ -164,6 +166,8 @@ def _check_may_work(actor: Actor, item: Any) -> None:
 
 def _check_supervises(actor: Actor, item: Any, holder: str | None) -> None:
     """Refuse anyone but a supervisor of the case's commune or province (naming the holder when there is one)."""
+    if not actor.covers(item.commune_id):
+        raise NotFound([problem("work.unknown", f"Không có việc số {item.id}.", f"No work item {item.id}.", "id")])
     if actor.role != "supervisor":
         raise Forbidden([_held_by(item.id, holder, "trả lại", "release")])
     if not actor.covers(item.commune_id):

@@ -7,7 +7,7 @@ import io
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -42,6 +42,7 @@ def page_actor(request: Request, rt: Rt) -> Actor:
 
 
 User = Annotated[Actor, Depends(page_actor)]
+Number = Annotated[int, Path(ge=1, le=2**62)]
 
 
 def render(request: Request, name: str, me: Actor | None, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -117,7 +118,7 @@ def inbox_page(request: Request, rt: Rt, me: User, department: str | None = None
 
 
 @pages.post("/work/{item_id}/{verb}")
-def work_action(request: Request, rt: Rt, me: User, item_id: int, verb: str) -> Response:
+def work_action(request: Request, rt: Rt, me: User, item_id: Number, verb: str) -> Response:
     """Claim or release an item from the inbox; an HTMX request gets the row back, a plain form a redirect."""
     actions = {"claim": work.claim, "release": work.release, "complete": work.complete}
     if verb not in actions:
@@ -156,7 +157,7 @@ def _case_page(request: Request, rt: Any, me: Actor, case_id: int, status_code: 
 
 
 @pages.get("/cases/{case_id}")
-def case_page(request: Request, rt: Rt, me: User, case_id: int) -> HTMLResponse:
+def case_page(request: Request, rt: Rt, me: User, case_id: Number) -> HTMLResponse:
     return _case_page(request, rt, me, case_id)
 
 
@@ -178,17 +179,19 @@ def record_from_form(fields: list[Any], form: Any) -> dict[str, Any]:
 
 
 @pages.post("/cases/{case_id}/steps/{trigger}")
-async def fire_step(request: Request, rt: Rt, me: User, case_id: int, trigger: str) -> Response:
+async def fire_step(request: Request, rt: Rt, me: User, case_id: Number, trigger: str) -> Response:
     """Fire a step from its form; a refusal shows the case again with each problem next to its field, nothing written."""
     form = await request.form()
     spec = workflow.TRANSITION_BY_TRIGGER.get(trigger)
     if spec is None:
         raise HTTPException(status_code=404)
     record = record_from_form(form_fields(spec.record), form) or None
-    version = int(str(form.get("version") or 0)) or None
+    version = str(form.get("version") or "")
+    if not version.isdigit():  # the form always carries the version it showed: without it a stale write could pass
+        raise HTTPException(status_code=400, detail="version")
     reason = str(form.get("reason") or "").strip() or None
     try:
-        cases.fire(rt, me, case_id, trigger, record, expected_version=version, reason=reason)
+        cases.fire(rt, me, case_id, trigger, record, expected_version=int(version), reason=reason)
     except DomainError as error:
         if error.http_status in (401, 403, 404):
             raise
@@ -201,7 +204,9 @@ async def fire_step(request: Request, rt: Rt, me: User, case_id: int, trigger: s
 
 
 @pages.get("/search")
-def search_page(request: Request, rt: Rt, me: User, q: str = "", state: str | None = None, after: int = 0) -> HTMLResponse:
+def search_page(
+    request: Request, rt: Rt, me: User, q: str = "", state: str | None = None, after: Annotated[int, Query(ge=0, le=2**62)] = 0
+) -> HTMLResponse:
     rows = queries.list_cases(rt, actor=me, text_query=q or None, state=state or None, after_id=after, limit=50)
     return render(request, "search.html", me, q=q, state=state, rows=rows, next_after=rows[-1]["id"] if len(rows) == 50 else None)
 
@@ -220,7 +225,7 @@ def dashboard_page(request: Request, rt: Rt, me: User) -> HTMLResponse:
 async def bulk_reassign(request: Request, rt: Rt, me: User) -> Response:
     """Reassign the ticked items to one officer with one reason; a refusal names the item and keeps what was done."""
     form = await request.form()
-    items = [int(str(value)) for value in form.getlist("item")]
+    items = [int(str(value)) for value in form.getlist("item") if str(value).isdigit()]
     to, reason = str(form.get("to") or ""), str(form.get("reason") or "")
     done: list[int] = []
     try:
@@ -238,7 +243,7 @@ async def bulk_reassign(request: Request, rt: Rt, me: User) -> Response:
 
 
 @pages.get("/audit")
-def audit_page(request: Request, rt: Rt, me: User, case: int | None = None) -> HTMLResponse:
+def audit_page(request: Request, rt: Rt, me: User, case: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> HTMLResponse:
     access.require_role(me, ("supervisor", "auditor"), "kiểm toán", "audit")
     if case is None:
         return render(request, "audit.html", me, case_id=None, reads=queries.personal_data_reads(rt, me, limit=50))
@@ -249,10 +254,10 @@ def audit_page(request: Request, rt: Rt, me: User, case: int | None = None) -> H
 
 
 @pages.get("/audit/{case_id}.csv")
-def audit_export(rt: Rt, me: User, case_id: int) -> Response:
+def audit_export(rt: Rt, me: User, case_id: Number) -> Response:
     """Export a case's whole history as CSV (the personal data masked as on screen; the export is logged)."""
     access.require_role(me, ("supervisor", "auditor"), "xuất lịch sử", "export histories")
-    history = queries.case_history(rt, case_id, me)
+    history = queries.case_history(rt, case_id, me, view="export")
     out = io.StringIO()
     columns = [
         "seq",

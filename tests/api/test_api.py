@@ -146,3 +146,15 @@ def test_of_two_claims_through_the_api_one_wins(client, token, rt, actors):
     assert client.post(f"/api/work/{item['id']}/claim", headers=token("social_policy")).json()["assignee"] == "social_policy"
     second = client.post(f"/api/work/{item['id']}/claim", headers=token("supervisor"))
     assert second.status_code == 409 and "social_policy" in second.json()["problems"][0]["en"]
+
+
+def test_a_health_ineligibility_and_its_reason_are_masked_for_the_police(client, token, rt, actors):
+    case_id = register_in(rt, actors["social_policy"], 50)
+    f.walk(rt, actors, case_id, ["counsel", "train"])
+    record = {"decided_on": rt.today().isoformat(), "reason": "health_unfit", "details": "Lao phổi"}
+    from services import cases
+
+    cases.fire(rt, actors["office"], case_id, "declare_ineligible", record, reason="Khám sức khỏe không đạt: lao phổi")
+    seen = str(client.get(f"/api/cases/{case_id}/history", headers=token("police")).json())
+    assert "lao phổi" not in seen.lower() and "health_unfit" not in seen
+    assert "health_unfit" in str(client.get(f"/api/cases/{case_id}/history", headers=token("office")).json())

@@ -117,3 +117,32 @@ def test_lists_show_only_the_users_scope(client, token, rt, actors, other_commun
 def test_pages_send_a_stranger_to_the_login(client, path):
     answer = client.get(path, follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+
+
+def test_nothing_outside_the_scope_is_named_or_moved(client, token, rt, actors, other_commune):
+    theirs = register_in(rt, other_commune["b_social_policy"], 820, OTHER_COMMUNE, OTHER_VILLAGE)
+    mine = register_in(rt, actors["social_policy"], 821)
+    # A correction may not move my case into a commune outside my scope.
+    moved = f.registration(rt.today(), 821, commune_code=OTHER_COMMUNE, village_code=OTHER_VILLAGE)
+    answer = client.put(
+        f"/api/cases/{mine}/records/registration", json={"version": 1, "record": moved, "reason": "x"}, headers=token("social_policy")
+    )
+    assert answer.status_code == 403
+    assert client.get(f"/api/cases/{mine}", headers=token("social_policy")).json()["village"] == "Thôn Tân Lập"
+    # Registering a person who has a case elsewhere is refused without naming that case.
+    again = client.post("/api/cases", json=f.registration(rt.today(), 820), headers=token("social_policy"))
+    assert again.status_code == 409 and f"case {theirs}" not in again.json()["problems"][0]["en"]
+    # Another commune's work item does not exist for me.
+    from services import work
+
+    [item] = [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["case_id"] == theirs]
+    for verb in ("claim", "release", "complete"):
+        refused = client.post(f"/api/work/{item['id']}/{verb}", headers=token("social_policy"))
+        assert refused.status_code == 404 and refused.json()["problems"][0]["code"] == "work.unknown"
+
+
+def test_a_masked_personal_id_cannot_be_confirmed_by_search(client, token, rt, actors):
+    register_in(rt, actors["social_policy"], 830)
+    wanted = f.registration(rt.today(), 830)["personal_id"]
+    assert client.get("/api/cases", params={"q": wanted}, headers=token("office")).status_code == 403
+    assert len(client.get("/api/cases", params={"q": wanted}, headers=token("police")).json()["items"]) == 1
