@@ -195,7 +195,7 @@ def test_only_an_officer_of_the_items_department_and_commune_may_claim_it(rt, ac
         assert error.problems[0].code == "work.not_department"
         assert "belongs to social_policy" in error.problems[0].en and "thuộc bộ phận social_policy" in error.problems[0].vi
     elsewhere = officer(rt, "hong_khac", "social_policy", unit=other_commune(rt))
-    assert refused(rt, Forbidden, work.claim, rt, elsewhere, item_id).problems[0].code == "work.other_unit"
+    assert refused(rt, NotFound, work.claim, rt, elsewhere, item_id).problems[0].code == "work.unknown"
     assert refused(rt, NotFound, work.claim, rt, actors["social_policy"], 999_999).problems[0].code == "work.unknown"
 
 
@@ -206,7 +206,7 @@ def test_a_supervisor_of_the_commune_or_its_province_may_claim(rt, actors):
     assert work.claim(rt, province, second).assignee == "province_chief"
     elsewhere = officer(rt, "other_chief", None, role="supervisor", unit=other_commune(rt))
     third = the_item(rt, register(rt, actors, serial=3))
-    assert refused(rt, Forbidden, work.claim, rt, elsewhere, third).problems[0].code == "work.other_unit"
+    assert refused(rt, NotFound, work.claim, rt, elsewhere, third).problems[0].code == "work.unknown"
 
 
 def test_the_holder_or_a_supervisor_releases_an_item_back_to_the_inbox(rt, actors):
@@ -365,7 +365,7 @@ def test_reassigning_needs_a_supervisor_a_reason_and_an_officer_of_the_departmen
     assert refused(rt, Conflict, work.reassign, rt, boss, item_id, "social_policy", "Lý do").problems[0].code == "work.same_assignee"
     assert refused(rt, NotFound, work.reassign, rt, boss, 999_999, "hong2", "Lý do").problems[0].code == "work.unknown"
     elsewhere = officer(rt, "other_chief", None, role="supervisor", unit="TH-KHAC")
-    assert refused(rt, Forbidden, work.reassign, rt, elsewhere, item_id, "hong2", "Lý do").problems[0].code == "work.other_unit"
+    assert refused(rt, NotFound, work.reassign, rt, elsewhere, item_id, "hong2", "Lý do").problems[0].code == "work.unknown"
     assert [e["trigger"] for e in queries.case_history(rt, case_id)] == ["register"]
 
 
