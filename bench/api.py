@@ -2,42 +2,46 @@
 
 Setup, untimed: a scratch PostgreSQL database, migrated, with the demo reference data (one commune, Cẩm Tân, its six
 villages and one officer per department). Sixteen template cases are walked through the real commands
-(`services.cases`, `services.work`) into every state (registered, counselled, … departed with the national-database
+(`services.cases`, `services.work`) into every state (registered, counselled, …, departed with the national-database
 task open or done, returned, reintegrated, the end states, overstayed, reopened), each ending the day before 1 June
 2026 09:00 in Vietnam. The other cases are copies of them loaded by COPY: each copy gets its own person (name, sex,
 birth date, valid personal ID, village, priority groups), so its registration record (canonical JSON text, as the
 commands write it) and its hash chain are its own, and all its moments (events, records, work items, clocks, rungs)
-are moved back by a random number of days, so that about half of the open clocks are overdue. Rungs whose moment has
-passed are fired. Shares: 15 % registered, 10 % counselled, 8 % trained, 6 % health-checked, 6 % loan approved, 30 %
-departed, 10 % returned or reintegrated, 14 % ended, 1 % overstayed. With 100,000 cases that is about 100,000 open
-work items across the departments, 26,000 of them in social_policy (3 % of the open items are claimed by their
-department's officer), over about 480,000 work items and 560,000 events in all. All cases are in the officer's
-commune: the inbox query has to rank every open social_policy item. Then VACUUM ANALYZE.
+are moved back by a random number of days, so that many open clocks are overdue; rungs whose moment has passed are
+fired. Shares: 15 % registered, 10 % counselled, 8 % trained, 6 % health-checked, 6 % loan approved, 30 % departed,
+10 % returned or reintegrated, 14 % ended, 1 % overstayed. With 100,000 cases: 113,000 open work items across the
+departments, 32,000 of them in social_policy (18,000 overdue; 3 % of the open items claimed by their department's
+officer), 524,000 work items, 457,000 events, 504,000 clocks and 2,000,000 rungs in all. Every case is in the
+officer's commune, so the inbox query ranks every open social_policy item. Then VACUUM ANALYZE.
 
 The server is the real one, a separate process on loopback: `uvicorn services.api.app:create_app --factory --workers
-N --no-access-log` (the access log left out: it measures the console, not the application) with DATABASE_URL on the
-scratch database and GUESTWORK_FROZEN_TIME at 1 June 2026 09:00 in Vietnam. Before timing, the social_policy
-officer logs in twice (POST /api/auth/token for a bearer token, POST /login for the `gw_session` cookie), and every
-template case and a copy of each is read as the HTML page and as JSON (each must answer 200), as is the inbox (50
-items, overdue first).
+N --no-access-log` (no access log: it would measure the console) with DATABASE_URL on the scratch database and
+GUESTWORK_FROZEN_TIME at 1 June 2026 09:00 in Vietnam. One worker by default: on this 2-core machine PostgreSQL needs
+the other core, and uvicorn's `--workers N` (N > 1) leaves Nagle's algorithm on for the connections it accepts
+(Kludex/uvicorn#3149), so every keep-alive request after a connection's first waits ~40 ms for a delayed ACK.
+Before timing, the social_policy officer logs in twice (POST /api/auth/token for a bearer token, POST /login for the
+`gw_session` cookie), and every template case and one copy per state are read as the HTML page and as JSON (each
+must answer 200), as is the inbox (50 items, overdue first).
 
-The load: --clients concurrent clients (asyncio tasks sharing one httpx.AsyncClient with keep-alive connections) send
-a fixed number of GET requests per phase, after a warm-up of --warmup requests; each request's latency is measured
-from its send to its whole body. Phases: `health` (GET /health, no database), `inbox` (GET /api/inbox/social_policy,
-bearer token: 50 items), `case page` (GET /cases/{id}, session cookie: the HTML page with history, clocks and the
-workflow diagram; it logs two personal-data reads, so it commits twice), `case json` (GET /api/cases/{id}, bearer
-token: one logged read); case ids drawn at random among all cases of the commune. Each round runs the phases, in
-alternating order; it prints p50, p95, p99 (ms), requests/s, and the CPU milliseconds per request of the server
-processes, the scratch database's PostgreSQL backends and this load generator. At the end: the medians over rounds,
-each phase's ratio to health in the same run, the goal verdict (inbox p95 < 50 ms), and EXPLAIN (ANALYZE, BUFFERS)
-of the inbox query with the time of the query alone. Another process on the machine slows every phase alike: read
-the ratios to health.
+The load: --clients concurrent clients, each a keep-alive HTTP/1.1 connection (asyncio streams; httpx, used for the
+logins and checks, costs 1 to 2.5 ms of CPU per request here, which on two cores would be taken from the server),
+send a fixed number of GET requests per phase after a warm-up, none after --cap seconds; a request's latency runs
+from its send to the last byte of its body. Phases: `health` (GET /health, no database), `inbox` (GET
+/api/inbox/social_policy with the bearer token: 50 items), `case page` (GET /cases/{id} with the cookie: the HTML page
+with records, history, clocks and the workflow diagram; it logs two personal-data reads, so it commits twice), `case
+json` (GET /api/cases/{id}: one logged read); case ids at random among all cases. Each round runs the phases in
+alternating order and prints p50, p95, p99 (ms), requests/s and, per request, the CPU ms of the server processes and
+of this load generator, the ms the scratch database spent running statements (pg_stat_database.active_time, which
+also counts parallel workers) and the database sessions opened (a connection pool that closes and reopens
+connections shows here). Then the medians over rounds, each phase's ratio to health in the same run, the goal's
+verdict (inbox p95 < 50 ms), and EXPLAIN (ANALYZE, BUFFERS) of the inbox query with its time alone. Other work on the
+machine slows every phase: read the ratios to health.
 
 Run from the repository root (PostgreSQL from --database-url or $TEST_DATABASE_URL; the scratch database is dropped
-at the end, also on failure or Ctrl-C):
+at the end, also on failure, Ctrl-C or SIGTERM, and the server stopped):
 
-    .venv/bin/python bench/api.py                                   # 100,000 cases, 2,000 requests a phase, 3 rounds
-    .venv/bin/python bench/api.py --cases 20000 --requests 500 --rounds 5 --clients 20 --workers 1
+    .venv/bin/python bench/api.py                       # 100,000 cases, 2,000 requests a phase, 3 rounds, 20 clients
+    .venv/bin/python bench/api.py --cases 20000 --requests 500 --rounds 5 --clients 20 --workers 2
 """
 
 from __future__ import annotations
@@ -66,10 +70,9 @@ import psycopg
 from _common import ROOT, START, add_database_option, libpq_url, load_actors, median, on_scratch_database, server_summary
 from psycopg.rows import dict_row
 from sqlalchemy import Engine, bindparam, text
-from sqlalchemy.engine import make_url
 
 from config.settings import Settings
-from services import demo, work
+from services import audit, demo, work
 from services.api.deps import SESSION_COOKIE
 from services.clock import FixedClock
 from services.models import UtcDateTime
@@ -117,7 +120,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=200, help="untimed requests before each phase (default %(default)s)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of all phases (default %(default)s)")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients (default %(default)s)")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default %(default)s)")
+    parser.add_argument(
+        "--cap", type=float, default=120, help="seconds after which a phase (or its warm-up) sends no more requests (default %(default)s)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default %(default)s)")
     args = parser.parse_args()
     assert len(TEMPLATES) <= args.cases < 1_000_000, "--cases: between 16 and 999,999 (the personal IDs take a 6-digit serial)"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` drops the scratch database and stops the server too
@@ -166,6 +172,7 @@ def load(engine: Engine, url: str, cases: int) -> None:
     """Walk the templates, COPY the copies, fire the passed rungs, then vacuum and analyse."""
     started = time.perf_counter()
     templates = walk_templates(engine)
+    walked = time.perf_counter()
     with psycopg.connect(libpq_url(url), options="-c timezone=UTC") as pg:
         read_templates(pg, templates)
         villages = dict(pg.execute("SELECT code, id FROM admin_units WHERE kind = 'village'").fetchall())
@@ -187,6 +194,7 @@ def load(engine: Engine, url: str, cases: int) -> None:
                 (START,),
             )
         pg.commit()
+        copied = time.perf_counter()
         pg.autocommit = True
         pg.execute("VACUUM ANALYZE")
         pg.execute("CHECKPOINT")
@@ -197,12 +205,16 @@ def load(engine: Engine, url: str, cases: int) -> None:
         overdue = pg.execute(
             "SELECT count(*) FROM work_items WHERE department = %s AND status IN ('open', 'claimed') AND due_at < %s", (DEPARTMENT, START)
         ).fetchone()[0]
+    with engine.connect() as conn:  # the copies' chains are their own: `verify` proves them as it proves the commands' ones
+        broken = [case_id for case_id in range(first, first + 50) if not audit.verify(conn, case_id).ok]
+    assert not broken, f"copies whose history does not verify: {broken}"
     print(
         f"loaded {totals['cases']:,} cases ({len(templates)} walked through the commands, the rest by COPY) in"
-        f" {time.perf_counter() - started:.1f} s: {totals['events']:,} events, {totals['work_items']:,} work items,"
+        f" {time.perf_counter() - started:.0f} s (walk {walked - started:.0f} s, COPY {copied - walked:.0f} s, VACUUM ANALYZE"
+        f" {time.perf_counter() - copied:.0f} s): {totals['events']:,} events, {totals['work_items']:,} work items,"
         f" {totals['deadline_rungs']:,} rungs; open work items {sum(open_items.values()):,}"
         f" ({', '.join(f'{d} {n:,}' for d, n in sorted(open_items.items(), key=lambda kv: -kv[1]))});"
-        f" {overdue:,} of the {open_items.get(DEPARTMENT, 0):,} {DEPARTMENT} items overdue"
+        f" {overdue:,} of the {open_items.get(DEPARTMENT, 0):,} {DEPARTMENT} items overdue; the histories of 50 copies verify"
     )
 
 
@@ -453,12 +465,12 @@ class Phase:
 
 @dataclass
 class Figures:
-    """One timed run of a phase: latencies (ms, sorted), seconds, and CPU ms per request by process group."""
+    """One timed run of a phase: latencies (ms, sorted), seconds, and per request: CPU ms and the database's figures."""
 
     latencies: list[float]
     seconds: float
-    cpu: dict[str, float]
-    sessions: float  # database sessions opened per request
+    cpu: dict[str, float]  # the server's processes, this load generator
+    database: dict[str, float]  # busy: ms the scratch database's sessions spent running statements; sessions: opened
 
     def percentile(self, share: float) -> float:
         """Return a latency percentile (nearest rank), in ms."""
@@ -492,8 +504,8 @@ async def measure(args: argparse.Namespace, server: Server, engine: Engine) -> d
                 warmup, paths = ([phase.path(rng) for _ in range(count)] for count in (args.warmup, args.requests))
                 connections = [await Connection.open(server.port, headers[phase.client]) for _ in range(args.clients)]
                 try:
-                    await fire(connections, warmup)
-                    figures = await timed(connections, paths, server, pg)
+                    await fire(connections, warmup, args.cap)
+                    figures = await timed(connections, paths, args.cap, server, pg)
                 finally:
                     for connection in connections:
                         connection.close()
@@ -564,15 +576,18 @@ class Connection:
         self.writer.close()
 
 
-async def fire(connections: list[Connection], paths: list[str]) -> tuple[list[float], float]:
-    """GET every path, each connection one request at a time; return each request's latency (ms) and the seconds of all."""
+async def fire(connections: list[Connection], paths: list[str], cap: float) -> tuple[list[float], float]:
+    """GET the paths, each connection one request at a time, none sent after `cap` seconds; return latencies (ms) and seconds."""
     latencies: list[float] = []
     failures: list[str] = []
     queue = iter(paths)
+    stop = time.perf_counter() + cap
 
     async def one_client(connection: Connection) -> None:
         for path in queue:  # the clients share the iterator: each path is requested once
             began = time.perf_counter()
+            if began > stop:
+                return
             status, body = await connection.get(path)
             latencies.append(1000 * (time.perf_counter() - began))
             if status != 200:
@@ -586,49 +601,37 @@ async def fire(connections: list[Connection], paths: list[str]) -> tuple[list[fl
     return latencies, seconds
 
 
-async def timed(connections: list[Connection], paths: list[str], server: Server, pg: psycopg.Connection[Any]) -> Figures:
-    """Run a phase's timed requests, with the CPU used meanwhile by the server, its database backends and this process."""
-    before, sessions = cpu_now(server), database_sessions(pg)
-    latencies, seconds = await fire(connections, paths)
-    after, opened = cpu_now(server), database_sessions(pg) - sessions
-    cpu = {group: 1000 * sum(after[group][pid] - before[group].get(pid, 0.0) for pid in after[group]) / len(paths) for group in after}
-    return Figures(sorted(latencies), seconds, cpu, opened / len(paths))
+async def timed(connections: list[Connection], paths: list[str], cap: float, server: Server, pg: psycopg.Connection[Any]) -> Figures:
+    """Run a phase's timed requests, with the CPU used meanwhile by the server and this process, and the database's work."""
+    cpu, database = cpu_now(server), database_now(pg)
+    latencies, seconds = await fire(connections, paths, cap)
+    cpu = {group: 1000 * (seconds - cpu[group]) / len(latencies) for group, seconds in cpu_now(server).items()}
+    database = {name: (value - database[name]) / len(latencies) for name, value in database_now(pg).items()}
+    return Figures(sorted(latencies), seconds, cpu, database)
 
 
-def cpu_now(server: Server) -> dict[str, dict[int, float]]:
-    """Return the CPU seconds so far of each process of the server, of the scratch database's backends, and of this one."""
-    database = make_url(server.url).database
-    backends = [
-        pid
-        for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
-        if _title(pid).startswith("postgres: ") and f" {database} " in _title(pid)
-    ]
-    return {
-        "server": {pid: _cpu_seconds([pid]) for pid in server.pids()},
-        "postgres": {pid: _cpu_seconds([pid]) for pid in backends},
-        "client": {os.getpid(): time.process_time()},
-    }
+def cpu_now(server: Server) -> dict[str, float]:
+    """Return the CPU seconds used so far by the server's processes and by this one."""
+    return {"server": _cpu_seconds(server.pids()), "client": time.process_time()}
 
 
-def _title(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
+def database_now(pg: psycopg.Connection[Any]) -> dict[str, float]:
+    """Return the scratch database's statement time so far (ms) and its sessions opened (the server's pools open some).
 
-
-def database_sessions(pg: psycopg.Connection[Any]) -> int:
-    """Return how many sessions the scratch database has had (the server's pools open and close connections)."""
+    PostgreSQL's own count, since its parallel workers and the sessions a pool closes are gone before /proc is read.
+    """
     pg.execute("SELECT pg_stat_clear_snapshot()")
-    return int(pg.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()").fetchone()[0])
+    row = pg.execute("SELECT active_time, sessions FROM pg_stat_database WHERE datname = current_database()").fetchone()
+    return {"busy": float(row[0]), "sessions": float(row[1])}
 
 
 def line(name: str, figures: Figures) -> str:
     """Describe one timed run."""
-    cpu = ", ".join(f"{group} {ms:.2f}" for group, ms in figures.cpu.items())
     return (
         f"{name:<10} p50 {figures.percentile(0.5):7.1f} ms  p95 {figures.percentile(0.95):7.1f} ms  p99 {figures.percentile(0.99):7.1f} ms"
-        f"  {figures.rate:7,.0f} req/s   CPU ms/request: {cpu}; {figures.sessions:.2f} new database sessions/request"
+        f"  {figures.rate:7,.0f} req/s ({len(figures.latencies):,} in {figures.seconds:.1f} s); per request: CPU ms server"
+        f" {figures.cpu['server']:.1f}, client {figures.cpu['client']:.2f}; database busy {figures.database['busy']:.1f} ms,"
+        f" {figures.database['sessions']:.2f} sessions opened"
     )
 
 
