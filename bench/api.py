@@ -67,7 +67,18 @@ from typing import Any
 
 import httpx
 import psycopg
-from _common import ROOT, START, add_database_option, libpq_url, load_actors, median, on_scratch_database, server_summary
+from _common import (
+    ROOT,
+    START,
+    add_database_option,
+    cpu_seconds,
+    descendants,
+    libpq_url,
+    load_actors,
+    median,
+    on_scratch_database,
+    server_summary,
+)
 from psycopg.rows import dict_row
 from sqlalchemy import Engine, bindparam, text
 
@@ -84,7 +95,6 @@ from workflows.identity import fold_name
 
 GOAL_MS = 50.0
 DEPARTMENT = "social_policy"
-TICKS = os.sysconf("SC_CLK_TCK")
 DONE = "done:"  # not a trigger: "done:<clock>" has the clock's department claim and complete the task it opened
 DATABASE, NOTICE, LIQUIDATION = (f"{DONE}{clock}" for clock in ("national_database", "return_notice", "liquidation"))
 RETURNED = [*f.MAIN_PATH[:5], DATABASE, "return_home"]
@@ -426,32 +436,11 @@ class Server:
     def pids(self) -> list[int]:
         """Return the uvicorn supervisor and its worker processes."""
         assert self.process is not None
-        return [self.process.pid, *_descendants(self.process.pid)]
+        return [self.process.pid, *descendants(self.process.pid)]
 
     def tail(self) -> str:
         """Return the end of the server's log."""
         return self.log.read_text(errors="replace")[-4000:]
-
-
-def _descendants(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return found + [grandchild for child in found for grandchild in _descendants(child)]
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
-    return total / TICKS
 
 
 @dataclass(frozen=True)
@@ -612,7 +601,7 @@ async def timed(connections: list[Connection], paths: list[str], cap: float, ser
 
 def cpu_now(server: Server) -> dict[str, float]:
     """Return the CPU seconds used so far by the server's processes and by this one."""
-    return {"server": _cpu_seconds(server.pids()), "client": time.process_time()}
+    return {"server": cpu_seconds(server.pids()), "client": time.process_time()}
 
 
 def database_now(pg: psycopg.Connection[Any]) -> dict[str, float]:

@@ -55,7 +55,18 @@ from typing import Any
 
 import psycopg
 import redis
-from _common import ROOT, START, add_database_option, libpq_url, load_actors, median, on_scratch_database, server_summary
+from _common import (
+    ROOT,
+    START,
+    add_database_option,
+    cpu_seconds,
+    descendants,
+    libpq_url,
+    load_actors,
+    median,
+    on_scratch_database,
+    server_summary,
+)
 from celery import Celery
 from sqlalchemy import Engine, event, text
 
@@ -73,7 +84,6 @@ POLL_SECONDS = 0.05  # Redis GET of the no-ops' counter: costs nothing, and its 
 DB_POLL_SECONDS = 0.5  # a count over the outbox costs PostgreSQL CPU; the reminder phase ends at the last handled_at anyway
 STALL_SECONDS = 120  # no progress for this long: the worker is stuck, give up with its log
 OFFICER_MAIL = "social_policy@camtan.example.org"
-TICKS = os.sysconf("SC_CLK_TCK")
 MESSAGE_ID = re.compile(rb"^Message-ID: <([0-9a-f-]{36})\.[0-9a-f]{12}@guestwork>", re.MULTILINE)
 
 
@@ -145,32 +155,11 @@ class Worker:
     def pids(self) -> dict[str, list[int]]:
         """Return the consumer (main) process and its pool processes."""
         assert self.process is not None
-        return {"worker consumer": [self.process.pid], "worker pool": _children(self.process.pid)}
+        return {"worker consumer": [self.process.pid], "worker pool": descendants(self.process.pid)}
 
     def tail(self) -> str:
         """Return the end of the worker's log."""
         return self.log.read_text(errors="replace")[-4000:]
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return found + [grandchild for child in found for grandchild in _children(child)]
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
-    return total / TICKS
 
 
 @dataclass
@@ -196,7 +185,7 @@ class Bench:
     def cpu(self) -> dict[str, float]:
         """Return the CPU seconds used so far by each process group of the run."""
         groups = self.worker.pids() | {"postgres": self.backends, "redis": [self.redis_pid]}
-        return {name: _cpu_seconds(pids) for name, pids in groups.items()} | {"bench process": time.process_time()}
+        return {name: cpu_seconds(pids) for name, pids in groups.items()} | {"bench process": time.process_time()}
 
     def count(self, sql: str) -> int:
         """Return a count from the database."""
