@@ -16,6 +16,7 @@ install: $(STAMP)  ## Create the virtual environment and install guestwork with 
 
 run: install  ## Migrate the embedded SQLite database under var/, seed the demo once, start the web app, the worker and beat
 	mkdir -p var
+	$(BIN)/guestwork keys init
 	$(BIN)/guestwork db upgrade
 	$(BIN)/guestwork demo --if-empty
 	$(BIN)/guestwork status

@@ -28,6 +28,11 @@ from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from config.settings import Settings  # noqa: E402
+from services.crypto import new_key  # noqa: E402
+
+# Benchmark data lives in scratch databases: fresh keys for its sealed personal data, unless given.
+os.environ.setdefault("GUESTWORK_DATA_KEY", new_key())
+os.environ.setdefault("GUESTWORK_LOOKUP_KEY", new_key())
 from services import demo, migrate  # noqa: E402
 from services.db import make_engine, normalise_url  # noqa: E402
 from services.runtime import build_runtime  # noqa: E402

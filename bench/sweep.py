@@ -221,7 +221,11 @@ def load(scratch: Scratch) -> Scratch:
         counts = {}
         with pg.cursor() as cur:
             for table, columns, rows in (
-                ("persons", "id, personal_id, full_name, date_of_birth, sex, ethnicity, phone", person_rows(scratch.cases)),
+                (
+                    "persons",
+                    "id, personal_id_sealed, personal_id_lookup, full_name, date_of_birth, sex, ethnicity, phone",
+                    person_rows(scratch.cases),
+                ),
                 ("cases", CASE_COLUMNS, case_rows(case_plans, commune_id, village_id)),
                 ("deadlines", DEADLINE_COLUMNS, deadline_rows(case_plans)),
                 ("deadline_rungs", RUNG_COLUMNS, rung_rows(case_plans)),
@@ -255,7 +259,7 @@ def person_rows(cases: int) -> Iterator[tuple[Any, ...]]:
     """Yield one person per case."""
     born = date(1998, 3, 14)
     for case_id in range(1, cases + 1):
-        yield (case_id, f"{case_id:012d}", "Nguyễn Văn An", born, "male", "Kinh", "0912345678")
+        yield (case_id, f"{case_id:012d}", f"{case_id:064d}", "Nguyễn Văn An", born, "male", "Kinh", "0912345678")
 
 
 def registered_on(plan: Plan) -> date:

@@ -175,8 +175,8 @@ def outbox_queues(pg: psycopg.Connection[Any], case_ids: list[int]) -> dict[str,
 
 
 _PERSON = (
-    "INSERT INTO persons (personal_id, full_name, search_name, date_of_birth, sex, ethnicity, phone)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id"
+    "INSERT INTO persons (personal_id_sealed, personal_id_lookup, full_name, search_name, date_of_birth, sex, ethnicity, phone)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
 )
 _CASE = (
     "INSERT INTO cases (person_id, commune_id, village_id, workflow_version, state, version, owner_department, application_no,"
@@ -230,8 +230,10 @@ class RawWriter:
     def register(self, record: Any, data: dict[str, Any], now: datetime) -> int:
         """Insert the person, case, event, record and outbox rows of one registration, and its clocks and work item."""
         actor, cur = self.actors["social_policy"], self.pg.cursor()
+        sealed = self.rt.sealer.seal_record("registration", data)  # sealed once: the person row holds the same token
         person = (
-            record.personal_id,
+            sealed["personal_id"],
+            self.rt.sealer.lookup(record.personal_id),
             record.full_name,
             fold_name(record.full_name),
             record.date_of_birth,
@@ -243,7 +245,7 @@ class RawWriter:
         owner = workflow.STATE_BY_NAME["registered"].owner
         case_values = (person_id, self.commune_id, self.village_id, workflow.WORKFLOW_VERSION, owner, record.source, now, now, now)
         case_id = cur.execute(_CASE, case_values).fetchone()[0]
-        record_json = canonical_json(data)  # the current record is stored as its event's text, byte for byte
+        record_json = canonical_json(sealed)  # the current record is stored as its event's text, byte for byte
         event_id, digest = self._event(cur, case_id, 1, GENESIS, now, actor, REGISTER, None, "registered", "registration", record_json)
         cur.execute(_HEAD, (digest, case_id))
         cur.execute(_RECORD, (case_id, 1, "registration", record_json, 1, now))
@@ -259,7 +261,7 @@ class RawWriter:
         spec, actor, cur = workflow.TRANSITION_BY_TRIGGER[trigger], self.actors[f.DEPARTMENT[trigger]], self.pg.cursor()
         case = self.cases[case_id]
         source, seq = spec.sources[0], case.seq + 1
-        record_json = canonical_json(data)
+        record_json = canonical_json(self.rt.sealer.seal_record(spec.record, data))
         event_id, digest = self._event(cur, case_id, seq, case.head, now, actor, trigger, source, spec.dest, spec.record, record_json)
         extra, params = "", [spec.dest, workflow.STATE_BY_NAME[spec.dest].owner, 1, now, now, seq, digest]
         if trigger == "counsel":

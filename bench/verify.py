@@ -136,9 +136,12 @@ def load_history(pg: psycopg.Connection[Any], actors: dict[str, Actor], policy: 
                 projected = current_records(rows)
                 current += [(case_id, app, kind, data, seq, at) for (app, kind), (data, seq, at) in projected.items()]
                 heads.append(case_head(case_id, commune_id, village_id, rows, projected))
-            with cur.copy("COPY persons (id, personal_id, full_name, date_of_birth, sex, ethnicity, phone) FROM STDIN") as copy:
+            with cur.copy(
+                "COPY persons (id, personal_id_sealed, personal_id_lookup, full_name, date_of_birth, sex, ethnicity, phone) FROM STDIN"
+            ) as copy:
                 for case_id in batch:
-                    copy.write_row((case_id, f"{case_id:012d}", "Nguyễn Văn An", born, "male", "Kinh", "0912345678"))
+                    person = (f"{case_id:012d}", f"{case_id:064d}", "Nguyễn Văn An", born, "male", "Kinh", "0912345678")
+                    copy.write_row((case_id, *person))
             with cur.copy(f"COPY cases ({CASE_COLUMNS}) FROM STDIN") as copy:
                 for head in heads:
                     copy.write_row(head)

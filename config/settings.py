@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CONFIG_DIR = Path(__file__).resolve().parent
@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     relay_every_seconds: float = Field(default=2.0, description="How often the outbox relay sends what is still pending.")
     republish_after_seconds: int = Field(
         default=300, description="A message published this long ago and never handled is published again (the reconciler)."
+    )
+    data_key: SecretStr | None = Field(
+        default=None,
+        description="Key that seals the personal ID and health data at rest (base64 of 32 random bytes: `guestwork keys new`).",
+    )
+    lookup_key: SecretStr | None = Field(
+        default=None, description="Key of the keyed hash that finds a person by personal ID (`guestwork keys new`; never rotate it)."
+    )
+    retired_data_keys: list[SecretStr] = Field(
+        default_factory=list, description="Former data keys, still needed to open values sealed before a rotation (JSON list)."
+    )
+    key_file: Path = Field(
+        default=Path("var/keys.toml"),
+        description="Where the keys are read from when GUESTWORK_DATA_KEY and GUESTWORK_LOOKUP_KEY are unset (`guestwork keys init`).",
     )
     frozen_time: datetime | None = Field(
         default=None,

@@ -235,8 +235,13 @@ def _check_records(
     return None
 
 
-_PERSON_FIELDS = ("full_name", "date_of_birth", "sex", "personal_id", "ethnicity", "phone")
-_PERSON = tuple(cast(getattr(Person, field), String) for field in _PERSON_FIELDS)
+# The person row's columns and the registration fields they project (the ID as the same sealed token).
+_PERSON_COLUMNS = {
+    "full_name": Person.full_name, "date_of_birth": Person.date_of_birth, "sex": Person.sex,
+    "personal_id": Person.personal_id_sealed, "ethnicity": Person.ethnicity, "phone": Person.phone,
+}  # fmt: skip
+_PERSON_FIELDS = tuple(_PERSON_COLUMNS)
+_PERSON = tuple(cast(column, String) for column in _PERSON_COLUMNS.values())
 
 
 def _what_broke(row: Any, expected: int, prev: str, sealed_hash: str) -> Finding:

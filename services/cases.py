@@ -37,12 +37,13 @@ def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
     _require_department(actor, ("social_policy",), "register")
     record: Registration = validate_record("registration", _unwrap(data, None), rt.today(), rt.policy)
     now, initial = rt.clock.now(), workflow.INITIAL_STATE
+    sealed = rt.sealer.seal_record("registration", record_data(record))
     try:
         with rt.unit_of_work() as conn:
-            case_id = _open_case(conn, actor, record, now)
+            case_id = _open_case(conn, actor, record, _person_values(rt, record, sealed), now)
             entry = store.Entry(
                 trigger=REGISTER, from_state=None, to_state=initial, application_no=1, record_kind="registration",
-                record=record_data(record), reason=None, topic="case.registered",
+                record=sealed, reason=None, topic="case.registered",
                 queues=tuple(workflow.departments_concerned(None, initial)), payload={"trigger": REGISTER, "to_state": initial},
             )  # fmt: skip
             store.append(conn, store.CaseHead(id=case_id, version=0, last_seq=0, head_hash=GENESIS), actor, now, entry)
@@ -51,15 +52,15 @@ def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
         if "personal_id" not in str(error.orig):
             raise
         with rt.unit_of_work(writes=False) as conn:  # say which case the person already has
-            raise _second_case(conn, actor, record.personal_id) from error
+            raise _second_case(conn, rt, actor, record.personal_id) from error
     return CaseRef(case_id, 1, initial)
 
 
-def _open_case(conn: Connection, actor: Actor, record: Registration, now: datetime) -> int:
+def _open_case(conn: Connection, actor: Actor, record: Registration, person: dict[str, Any], now: datetime) -> int:
     """Insert the person and their case, in the machine's initial state at version 0 with an empty chain."""
     commune_id, village_id = _resolve_units(conn, record.commune_code, record.village_code)
     access.require_commune(actor, commune_id)
-    person_id = conn.execute(insert(Person).returning(Person.id), _person_values(record)).scalar_one()
+    person_id = conn.execute(insert(Person).returning(Person.id), person).scalar_one()
     initial = workflow.STATE_BY_NAME[workflow.INITIAL_STATE]
     values = {
         "person_id": person_id, "commune_id": commune_id, "village_id": village_id, "workflow_version": workflow.WORKFLOW_VERSION,
@@ -83,14 +84,14 @@ def fire(
     spec = workflow.TRANSITION_BY_TRIGGER.get(trigger)
     if spec is None:
         with rt.unit_of_work(writes=False) as conn:
-            state = _load_in_scope(conn, actor, case_id)[0].state
+            state = _load_in_scope(conn, rt, actor, case_id)[0].state
         raise TransitionNotAllowed([workflow.not_allowed(state, trigger)])
     _require_department(actor, spec.departments, trigger)
     _check_reason(reason)
     incoming = None if data is None else validate_record(spec.record, _unwrap(data, case_id), rt.today(), rt.policy)
     try:
         with rt.unit_of_work() as conn:
-            case, records = _load_in_scope(conn, actor, case_id)
+            case, records = _load_in_scope(conn, rt, actor, case_id)
             store.check_version(case, expected_version)
             if incoming is not None:
                 records[spec.record] = incoming
@@ -102,8 +103,8 @@ def fire(
                 references=store.load_references(conn, references_of(records.get(spec.record))),
             )
             change = workflow.fire(subject, trigger)
-            new = _Step(
-                trigger, change.source, change.dest, case.application_no + change.new_application, spec.record, records[spec.record]
+            new = _Step.of(
+                rt, trigger, change.source, change.dest, case.application_no + change.new_application, spec.record, records[spec.record]
             )
             _append(conn, rt, case, actor, new, records, reason)
     except IntegrityError as error:  # the event's key: someone else wrote this case meanwhile
@@ -127,7 +128,7 @@ def put_record(
     record = validate_record(kind, _unwrap(data, case_id), rt.today(), rt.policy)
     try:
         with rt.unit_of_work() as conn:
-            case, records = _load_in_scope(conn, actor, case_id)
+            case, records = _load_in_scope(conn, rt, actor, case_id)
             store.check_version(case, expected_version)
             correcting = kind in records
             if correcting and not (reason and reason.strip()):
@@ -145,10 +146,10 @@ def put_record(
             problems = workflow.check_record(subject, kind, previous)
             if problems:
                 raise GuardFailed(problems)
+            step = _Step.of(rt, CORRECT_RECORD if correcting else ADD_RECORD, case.state, case.state, case.application_no, kind, record)
             if isinstance(record, Registration):
-                _update_person(conn, actor, case, previous, record)
-            trigger = CORRECT_RECORD if correcting else ADD_RECORD
-            _append(conn, rt, case, actor, _Step(trigger, case.state, case.state, case.application_no, kind, record), records, reason)
+                _update_person(conn, rt, actor, case, previous, record, step.stored)
+            _append(conn, rt, case, actor, step, records, reason)
     except IntegrityError as error:
         if "personal_id" in str(error.orig):
             raise _duplicate_person(getattr(record, "personal_id", "")) from error
@@ -166,11 +167,17 @@ class _Step:
     application_no: int
     record_kind: str
     record: Any
+    stored: dict[str, Any]  # the record's data as written: sensitive fields sealed
+
+    @classmethod
+    def of(cls, rt: Runtime, trigger: str, source: str, dest: str, application_no: int, kind: str, record: Any) -> _Step:
+        """Build a step, sealing its record once (the person row reuses the same token)."""
+        return cls(trigger, source, dest, application_no, kind, record, rt.sealer.seal_record(kind, record_data(record)))
 
 
-def _load_in_scope(conn: Connection, actor: Actor, case_id: int) -> tuple[Any, dict[str, Any]]:
+def _load_in_scope(conn: Connection, rt: Runtime, actor: Actor, case_id: int) -> tuple[Any, dict[str, Any]]:
     """Load (and on PostgreSQL lock) a case and its records, as "no such case" to a user whose scope it is outside."""
-    case, records = store.load_case_and_records(conn, case_id)
+    case, records = store.load_case_and_records(conn, case_id, rt.sealer)
     access.require_commune(actor, case.commune_id, case_id)
     return case, records
 
@@ -192,7 +199,7 @@ def _append(conn: Connection, rt: Runtime, case: Any, actor: Actor, step: _Step,
         values["market_code"] = None  # a new application has not chosen its market yet
     entry = store.Entry(
         trigger=step.trigger, from_state=step.source, to_state=step.dest, application_no=step.application_no,
-        record_kind=step.record_kind, record=record_data(step.record), reason=reason, case_values=values,
+        record_kind=step.record_kind, record=step.stored, reason=reason, case_values=values,
         carry_from=case.application_no if step.application_no != case.application_no else None,
         topic="case.transitioned" if moved else "case.record_changed",
         queues=tuple(workflow.departments_concerned(step.source if moved else None, step.dest)),
@@ -302,9 +309,11 @@ def _resolve_units(conn: Connection, commune_code: str, village_code: str) -> tu
     return commune.id, village.id
 
 
-def _second_case(conn: Connection, actor: Actor, personal_id: str) -> Conflict:
+def _second_case(conn: Connection, rt: Runtime, actor: Actor, personal_id: str) -> Conflict:
     existing = conn.execute(
-        select(Case.id, Case.state, Case.commune_id).join(Person, Person.id == Case.person_id).where(Person.personal_id == personal_id)
+        select(Case.id, Case.state, Case.commune_id)
+        .join(Person, Person.id == Case.person_id)
+        .where(Person.personal_id_lookup == rt.sealer.lookup(personal_id))
     ).first()
     if existing is not None and not actor.covers(existing.commune_id):
         return _duplicate_person(personal_id)  # one case per person everywhere, but say nothing of a case outside the scope
@@ -332,9 +341,11 @@ def _duplicate_person(personal_id: str, case_id: int | None = None, state: str |
     )
 
 
-def _person_values(record: Registration) -> dict[str, Any]:
+def _person_values(rt: Runtime, record: Registration, sealed: dict[str, Any]) -> dict[str, Any]:
+    """Return the person row: the ID as the same sealed token as in the registration record, and its keyed hash."""
     return {
-        "personal_id": record.personal_id,
+        "personal_id_sealed": sealed["personal_id"],
+        "personal_id_lookup": rt.sealer.lookup(record.personal_id),
         "full_name": record.full_name,
         "search_name": fold_name(record.full_name),
         "date_of_birth": record.date_of_birth,
@@ -344,9 +355,11 @@ def _person_values(record: Registration) -> dict[str, Any]:
     }
 
 
-def _update_person(conn: Connection, actor: Actor, case: Any, old: Registration | None, new: Registration) -> None:
+def _update_person(
+    conn: Connection, rt: Runtime, actor: Actor, case: Any, old: Registration | None, new: Registration, sealed: dict[str, Any]
+) -> None:
     if old is not None and (old.commune_code, old.village_code) != (new.commune_code, new.village_code):
         commune_id, village_id = _resolve_units(conn, new.commune_code, new.village_code)
         access.require_commune(actor, commune_id)  # a correction may not move a case out of the user's scope
         conn.execute(update(Case).where(Case.id == case.id).values(commune_id=commune_id, village_id=village_id))
-    conn.execute(update(Person).where(Person.id == case.person_id).values(**_person_values(new)))
+    conn.execute(update(Person).where(Person.id == case.person_id).values(**_person_values(rt, new, sealed)))

@@ -15,6 +15,8 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from services import audit, cases, deadlines, demo, migrate, queries, store, work
+from services.cli_keys import keys_app
+from services.crypto import KeysMissing
 from services.models import Department
 from services.runtime import Runtime, build_runtime
 from services.users import Actor, load_actor, officer_for
@@ -35,6 +37,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(workflow_app, name="workflow")
 app.add_typer(work_app, name="work")
 app.add_typer(deadlines_app, name="deadlines")
+app.add_typer(keys_app, name="keys")
 
 AsUser = Annotated[str | None, typer.Option("--as", help="Act as this user (default: an officer of the department that owns the step).")]
 Version = Annotated[int | None, typer.Option("--version", help="The case version you read; a newer one refuses the command.")]
@@ -47,7 +50,11 @@ AsWorker = Annotated[str, typer.Option("--as", help="Act as this user.")]
 @lru_cache(maxsize=1)
 def runtime() -> Runtime:
     """Build the runtime once per process."""
-    return build_runtime()
+    try:
+        return build_runtime()
+    except KeysMissing as error:
+        typer.echo(f"✗ Chưa có khóa mã hóa dữ liệu cá nhân. / {error}", err=True)
+        raise typer.Exit(1) from None
 
 
 @contextmanager
@@ -97,7 +104,7 @@ def done(ref: cases.CaseRef) -> None:
 @app.callback()
 def require_schema(context: typer.Context) -> None:
     """Refuse to work on a database that was never migrated, saying how to fix it."""
-    if context.invoked_subcommand in ("db", "workflow", None):
+    if context.invoked_subcommand in ("db", "workflow", "keys", None):
         return
     engine = runtime().engine
     if not inspect(engine).has_table("alembic_version"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,22 +11,42 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, select
 
 from config.policy import load_departments
-from config.settings import get_settings
+from config.settings import Settings, get_settings
+from services.crypto import Sealer, load_keys
 from services.models import Department, MarketRow
 from workflows.policy import Policy
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def upgrade(engine: Engine, policy: Policy) -> None:
-    """Run the migrations to head, then write the departments and markets from config/."""
+def alembic_config() -> Config:
+    """Return the Alembic configuration of our migrations, with what they need from the settings."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["personal_id_lookup"] = _lookup_on_demand(get_settings())
+    return config
+
+
+def upgrade(engine: Engine, policy: Policy) -> None:
+    """Run the migrations to head, then write the departments and markets from config/."""
+    config = alembic_config()
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
     with engine.begin() as conn:
         sync_config_data(conn, policy)
+
+
+def _lookup_on_demand(settings: Settings) -> Callable[[str], str]:
+    """Return the keyed hash of personal IDs, reading the keys only if a migration needs it (an empty database does not)."""
+    sealers: list[Sealer] = []
+
+    def lookup(personal_id: str) -> str:
+        if not sealers:
+            sealers.append(Sealer(load_keys(settings), ()))
+        return sealers[0].lookup(personal_id)
+
+    return lookup
 
 
 def sync_config_data(conn: Connection, policy: Policy) -> None:

@@ -101,7 +101,10 @@ class Person(Base):
 
     __tablename__ = "persons"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    personal_id: Mapped[str] = mapped_column(String(12), unique=True)
+    # The personal ID sealed (the very token of the registration record, so verify compares them without the
+    # key) and its keyed hash, which finds a person by ID and keeps one person per ID (services/crypto.py).
+    personal_id_sealed: Mapped[str] = mapped_column(Text)
+    personal_id_lookup: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(120))
     search_name: Mapped[str] = mapped_column(String(120), index=True, server_default="")  # the name folded: no accents, lower case
     date_of_birth: Mapped[date] = mapped_column(Date)

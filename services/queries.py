@@ -27,7 +27,7 @@ def case_detail(rt: Runtime, case_id: int, actor: Actor = SYSTEM) -> dict[str, A
     """
     access.require_role(actor, access.CASE_READERS, "xem hồ sơ", "read cases")
     with rt.unit_of_work(writes=False) as conn:
-        case, records = store.load_case_and_records(conn, case_id)
+        case, records = store.load_case_and_records(conn, case_id, rt.sealer)
         access.require_commune(actor, case.commune_id, case_id)
         row = conn.execute(
             select(
@@ -36,7 +36,7 @@ def case_detail(rt: Runtime, case_id: int, actor: Actor = SYSTEM) -> dict[str, A
                 Case.commune_id,
                 Case.village_id,
                 Person.full_name,
-                Person.personal_id,
+                Person.personal_id_sealed,
                 Person.date_of_birth,
                 Person.sex,
             )
@@ -48,6 +48,7 @@ def case_detail(rt: Runtime, case_id: int, actor: Actor = SYSTEM) -> dict[str, A
     _log_read(rt, actor, case_id, "case")
     state = workflow.STATE_BY_NAME[case.state]
     hidden = access.hidden_fields(rt.access, actor)
+    personal_id = rt.sealer.open("registration.personal_id", row.personal_id_sealed)
     return {
         "id": case_id,
         "state": case.state,
@@ -61,7 +62,7 @@ def case_detail(rt: Runtime, case_id: int, actor: Actor = SYSTEM) -> dict[str, A
         "village": units.get(row.village_id),
         "person": {
             "full_name": row.full_name,
-            "personal_id": mask_record("registration", {"personal_id": row.personal_id}, hidden)["personal_id"],
+            "personal_id": mask_record("registration", {"personal_id": personal_id}, hidden)["personal_id"],
             "date_of_birth": row.date_of_birth.isoformat(),
             "sex": row.sex,
         },
@@ -125,7 +126,7 @@ def case_history(rt: Runtime, case_id: int, actor: Actor = SYSTEM, *, view: str 
             "to_state": row.to_state,
             "application_no": row.application_no,
             "record_kind": row.record_kind,
-            "record_json": mask_record_json(row.record_kind, row.record_json, hidden),
+            "record_json": mask_record_json(row.record_kind, rt.sealer.open_json(row.record_kind, row.record_json), hidden),
             "reason": MASK if row.reason and row.record_kind in hidden else row.reason,
             "hash": row.hash,
         }
@@ -172,7 +173,7 @@ def list_cases(
             raise Forbidden(
                 [problem("search.personal_id", "Bạn không được tìm theo số định danh.", "You may not search by personal ID.", "q")]
             )
-        query = query.where(Person.personal_id == wanted)
+        query = query.where(Person.personal_id_lookup == rt.sealer.lookup(wanted))
     elif wanted:
         query = query.where(Person.search_name.contains(fold_name(wanted), autoescape=True))
     with rt.unit_of_work(writes=False) as conn:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, bindparam, text
 from config.policy import load_access, load_clocks, load_policy
 from config.settings import Settings, get_settings
 from services.clock import Clock, FixedClock, SystemClock, today
+from services.crypto import Sealer, load_keys
 from services.db import UnitOfWork, make_engine
 from services.models import UtcDateTime
 from workflows.access import AccessPolicy
@@ -38,6 +39,7 @@ class Runtime:
     clock: Clock
     policy: Policy
     clocks: ClockPolicy
+    sealer: Sealer
     access: AccessPolicy = field(default_factory=AccessPolicy)
     publish: Publish | None = None
 
@@ -70,10 +72,12 @@ def build_runtime(settings: Settings | None = None, *, engine: Engine | None = N
     settings = settings or get_settings()
     if clock is None:
         clock = FixedClock(settings.frozen_time) if settings.frozen_time else SystemClock()
+    access = load_access(settings.access_file)
     return Runtime(
         engine=engine or make_engine(settings.database_url),
         clock=clock,
         policy=load_policy(settings.policy_file, WORKFLOW_VERSION),
         clocks=load_clocks(settings.clocks_file, settings.departments_file),
-        access=load_access(settings.access_file),
+        sealer=Sealer(load_keys(settings), access.encrypted_fields()),
+        access=access,
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Date, Row, String, TextClause, bindparam, select, text
 
+from services.crypto import Sealer
 from services.db import WRITTEN
 from services.models import Case, Json, UtcDateTime
 from services.users import Actor
@@ -71,12 +72,12 @@ def load_case(conn: Connection, case_id: int) -> Any:
     return row
 
 
-def load_case_and_records(conn: Connection, case_id: int) -> tuple[Any, dict[str, Any]]:
-    """Return the case's head row and its current application's records, in one query."""
+def load_case_and_records(conn: Connection, case_id: int, sealer: Sealer) -> tuple[Any, dict[str, Any]]:
+    """Return the case's head row and its current application's records (their sealed fields opened), in one query."""
     rows = conn.execute(_CASE_AND_RECORDS[conn.dialect.name], {"case_id": case_id}).all()
     if not rows:
         raise _not_found(case_id)
-    return rows[0], {row.kind: load_record(row.kind, json.loads(row.data)) for row in rows if row.kind is not None}
+    return rows[0], {row.kind: load_record(row.kind, sealer.open_record(row.kind, json.loads(row.data))) for row in rows if row.kind}
 
 
 def check_version(case: Row[Any], expected_version: int | None) -> None:
@@ -149,7 +150,7 @@ class Entry:
     to_state: str
     application_no: int
     record_kind: str | None
-    record: dict[str, Any] | None
+    record: dict[str, Any] | None  # as stored: its sensitive fields already sealed (Sealer.seal_record)
     reason: str | None
     case_values: dict[str, Any] = field(default_factory=dict)
     carry_from: int | None = None  # a new application copies some records of this one, as they are

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, text
 from config.settings import Settings
 from services import demo, migrate
 from services.clock import FixedClock
+from services.crypto import new_key
 from services.db import make_engine, normalise_url
 from services.runtime import Runtime, build_runtime
 from services.users import Actor, load_actor
@@ -23,6 +24,9 @@ from tests.smtp import Mailbox, smtp_server
 # 09:00 in Vietnam on Monday 1 June 2026.
 START = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+# Fresh keys for this run's sealed personal data (the worker processes the tests start inherit them).
+os.environ.setdefault("GUESTWORK_DATA_KEY", new_key())
+os.environ.setdefault("GUESTWORK_LOOKUP_KEY", new_key())
 
 
 def service_url(variable: str, what: str, example: str) -> str:

@@ -17,6 +17,7 @@ class Sensitive:
     fields: tuple[tuple[str, str], ...]  # (record kind, field)
     roles: frozenset[str]
     departments: frozenset[str]
+    encrypted: bool = False  # sealed at rest, not only masked on screen
 
     def visible_to(self, role: str, department: str | None) -> bool:
         """Tell whether a user of this role and department sees the category unmasked."""
@@ -50,6 +51,10 @@ class AccessPolicy:
                     hidden.setdefault(kind, set()).add(name)
         return hidden
 
+    def encrypted_fields(self) -> tuple[tuple[str, str], ...]:
+        """Return the (record kind, field) pairs sealed at rest."""
+        return tuple(pair for category in self.sensitive if category.encrypted for pair in category.fields)
+
     def separations_for(self, record_kind: str) -> tuple[Separation, ...]:
         """Return the rules that forbid recording this kind after another."""
         return tuple(rule for rule in self.separations if rule.then == record_kind)
@@ -63,6 +68,7 @@ def build_access_policy(data: dict[str, Any]) -> AccessPolicy:
             fields=tuple(tuple(path.split(".", 1)) for path in spec["fields"]),
             roles=frozenset(spec.get("roles", ())),
             departments=frozenset(spec.get("departments", ())),
+            encrypted=bool(spec.get("encrypt", False)),
         )
         for name, spec in data.get("sensitive", {}).items()
     )

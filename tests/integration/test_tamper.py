@@ -196,7 +196,7 @@ def test_swapped_events_are_named(rt, world):
 def test_edited_event_with_recomputed_own_hash_breaks_the_next_link(rt, world):
     with attacker(rt.engine) as conn:
         row = events_of(conn, world.long)[4]
-        values = {**row._asdict(), "record_json": row.record_json.replace('"fit"', '"unfit"')}
+        values = {**row._asdict(), "record_json": row.record_json.replace('"examined_on":"2026-06-', '"examined_on":"2026-05-')}
         assert values["record_json"] != row.record_json
         conn.execute(update(Event).where(Event.id == row.id).values(record_json=values["record_json"], hash=hash_of(values, row.prev_hash)))
     found = findings(rt)

@@ -1,0 +1,67 @@
+"""Sealing personal data: what a token hides, what it binds, and how keys are found and rotated."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from config.settings import Settings
+from services.crypto import CannotOpen, Keys, KeysMissing, Sealer, load_keys, new_key, write_key_file
+
+FIELDS = (("registration", "personal_id"), ("health", "result"))
+
+
+def sealer(data: bytes = b"d" * 32, lookup: bytes = b"l" * 32, retired: tuple[bytes, ...] = ()) -> Sealer:
+    return Sealer(Keys(data=data, lookup=lookup, retired=retired), FIELDS)
+
+
+def test_a_sealed_record_hides_only_the_sensitive_fields_and_opens_again():
+    record = {"personal_id": "038095001234", "full_name": "Nguyễn Văn An", "phone": None}
+    sealed = sealer().seal_record("registration", record)
+    assert sealed["full_name"] == "Nguyễn Văn An" and sealed["phone"] is None
+    assert sealed["personal_id"].startswith("enc1.") and "038095001234" not in sealed["personal_id"]
+    assert sealer().open_record("registration", sealed) == record
+
+
+def test_the_same_value_seals_differently_each_time_but_finds_the_same_lookup_hash():
+    one, two = sealer().seal("registration.personal_id", "038095001234"), sealer().seal("registration.personal_id", "038095001234")
+    assert one != two
+    assert sealer().lookup("038095001234") == sealer().lookup(" 038095001234 ")
+    assert sealer().lookup("038095001234") != sealer(lookup=b"x" * 32).lookup("038095001234")
+
+
+def test_a_token_moved_to_another_field_or_changed_does_not_open():
+    token = sealer().seal("health.result", "fit")
+    with pytest.raises(CannotOpen, match="changed, or moved"):
+        sealer().open("registration.personal_id", token)
+    changed = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(CannotOpen):
+        sealer().open("health.result", changed)
+
+
+def test_a_retired_key_opens_old_values_and_an_unknown_key_is_named():
+    old = sealer(data=b"o" * 32).seal("health.result", "unfit")
+    assert sealer(retired=(b"o" * 32,)).open("health.result", old) == "unfit"
+    with pytest.raises(CannotOpen, match="not configured"):
+        sealer().open("health.result", old)
+
+
+def test_a_value_written_before_sealing_began_reads_as_it_is():
+    assert sealer().open("registration.personal_id", "038095001234") == "038095001234"
+
+
+def test_keys_come_from_the_settings_or_the_key_file(tmp_path):
+    with pytest.raises(KeysMissing, match="guestwork keys init"):
+        load_keys(Settings(data_key=None, lookup_key=None, key_file=tmp_path / "keys.toml"))
+    assert write_key_file(tmp_path / "keys.toml") and not write_key_file(tmp_path / "keys.toml")
+    assert stat.S_IMODE((tmp_path / "keys.toml").stat().st_mode) == 0o600
+    from_file = load_keys(Settings(data_key=None, lookup_key=None, key_file=tmp_path / "keys.toml"))
+    assert len(from_file.data) == 32 and from_file.data != from_file.lookup
+    given = new_key()
+    assert load_keys(Settings(data_key=given, lookup_key=new_key(), key_file=tmp_path / "none")).data != from_file.data
+
+
+def test_a_malformed_key_is_refused_with_the_setting_named(tmp_path):
+    with pytest.raises(KeysMissing, match="GUESTWORK_DATA_KEY must be 32 bytes"):
+        load_keys(Settings(data_key="c2hvcnQ=", lookup_key=new_key(), key_file=tmp_path / "none"))
