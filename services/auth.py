@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, text, update
 
 from services.models import AuthToken, LoginAttempt, User
 from services.runtime import Runtime
@@ -65,33 +65,47 @@ def _token_hash(token: str) -> str:
 
 
 def login(rt: Runtime, username: str, password: str, remote: str, *, kind: str = "session") -> Login:
-    """Check a password and issue a session (pages) or API token; every attempt counts towards the rate limit."""
+    """Check a password and issue a session (pages) or API token; every attempt counts towards the rate limit.
+
+    Counting the recent failures, checking the password and recording the attempt happen in one transaction
+    that holds the user name's and the address's locks, so parallel guesses cannot all pass the count first.
+    """
     now = rt.clock.now()
-    with rt.unit_of_work(writes=False) as conn:
+    with rt.unit_of_work() as conn:
+        _lock_attempts(conn, username, remote)
         recent = select(func.count()).select_from(LoginAttempt).where(~LoginAttempt.succeeded, LoginAttempt.at > now - WINDOW)
-        by_user = conn.scalar(recent.where(LoginAttempt.username == username)) or 0
-        by_address = conn.scalar(recent.where(LoginAttempt.remote == remote)) or 0
-    if by_user >= MAX_FAILURES_PER_USER or by_address >= MAX_FAILURES_PER_ADDRESS:
-        minutes = int(WINDOW.total_seconds() // 60)
-        raise TooManyAttempts(
-            [
-                problem(
-                    "login.too_many",
-                    f"Đăng nhập sai quá nhiều lần; hãy thử lại sau {minutes} phút.",
-                    f"Too many failed logins; try again in {minutes} minutes.",
-                    "password",
-                )
-            ]
-        )
-    with rt.unit_of_work(writes=False) as conn:
-        row = conn.execute(select(User.username, User.password_hash).where(User.username == username, User.active)).first()
-    ok = _verify(row.password_hash if row is not None else None, password)
-    with rt.unit_of_work() as conn:  # the attempt is committed whatever the outcome: a failure must count
+        by_user = conn.scalar(recent.where(LoginAttempt.username == username[:80])) or 0
+        by_address = conn.scalar(recent.where(LoginAttempt.remote == remote[:64])) or 0
+        if by_user >= MAX_FAILURES_PER_USER or by_address >= MAX_FAILURES_PER_ADDRESS:
+            raise _too_many()
+        row = conn.execute(select(User.password_hash).where(User.username == username, User.active)).first()
+        ok = _verify(row.password_hash if row is not None else None, password)
         conn.execute(insert(LoginAttempt), {"username": username[:80], "remote": remote[:64], "at": now, "succeeded": ok})
         issued = _issue(conn, username, kind, now) if ok else None
-    if issued is None:
+    if issued is None:  # raised after the commit: the failure must count
         raise LoginFailed([problem("login.failed", "Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password.", "password")])
     return issued
+
+
+def _lock_attempts(conn: Connection, username: str, remote: str) -> None:
+    """Serialise the logins of one user name and of one address (PostgreSQL; SQLite's write lock already does)."""
+    if conn.dialect.name == "postgresql":
+        for key in sorted({f"login:user:{username[:80]}", f"login:address:{remote[:64]}"}):  # one order: no deadlock
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+
+
+def _too_many() -> TooManyAttempts:
+    minutes = int(WINDOW.total_seconds() // 60)
+    return TooManyAttempts(
+        [
+            problem(
+                "login.too_many",
+                f"Đăng nhập sai quá nhiều lần; hãy thử lại sau {minutes} phút.",
+                f"Too many failed logins; try again in {minutes} minutes.",
+                "password",
+            )
+        ]
+    )
 
 
 def _issue(conn: Connection, username: str, kind: str, now: datetime) -> Login:

@@ -10,11 +10,14 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.api.deps import SESSION_COOKIE
 from services.api.routes import api
+from services.api.same_origin import SameOriginOnly
 from services.runtime import Runtime, build_runtime
 from services.web.pages import pages, refusal_page
-from workflows.errors import DomainError
+from workflows.errors import DomainError, Problem, problem
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 
@@ -38,6 +41,21 @@ _VI = {
     "json_invalid": "JSON không hợp lệ.",
     "string_type": "Phải là chuỗi ký tự.",
 }
+
+
+# What the framework itself refuses (an unknown address, a wrong method), said as our refusals are.
+_HTTP_ERRORS = {
+    404: ("Không có trang hoặc đối tượng này.", "There is no such page or object."),
+    405: ("Không dùng được phương thức này ở địa chỉ này.", "This method is not allowed at this address."),
+}
+
+
+class _HttpRefusal(DomainError):
+    """A refusal raised by the framework (routing), carried to the same handler as ours."""
+
+    def __init__(self, problems: list[Problem], status: int) -> None:
+        super().__init__(problems)
+        self.http_status = status
 
 
 def _field(location: tuple[Any, ...]) -> str:
@@ -73,6 +91,13 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
             return JSONResponse({"problems": [p.as_dict() for p in error.problems]}, status_code=error.http_status, headers=headers)
         return refusal_page(request, error)
 
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code < 400:  # a page's redirect to the login
+            return Response(status_code=error.status_code, headers=error.headers)
+        vi, en = _HTTP_ERRORS.get(error.status_code, ("Yêu cầu không thực hiện được.", str(error.detail)))
+        return refused(request, _HttpRefusal([problem(f"http.{error.status_code}", vi, en, None)], error.status_code))
+
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         return JSONResponse(jsonable_encoder({"problems": _validation_problems(error)}), status_code=422)
@@ -85,4 +110,5 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(SameOriginOnly, session_cookie=SESSION_COOKIE)
     return app

@@ -10,7 +10,7 @@ from services import access, auth, cases, deadlines, outbox, queries, work
 from services.api import schemas
 from services.api.deps import Me, Rt, remote_address, token_of
 from services.users import Actor
-from workflows.errors import Forbidden, NotFound, problem
+from workflows.errors import DomainError, Forbidden, NotFound, problem
 from workflows.records import RECORD_TYPES
 
 REFUSALS: dict[int | str, dict[str, Any]] = {code: {"model": schemas.ProblemsOut} for code in (401, 403, 404, 409, 422, 429)}
@@ -175,10 +175,21 @@ def reassign(rt: Rt, me: Me, item_id: ItemId, body: schemas.ReassignIn) -> work.
     return work.reassign(rt, me, item_id, body.to, body.reason)
 
 
-@api.post("/work/reassign", response_model=list[schemas.ItemRefOut], tags=["work"])
-def reassign_many(rt: Rt, me: Me, body: schemas.BulkReassignIn) -> list[work.ItemRef]:
-    """Give several items to one officer with one reason, each in its own transaction; stops at the first refusal."""
-    return [work.reassign(rt, me, item_id, body.to, body.reason) for item_id in body.items]
+@api.post("/work/reassign", response_model=list[schemas.ReassignOutcome], tags=["work"])
+def reassign_many(rt: Rt, me: Me, body: schemas.BulkReassignIn) -> list[dict[str, Any]]:
+    """Give several items to one officer with one reason, each in its own transaction; say per item what happened."""
+    access.require_role(me, ("supervisor",), "chuyển giao việc", "reassign work")
+    outcomes: list[dict[str, Any]] = []
+    for item_id in body.items:
+        try:
+            done = work.reassign(rt, me, item_id, body.to, body.reason)
+        except DomainError as error:
+            outcomes.append(
+                {"item_id": item_id, "http_status": error.http_status, "item": None, "problems": [p.as_dict() for p in error.problems]}
+            )
+        else:
+            outcomes.append({"item_id": item_id, "http_status": 200, "item": done, "problems": []})
+    return outcomes
 
 
 # --- audit ------------------------------------------------------------------------------------------------------------

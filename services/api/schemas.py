@@ -171,6 +171,13 @@ class BulkReassignIn(ReassignIn):
     items: list[int] = Field(min_length=1, max_length=500)
 
 
+class ReassignOutcome(BaseModel):
+    item_id: int
+    http_status: int  # 200 when reassigned, else the refusal's status (404 outside your scope, 409 changed meanwhile, …)
+    item: ItemRefOut | None
+    problems: list[ProblemOut]
+
+
 class CountsOut(BaseModel):
     open: int
     claimed: int

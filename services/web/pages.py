@@ -85,7 +85,8 @@ def login_submit(
         return render(request, "login.html", None, status_code=error.http_status, problems=error.problems, username=username, next=next)
     target = next if next.startswith("/") and not next.startswith("//") else "/"
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(SESSION_COOKIE, login.token, httponly=True, samesite="lax", max_age=auth.SESSION_HOURS * 3600)
+    secure = request.url.scheme == "https"  # behind a TLS proxy: uvicorn --proxy-headers makes the scheme https
+    response.set_cookie(SESSION_COOKIE, login.token, httponly=True, secure=secure, samesite="lax", max_age=auth.SESSION_HOURS * 3600)
     return response
 
 

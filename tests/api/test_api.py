@@ -27,7 +27,7 @@ def test_a_case_walks_the_main_path_through_the_api_and_its_history_verifies(cli
     history = client.get(f"/api/cases/{case['id']}/history", headers=token("auditor")).json()
     assert [e["trigger"] for e in history] == ["register", *f.MAIN_PATH]
     proof = client.get(f"/api/cases/{case['id']}/verify", headers=token("auditor")).json()
-    assert proof == {"case_id": case["id"], "ok": True, "events": 7, "anchors": proof["anchors"], "findings": []}
+    assert proof == {"case_id": case["id"], "ok": True, "events": 7, "anchors": 0, "findings": []}
     clocks = client.get(f"/api/cases/{case['id']}/deadlines", headers=token("social_policy")).json()
     assert {"return_notice", "liquidation"} <= {c["clock"] for c in clocks if c["status"] == "open"}
 
@@ -158,3 +158,29 @@ def test_a_health_ineligibility_and_its_reason_are_masked_for_the_police(client,
     seen = str(client.get(f"/api/cases/{case_id}/history", headers=token("police")).json())
     assert "lao phổi" not in seen.lower() and "health_unfit" not in seen
     assert "health_unfit" in str(client.get(f"/api/cases/{case_id}/history", headers=token("office")).json())
+
+
+def test_a_bulk_reassignment_answers_for_each_item_and_does_what_it_can(client, token, rt, actors, other_commune):
+    from services import work
+
+    mine = register_in(rt, actors["social_policy"], 160)
+    theirs = register_in(rt, other_commune["b_social_policy"], 161, "CB-NAMTUAN", "CB-NAMTUAN-01")
+    open_items = {i["case_id"]: i["id"] for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now(), limit=500)}
+    body = {"items": [open_items[theirs], open_items[mine]], "to": "social_policy", "reason": "Cán bộ nghỉ phép"}
+    answer = client.post("/api/work/reassign", json=body, headers=token("supervisor"))
+    assert answer.status_code == 200, answer.text
+    outcome = {row["item_id"]: row for row in answer.json()}
+    assert outcome[open_items[theirs]]["http_status"] == 404 and outcome[open_items[theirs]]["item"] is None
+    assert outcome[open_items[theirs]]["problems"][0]["vi"]
+    assert outcome[open_items[mine]]["http_status"] == 200 and outcome[open_items[mine]]["item"]["assignee"] == "social_policy"
+    refused = client.post("/api/work/reassign", json=body, headers=token("social_policy"))
+    assert refused.status_code == 403  # an officer is refused before any item is looked at
+
+
+def test_an_unknown_address_is_refused_like_any_other_refusal(client, token):
+    answer = client.get("/api/no-such-thing", headers=token("bank"))
+    assert answer.status_code == 404 and answer.json()["problems"][0]["code"] == "http.404"
+    page = client.get("/no-such-page", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and "Không có trang" in page.text
+    wrong_method = client.delete("/api/me", headers=token("bank"))
+    assert wrong_method.status_code == 405 and wrong_method.json()["problems"][0]["en"].startswith("This method")

@@ -77,9 +77,14 @@ def _scope(rt, actor, commune, village, officer, serial) -> Scope:
 def _call(client, route: Route, scope: Scope, headers: dict[str, str]) -> int:
     path = route.path.format(case=scope.case, item=scope.item)
     body = route.body(scope) if route.body else None
-    return client.request(route.method, path, json=body, headers=headers).status_code
+    answer = client.request(route.method, path, json=body, headers=headers)
+    if route.path in PER_ITEM and answer.status_code == 200:
+        return answer.json()[0]["http_status"]  # a bulk route answers for each item
+    return answer.status_code
 
 
+# The bulk endpoints whose answer carries a status per item.
+PER_ITEM = {"/api/work/reassign"}
 # The endpoints that list (cases, counts, the read log, /me) are never out of scope: they show the scope's rows only.
 LISTS = {"/api/me", "/api/cases", "/api/work/counts", "/api/audit/personal-data-reads", "/api/inbox/social_policy"}
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, event, func, select
 
 from config.settings import Settings
-from services import audit, cases, demo, queries
+from services import audit, auth, cases, demo, queries
 from services.clock import FixedClock
 from services.models import Case, CaseRecord, Event, OutboxMessage, Person
 from services.runtime import Runtime, build_runtime
@@ -220,3 +220,9 @@ def test_racing_commands_on_different_cases_all_succeed(pg, people):
     with pg.unit_of_work() as conn:
         assert conn.scalar(select(func.count()).select_from(Event)) == 2 * THREADS
         assert audit.verify(conn).ok
+
+
+def test_twenty_parallel_wrong_passwords_get_five_tries_not_twenty(pg):
+    results = race([lambda: auth.login(pg, "bank", "wrong", "10.0.0.7") for _ in range(THREADS)])
+    kinds = Counter(type(result).__name__ for result in results)
+    assert kinds == {"LoginFailed": auth.MAX_FAILURES_PER_USER, "TooManyAttempts": THREADS - auth.MAX_FAILURES_PER_USER}
