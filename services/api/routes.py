@@ -68,7 +68,7 @@ def register_case(rt: Rt, me: Me, record: dict[str, Any]) -> schemas.CaseRefOut:
     return _ref(cases.register(rt, me, record))
 
 
-@api.get("/cases/{case_id}", tags=["cases"])
+@api.get("/cases/{case_id}", response_model=schemas.CaseOut, tags=["cases"])
 def get_case(rt: Rt, me: Me, case_id: CaseId) -> dict[str, Any]:
     """Return a case: state, person, records (masked where you have no need), and what each next step needs."""
     return queries.case_detail(rt, case_id, me)

@@ -50,6 +50,57 @@ class CaseRefOut(BaseModel):
     state: str
 
 
+class Label(BaseModel):
+    vi: str
+    en: str
+
+
+class PersonOut(BaseModel):
+    """The worker's identity line; the personal ID is masked (`•••` and its last three digits) for a reader without need."""
+
+    full_name: str
+    personal_id: str
+    date_of_birth: date
+    sex: str
+
+
+class FieldOut(BaseModel):
+    name: str
+    required: bool
+
+
+class NextStepOut(BaseModel):
+    """A step the case may take next: who fires it, the record it needs, and what blocks it now."""
+
+    trigger: str
+    label: Label
+    to_state: str
+    departments: list[str]
+    record: str
+    record_label: Label
+    record_on_file: bool
+    record_fields: list[FieldOut]
+    problems: list[ProblemOut]
+
+
+class CaseOut(BaseModel):
+    """A case as its reader may see it: state, identity, the current records (free-form, masked by policy), next steps."""
+
+    id: int
+    state: str
+    state_label: Label
+    owner_department: str
+    version: int
+    application_no: int
+    workflow_version: str
+    source: str
+    commune: str | None
+    village: str | None
+    person: PersonOut
+    records: dict[str, dict[str, Any]]
+    next_steps: list[NextStepOut]
+
+
 class FireIn(BaseModel):
     """Fire a transition: the version you read, the step's record if not yet on file, a reason if any."""
 
