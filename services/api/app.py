@@ -11,8 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from services.api.admin_routes import admin_api
 from services.api.routes import api
 from services.runtime import Runtime, build_runtime
+from services.web.admin_pages import admin_pages
 from services.web.pages import pages, refusal_page
 from workflows.errors import DomainError
 
@@ -83,6 +85,8 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(api)
+    app.include_router(admin_api)
     app.include_router(pages)
+    app.include_router(admin_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
