@@ -52,6 +52,17 @@ class NewUser:
     email: str | None = None
 
 
+def refuse_nul(fields: dict[str, str | None]) -> None:
+    """Refuse text with a NUL character (PostgreSQL cannot store it), naming each field."""
+    problems = [
+        problem("field.nul", "Có ký tự NUL (\\0) không hợp lệ.", "The text contains a NUL character (\\0).", name)
+        for name, value in fields.items()
+        if value and "\x00" in value
+    ]
+    if problems:
+        raise RecordInvalid(problems)
+
+
 def require_admin(actor: Actor) -> None:
     """Refuse anyone but an admin."""
     if actor.role != "admin":
@@ -92,6 +103,8 @@ def list_users(rt: Runtime, actor: Actor) -> list[dict[str, Any]]:
 def create_user(rt: Runtime, actor: Actor, new: NewUser) -> int:
     """Create a user with a role in one of the admin's units; every wrong field is named, in both languages."""
     require_admin(actor)
+    refuse_nul({"username": new.username, "full_name": new.full_name, "role": new.role, "unit_code": new.unit_code,
+                "department": new.department, "email": new.email})  # fmt: skip
     now = rt.clock.now()
     try:
         with rt.unit_of_work() as conn:

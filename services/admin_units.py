@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from services.admin import log_action, require_admin, units_in_scope
+from services.admin import log_action, refuse_nul, require_admin, units_in_scope
 from services.models import AdminUnit
 from services.runtime import Runtime
 from services.users import Actor
@@ -47,6 +47,7 @@ def communes(tree: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def add_village(rt: Runtime, actor: Actor, commune_id: int, code: str, name: str) -> int:
     """Add a village to a commune of the admin's units; return its id (cases can be filed under it at once)."""
     require_admin(actor)
+    refuse_nul({"code": code, "name": name})
     code, name = code.strip().upper(), name.strip()
     problems = _name_problems(name)
     if not _CODE.match(code):
@@ -78,6 +79,7 @@ def add_village(rt: Runtime, actor: Actor, commune_id: int, code: str, name: str
 def rename_unit(rt: Runtime, actor: Actor, unit_id: int, name: str) -> None:
     """Rename a unit of the admin's (its code, which records and histories name, stays)."""
     require_admin(actor)
+    refuse_nul({"name": name})
     name = name.strip()
     problems = _name_problems(name)
     if problems:

@@ -60,6 +60,7 @@ def test_a_new_officer_logs_in_and_works_their_inbox(client, token):
         ({"username": "A b", "password": "short", "email": "no-at-sign"}, ["username", "email", "password"]),
         ({"unit_code": "NO-SUCH-UNIT"}, ["unit_code"]),
         ({"password": "le_van_moi"}, ["password"]),
+        ({"full_name": "Lê\x00Văn", "unit_code": "TH\x00"}, ["full_name", "unit_code"]),  # NUL: PostgreSQL cannot store it
     ],
 )
 def test_a_wrong_new_user_is_refused_field_by_field(client, token, changes, fields):
