@@ -450,9 +450,8 @@ class AdminAction(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     actor: Mapped[str] = mapped_column(String(80))
-    action: Mapped[str] = mapped_column(
-        String(40)
-    )  # user.create, user.deactivate, user.reactivate, user.password, unit.add_village, unit.rename
+    # user.create, user.deactivate, user.reactivate, user.password, unit.add_village, unit.rename
+    action: Mapped[str] = mapped_column(String(40))
     target_kind: Mapped[str] = mapped_column(String(10))  # user, unit
     target_id: Mapped[int] = mapped_column(Id)
     unit_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"))  # the unit the target belongs to (bounds who reads the log)
