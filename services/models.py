@@ -442,3 +442,20 @@ class Referral(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AdminAction(Base):
+    """One thing an admin did to a user or a unit: who, when, what, on which row; append-only (never a password)."""
+
+    __tablename__ = "admin_actions"
+    __table_args__ = (Index("ix_admin_actions_at", "at"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(80))
+    # user.create, user.deactivate, user.reactivate, user.password, unit.add_village, unit.rename
+    action: Mapped[str] = mapped_column(String(40))
+    target_kind: Mapped[str] = mapped_column(String(10))  # user, unit
+    target_id: Mapped[int] = mapped_column(Id)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"))  # the unit the target belongs to (bounds who reads the log)
+    details: Mapped[dict[str, Any]] = mapped_column(Json)

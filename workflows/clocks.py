@@ -129,8 +129,12 @@ def plan(rule: ClockRule, event_day: date, records: dict[str, Any], policy: Poli
     if origin is None:
         return None
     due_day = rule.length_for(policy, market).after(origin)
-    rungs = tuple(PlannedRung(rung.number, moment(rung.at.after(due_day), REMINDER_TIME), rung.action, rung.to) for rung in rule.ladder)
-    return PlannedClock(rule, origin, moment(due_day, DUE_TIME), rungs)
+    return PlannedClock(rule, origin, moment(due_day, DUE_TIME), ladder_for(rule, due_day))
+
+
+def ladder_for(rule: ClockRule, due_day: date) -> tuple[PlannedRung, ...]:
+    """Plan every rung of a clock's reminder ladder around its due day (working days counted as business time)."""
+    return tuple(PlannedRung(rung.number, moment(rung.at.after(due_day), REMINDER_TIME), rung.action, rung.to) for rung in rule.ladder)
 
 
 def moment(day: date, at: time) -> datetime:

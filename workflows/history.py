@@ -16,6 +16,9 @@ from workflows.case import CARRIED_OVER_RECORDS, TRANSITION_BY_TRIGGER
 GENESIS = "0" * 64
 REGISTER, ADD_RECORD, CORRECT_RECORD = "register", "add_record", "correct_record"
 REASSIGN = "reassign_work"  # a supervisor gave a work item of the case to another officer; no state or record changes
+EXTEND_DEADLINE = "extend_deadline"  # a supervisor moved a clock's due time later, with a reason; no state or record changes
+# Events that note what a supervisor did beside the workflow: they leave the case where it is and carry no record.
+NOTES = {REASSIGN: "a reassignment", EXTEND_DEADLINE: "a deadline extension"}
 
 
 def canonical_json(data: Any) -> str:
@@ -112,11 +115,11 @@ def replay(events: Iterable[tuple[str, str | None, str, str | None, Any]]) -> Re
             if case.state is not None:
                 raise ValueError(f"a second register event while the case is {case.state}")
             case.state, case.application_no, case.records = to_state, 1, {}
-        elif trigger in (ADD_RECORD, CORRECT_RECORD, REASSIGN):
+        elif trigger in (ADD_RECORD, CORRECT_RECORD) or trigger in NOTES:
             if not (case.state == from_state == to_state):
                 raise ValueError(f"event {trigger} {from_state}->{to_state} does not follow state {case.state}")
-            if trigger == REASSIGN and record_kind is not None:
-                raise ValueError(f"event {trigger} carries a {record_kind} record; a reassignment has none")
+            if trigger in NOTES and record_kind is not None:
+                raise ValueError(f"event {trigger} carries a {record_kind} record; {NOTES[trigger]} has none")
         else:
             spec = TRANSITION_BY_TRIGGER.get(trigger)
             if spec is None:

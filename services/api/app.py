@@ -12,10 +12,12 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.api.admin_routes import admin_api
 from services.api.deps import SESSION_COOKIE
 from services.api.routes import api
 from services.api.same_origin import SameOriginOnly
 from services.runtime import Runtime, build_runtime
+from services.web.admin_pages import admin_pages
 from services.web.pages import pages, refusal_page
 from workflows.errors import DomainError, Problem, problem
 
@@ -108,7 +110,9 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(api)
+    app.include_router(admin_api)
     app.include_router(pages)
+    app.include_router(admin_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SameOriginOnly, session_cookie=SESSION_COOKIE)
     return app

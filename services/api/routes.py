@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from services import access, auth, cases, deadlines, outbox, queries, work
+from services import access, auth, cases, deadlines, extensions, outbox, queries, work
 from services.api import schemas
 from services.api.deps import Me, Rt, remote_address, token_of
 from services.users import Actor
@@ -205,3 +205,18 @@ def personal_data_reads(
 ) -> list[dict[str, Any]]:
     """Who read which case's personal data, when, and what they saw in clear (auditors, supervisors)."""
     return queries.personal_data_reads(rt, me, case_id=case_id, after_id=after, limit=limit)
+
+
+# --- deadline extensions ------------------------------------------------------------------------------------------------
+
+
+@api.post("/cases/{case_id}/deadlines/{deadline_id}/extend", response_model=schemas.ExtendedOut, tags=["cases"])
+def extend_deadline(
+    rt: Rt, me: Me, case_id: CaseId, deadline_id: Annotated[int, Path(ge=1, le=2**62)], body: schemas.ExtendIn
+) -> dict[str, Any]:
+    """Move an open clock's due day later with a reason (supervisors); its pending rungs move with it; a stale version is 409."""
+    done = extensions.extend(
+        rt, me, case_id, deadline_id, expected_version=body.version, reason=body.reason, due_on=body.due_on, days=body.days
+    )
+    [deadline] = [d for d in deadlines.case_deadlines(rt, case_id) if d["id"] == deadline_id]
+    return {"id": done.case_id, "version": done.version, "state": done.state, "deadline": deadline}

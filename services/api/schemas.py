@@ -242,3 +242,21 @@ class ReadOut(BaseModel):
     at: datetime
     view: str
     unmasked: str
+
+
+class ExtendIn(BaseModel):
+    """Extend a deadline: the case version you read, a new due date or a number of calendar days, and the reason."""
+
+    version: int = Field(ge=1)
+    due_on: date | None = Field(default=None, description="The new due day (Vietnam); later than the current one.")
+    days: int | None = Field(default=None, description="Or: calendar days added to the current due day.")
+    reason: str = Field(default="", max_length=2000, description="Why; required (kept in the case's history).")
+
+
+class ExtendedOut(BaseModel):
+    """Where an extension left the case, and the clock with its re-planned rungs."""
+
+    id: int
+    version: int
+    state: str
+    deadline: DeadlineOut

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -11,12 +12,13 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Reques
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from services import access, auth, cases, deadlines, outbox, queries, work
+from services import access, auth, cases, deadlines, extensions, outbox, queries, work
 from services.api.deps import SESSION_COOKIE, Rt, remote_address
 from services.users import Actor
 from services.web.diagram import workflow_svg
 from workflows import case as workflow
-from workflows.errors import DomainError
+from workflows.errors import DomainError, RecordInvalid
+from workflows.errors import problem as field_problem
 from workflows.records import form_fields
 
 TEMPLATES = Jinja2Templates(directory=FilePath(__file__).resolve().parent / "templates")
@@ -103,7 +105,7 @@ def logout(request: Request, rt: Rt) -> Response:
 @pages.get("/")
 def home(me: User) -> Response:
     """Send each role to where its work is."""
-    target = {"officer": "/inbox", "supervisor": "/dashboard", "auditor": "/audit"}.get(me.role, "/search")
+    target = {"officer": "/inbox", "supervisor": "/dashboard", "auditor": "/audit", "admin": "/admin/users"}.get(me.role, "/search")
     return RedirectResponse(target, status_code=303)
 
 
@@ -199,6 +201,49 @@ async def fire_step(request: Request, rt: Rt, me: User, case_id: Number, trigger
         placed = place_problems(error.problems, spec.record, [field.path for field in form_fields(spec.record)])
         return _case_page(request, rt, me, case_id, error.http_status, failed=trigger, placed=placed, entered=dict(form))
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+@pages.post("/cases/{case_id}/deadlines/{deadline_id}/extend")
+async def extend_deadline(request: Request, rt: Rt, me: User, case_id: Number, deadline_id: Number) -> Response:
+    """Extend a clock from the case page; a refusal shows the case again with the problems beside the form, nothing written."""
+    form = await request.form()
+    version, due_on, days = (str(form.get(name) or "").strip() for name in ("version", "due_on", "days"))
+    if not version.isdigit():  # the form always carries the version it showed: without it a stale write could pass
+        raise HTTPException(status_code=400, detail="version")
+    try:
+        extensions.extend(
+            rt, me, case_id, deadline_id, expected_version=int(version), reason=str(form.get("reason") or ""),
+            due_on=_form_date(due_on), days=_form_days(days),
+        )  # fmt: skip
+    except DomainError as error:
+        if error.http_status in (401, 403, 404):
+            raise
+        return _case_page(request, rt, me, case_id, error.http_status, extend_failed=deadline_id, extend_problems=error.problems,
+                          entered=dict(form))  # fmt: skip
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+def _form_date(value: str) -> date | None:
+    """Read a date input; refuse a malformed one in both languages."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise RecordInvalid(
+            [field_problem("field.date", f"Ngày '{value}' không hợp lệ (YYYY-MM-DD).", f"'{value}' is not a date (YYYY-MM-DD).", "due_on")]
+        ) from None
+
+
+def _form_days(value: str) -> int | None:
+    """Read a number-of-days input; refuse one that is not a whole number."""
+    if not value:
+        return None
+    if not value.isdigit():
+        raise RecordInvalid(
+            [field_problem("field.int", f"Số ngày '{value}' phải là số nguyên.", f"'{value}' days must be a whole number.", "days")]
+        )
+    return int(value)
 
 
 # --- search, dashboard, audit -----------------------------------------------------------------------------------------

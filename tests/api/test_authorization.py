@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import insert, select
 
+from services.models import AdminUnit, User
 from tests import factories as f
 from tests.api.conftest import OTHER_COMMUNE, OTHER_VILLAGE, register_in
 
@@ -20,12 +22,13 @@ DENIED = (401, 403, 404)
 ROLES = ["anonymous", "social_policy", "enterprise", "police", "supervisor", "province_supervisor", "auditor", "admin"]
 READERS = {"social_policy", "enterprise", "police", "supervisor", "province_supervisor", "auditor"}
 SUPERVISORS = {"supervisor", "province_supervisor"}
+ADMINS = {"admin"}
 
 
 @dataclass(frozen=True)
 class Route:
     method: str
-    path: str  # {case} and {item} are filled in with the case and work item of the scope under test
+    path: str  # {case}, {item}, {deadline}, {user}, {unit}: the case, work item, clock, user and commune of the scope under test
     allowed: frozenset[str]  # the roles let through on a case of their own scope
     body: Callable[[Any], Any] | None = None
 
@@ -53,6 +56,18 @@ def _routes() -> list[Route]:
         r("POST", "/api/work/{item}/reassign", SUPERVISORS, lambda s: {"to": s.officer, "reason": "Nghỉ phép"}),
         r("POST", "/api/work/reassign", SUPERVISORS, lambda s: {"items": [s.item], "to": s.officer, "reason": "Nghỉ phép"}),
         r("GET", "/api/audit/personal-data-reads", {"auditor"} | SUPERVISORS),
+        r("POST", "/api/cases/{case}/deadlines/{deadline}/extend", SUPERVISORS, lambda s: {"version": 99, "days": 3, "reason": "x"}),
+        r("GET", "/api/admin/users", ADMINS),
+        r("POST", "/api/admin/users", ADMINS, lambda s: {"username": f"new_{s.user}", "full_name": "Người Mới", "role": "officer",
+          "department": "finance", "unit_code": s.commune, "password": "mat-khau-moi-2026"}),
+        r("POST", "/api/admin/users/{user}/deactivate", ADMINS),
+        r("POST", "/api/admin/users/{user}/reactivate", ADMINS),
+        r("POST", "/api/admin/users/{user}/password", ADMINS, lambda s: {"password": "mat-khau-moi-2026"}),
+        r("GET", "/api/admin/units", ADMINS),
+        r("POST", "/api/admin/units/{unit}/villages", ADMINS, lambda s: {"code": f"{s.village}-NEW", "name": "Thôn Mới"}),
+        r("PATCH", "/api/admin/units/{unit}", ADMINS, lambda s: {"name": "Tên mới"}),
+        r("GET", "/api/admin/clocks", ADMINS),
+        r("GET", "/api/admin/log", ADMINS),
     ]  # fmt: skip
 
 
@@ -60,22 +75,30 @@ def _routes() -> list[Route]:
 class Scope:
     case: int
     item: int
+    deadline: int
     commune: str
     village: str
     officer: str
     today: Any
+    user: int  # an officer of the scope that nobody logs in as, for the admin routes to deactivate and reset
+    unit: int  # the scope's commune
 
 
 def _scope(rt, actor, commune, village, officer, serial) -> Scope:
     case_id = register_in(rt, actor, serial, commune, village)
-    from services import work
+    from services import deadlines, work
 
     [item] = [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["case_id"] == case_id]
-    return Scope(case_id, item["id"], commune, village, officer, rt.today())
+    [deadline] = deadlines.case_deadlines(rt, case_id)
+    with rt.unit_of_work() as conn:
+        unit = conn.scalar(select(AdminUnit.id).where(AdminUnit.code == commune))
+        values = {"username": f"target_{serial}", "full_name": "Target", "role": "officer", "department_code": "finance", "unit_id": unit}
+        user = conn.execute(insert(User).returning(User.id), {**values, "active": True}).scalar_one()
+    return Scope(case_id, item["id"], deadline["id"], commune, village, officer, rt.today(), user, unit)
 
 
 def _call(client, route: Route, scope: Scope, headers: dict[str, str]) -> int:
-    path = route.path.format(case=scope.case, item=scope.item)
+    path = route.path.format(case=scope.case, item=scope.item, deadline=scope.deadline, user=scope.user, unit=scope.unit)
     body = route.body(scope) if route.body else None
     answer = client.request(route.method, path, json=body, headers=headers)
     if route.path in PER_ITEM and answer.status_code == 200:
@@ -86,7 +109,8 @@ def _call(client, route: Route, scope: Scope, headers: dict[str, str]) -> int:
 # The bulk endpoints whose answer carries a status per item.
 PER_ITEM = {"/api/work/reassign"}
 # The endpoints that list (cases, counts, the read log, /me) are never out of scope: they show the scope's rows only.
-LISTS = {"/api/me", "/api/cases", "/api/work/counts", "/api/audit/personal-data-reads", "/api/inbox/social_policy"}
+LISTS = {"/api/me", "/api/cases", "/api/work/counts", "/api/audit/personal-data-reads", "/api/inbox/social_policy", "/api/admin/users",
+         "/api/admin/units", "/api/admin/clocks", "/api/admin/log"}  # fmt: skip
 
 
 def test_every_route_checks_role_and_scope(client, token, rt, actors, other_commune):
@@ -118,7 +142,9 @@ def test_lists_show_only_the_users_scope(client, token, rt, actors, other_commun
     assert [i["case_id"] for i in inbox] == [mine]
 
 
-@pytest.mark.parametrize("path", ["/inbox", "/search", "/cases/1", "/dashboard", "/audit"])
+@pytest.mark.parametrize(
+    "path", ["/inbox", "/search", "/cases/1", "/dashboard", "/audit", "/admin/users", "/admin/units", "/admin/clocks", "/admin/log"]
+)
 def test_pages_send_a_stranger_to_the_login(client, path):
     answer = client.get(path, follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
