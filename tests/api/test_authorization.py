@@ -14,14 +14,16 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
+from services import demo
 from services.models import AdminUnit, User
 from tests import factories as f
 from tests.api.conftest import OTHER_COMMUNE, OTHER_VILLAGE, register_in
 
 DENIED = (401, 403, 404)
-ROLES = ["anonymous", "social_policy", "enterprise", "police", "supervisor", "province_supervisor", "auditor", "admin"]
-READERS = {"social_policy", "enterprise", "police", "supervisor", "province_supervisor", "auditor"}
+DEPARTMENTS = [dept for dept, _ in demo.USERS]  # one officer of each of the 11 departments, named after it
+ROLES = ["anonymous", *DEPARTMENTS, "supervisor", "province_supervisor", "auditor", "admin"]
 SUPERVISORS = {"supervisor", "province_supervisor"}
+READERS = {*DEPARTMENTS, *SUPERVISORS, "auditor"}
 ADMINS = {"admin"}
 
 
@@ -177,3 +179,72 @@ def test_a_masked_personal_id_cannot_be_confirmed_by_search(client, token, rt, a
     wanted = f.registration(rt.today(), 830)["personal_id"]
     assert client.get("/api/cases", params={"q": wanted}, headers=token("office")).status_code == 403
     assert len(client.get("/api/cases", params={"q": wanted}, headers=token("police")).json()["items"]) == 1
+
+
+# --- the pages: the same matrix through a browser session (cookie, same-origin form posts) ---------------------------
+
+PAGE_READERS = READERS
+PAGE_WRITERS = {*DEPARTMENTS, *SUPERVISORS}
+
+
+def _page_routes() -> list[Route]:
+    r = lambda method, path, allowed, body=None: Route(method, path, frozenset(allowed), body)  # noqa: E731
+    return [
+        r("GET", "/inbox", PAGE_WRITERS),
+        r("GET", "/search", PAGE_READERS),
+        r("GET", "/cases/{case}", PAGE_READERS),
+        r("POST", "/work/{item}/claim", {"social_policy"} | SUPERVISORS),
+        r("POST", "/cases/{case}/steps/counsel", {"social_policy", "enterprise"} | SUPERVISORS, lambda s: {"version": "1"}),
+        r("POST", "/cases/{case}/deadlines/{deadline}/extend", SUPERVISORS, lambda s: {"version": "1", "days": "5", "reason": "Chờ giấy tờ"}),
+        r("GET", "/dashboard", SUPERVISORS),
+        r("POST", "/dashboard/reassign", SUPERVISORS, lambda s: {"item": str(s.item), "to": s.officer, "reason": "Nghỉ phép"}),
+        r("GET", "/audit?case={case}", {"auditor"} | SUPERVISORS),
+        r("GET", "/audit/{case}.csv", {"auditor"} | SUPERVISORS),
+        r("GET", "/admin/users", ADMINS),
+        r("GET", "/admin/units", ADMINS),
+        r("GET", "/admin/clocks", ADMINS),
+        r("GET", "/admin/log", ADMINS),
+    ]  # fmt: skip
+
+
+# Pages that list (or fill a form from a list) show the scope's rows only: they have no "other scope" to refuse.
+PAGE_LISTS = {"/inbox", "/search", "/dashboard", "/admin/users", "/admin/units", "/admin/clocks", "/admin/log"}
+
+
+def _page_call(client, route: Route, scope: Scope, cookie: dict[str, str]) -> str:
+    """Return 'through' or 'denied' (a refusal page, or the login page for a stranger)."""
+    path = route.path.format(case=scope.case, item=scope.item, deadline=scope.deadline)
+    data = route.body(scope) if route.body else None
+    headers = {"Origin": "http://testserver", "Accept": "text/html", **cookie}
+    answer = client.request(route.method, path, data=data, headers=headers, follow_redirects=False)
+    if answer.status_code in (403, 404) or answer.headers.get("location", "").startswith("/login"):
+        return "denied"
+    assert answer.status_code < 500, f"{route.method} {path}: {answer.status_code}"
+    return "through"
+
+
+def test_every_page_checks_role_and_scope(rt, actors, other_commune):
+    from fastapi.testclient import TestClient
+
+    from services.api.app import create_app
+
+    client = TestClient(create_app(rt))
+    own = _scope(rt, actors["social_policy"], f.COMMUNE, f.VILLAGE, "social_policy", 850)
+    other = _scope(rt, other_commune["b_social_policy"], OTHER_COMMUNE, OTHER_VILLAGE, "b_social_policy", 851)
+    cookies: dict[str, dict[str, str]] = {"anonymous": {}}
+    for role in ROLES[1:]:
+        form = {"username": role, "password": demo.DEMO_PASSWORD}
+        login = client.post("/login", data=form, headers={"Origin": "http://testserver"}, follow_redirects=False)
+        assert login.status_code == 303, (role, login.status_code)
+        cookies[role] = {"Cookie": f"gw_session={login.cookies['gw_session']}"}
+        client.cookies.clear()  # each request carries only the session it names
+    wrong: list[str] = []
+    for route in _page_routes():
+        for role in ROLES:
+            got = _page_call(client, route, own, cookies[role])
+            expected = "through" if role in route.allowed else "denied"
+            if got != expected:
+                wrong.append(f"own   {route.method} {route.path} as {role}: {got}, expected {expected}")
+            if route.path not in PAGE_LISTS and _page_call(client, route, other, cookies[role]) != "denied":
+                wrong.append(f"other {route.method} {route.path} as {role}: through, expected denied")
+    assert not wrong, "\n".join(wrong)
