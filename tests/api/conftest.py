@@ -51,8 +51,8 @@ def other_commune(rt: Runtime) -> dict[str, Actor]:
 
 @pytest.fixture
 def client(rt: Runtime) -> TestClient:
-    """The whole application (API and pages) over the test database."""
-    return TestClient(create_app(rt))
+    """The whole application (API and pages) over the test database, as a browser on its own pages (same origin)."""
+    return TestClient(create_app(rt), headers={"Origin": "http://testserver"})
 
 
 @pytest.fixture
