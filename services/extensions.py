@@ -17,6 +17,7 @@ from workflows.calendar import local_date
 from workflows.clocks import DUE_TIME, ladder_for, moment
 from workflows.errors import Conflict, NotFound, RecordInvalid, problem
 from workflows.history import EXTEND_DEADLINE
+from workflows.records import required_reason
 
 MAX_DAYS = 3650  # ten years: anything longer is a typing slip, not an extension
 
@@ -68,7 +69,7 @@ def extend(
 ) -> Extended:
     """Move an open clock's due day later (to `due_on`, or `days` calendar days on), with a reason; supervisors only."""
     access.require_role(actor, ("supervisor",), "gia hạn thời hạn", "extend deadlines")
-    why = _required_reason(reason)
+    why = required_reason(reason, "Gia hạn phải ghi lý do.", "An extension needs a reason.")
     try:
         with rt.unit_of_work() as conn:
             case, _ = store.load_case_and_records(conn, case_id, rt.sealer)  # locks the case row on PostgreSQL
@@ -153,17 +154,6 @@ def _new_due_day(current: date, due_on: date | None, days: int | None) -> date:
         vi, en = f"Không được gia hạn quá {MAX_DAYS} ngày.", f"A deadline cannot be extended by more than {MAX_DAYS} days."
         raise RecordInvalid([problem("extension.days", vi, en, "due_on")])
     return new_day
-
-
-def _required_reason(reason: str | None) -> str:
-    why = (reason or "").strip()
-    if not why:
-        raise RecordInvalid([problem("reason.required", "Gia hạn phải ghi lý do.", "An extension needs a reason.", "reason")])
-    if "\x00" in why:
-        raise RecordInvalid(
-            [problem("field.nul", "Lý do có ký tự NUL (\\0) không hợp lệ.", "The reason contains a NUL character (\\0).", "reason")]
-        )
-    return why
 
 
 def _closed(deadline_id: int) -> Any:

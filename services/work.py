@@ -17,6 +17,7 @@ from services.runtime import Runtime
 from services.users import Actor, load_actor
 from workflows.errors import Conflict, Forbidden, NotFound, RecordInvalid, problem
 from workflows.history import REASSIGN
+from workflows.records import required_reason
 
 STATE_ITEM = "state"  # the kind of the item a case gets when it enters a state; other kinds name the clock that opened a task
 FINISHED = ("done", "closed")
@@ -112,7 +113,7 @@ def reassign(rt: Runtime, actor: Actor, item_id: int, to_username: str, reason: 
     if actor.role != "supervisor":
         vi, en = "Chỉ lãnh đạo (giám sát) mới được chuyển việc.", "Only a supervisor may reassign work."
         raise Forbidden([problem("work.supervisors_only", vi, en, "actor")])
-    why = _required_reason(reason)
+    why = required_reason(reason, "Chuyển việc phải ghi lý do.", "A reassignment needs a reason.")
     try:
         with rt.unit_of_work() as conn:
             item = _load(conn, item_id)
@@ -218,17 +219,6 @@ def _officer_for(conn: Connection, username: str, item: Any) -> Actor:
             [problem("work.same_assignee", f"{username} đang giữ việc #{item.id}.", f"{username} already holds item #{item.id}.", "to")]
         )
     return target
-
-
-def _required_reason(reason: str | None) -> str:
-    why = (reason or "").strip()
-    if not why:
-        raise RecordInvalid([problem("reason.required", "Chuyển việc phải ghi lý do.", "A reassignment needs a reason.", "reason")])
-    if "\x00" in why:
-        raise RecordInvalid(
-            [problem("field.nul", "Lý do có ký tự NUL (\\0) không hợp lệ.", "The reason contains a NUL character (\\0).", "reason")]
-        )
-    return why
 
 
 def _state_item(item_id: int) -> Any:
