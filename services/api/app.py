@@ -11,8 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from services.api.intake_routes import intake_api
 from services.api.routes import api
 from services.runtime import Runtime, build_runtime
+from services.web.intake_pages import intake_pages
 from services.web.pages import pages, refusal_page
 from workflows.errors import DomainError
 
@@ -83,6 +85,8 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(api)
+    app.include_router(intake_api)
     app.include_router(pages)
+    app.include_router(intake_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
