@@ -27,8 +27,8 @@ def refer(rt: Runtime, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     now = rt.clock.now()
     with rt.unit_of_work() as conn:
         place, problems = places.in_scope(conn, actor).find(form.commune, form.village, commune_field="commune", village_field="village")
-        if place is None:
-            raise RecordInvalid(problems)
+        if place is None:  # a commune outside the scope is refused as registering there would be (403)
+            raise (Forbidden if any(p.code == "unit.commune" for p in problems) else RecordInvalid)(problems)
         values = {
             "commune_id": place.commune_id, "village_id": place.village_id, "department": department, "referred_by": actor.user_id,
             "full_name": form.full_name, "date_of_birth": form.date_of_birth, "phone": form.phone, "service_ended_on": form.service_ended_on,

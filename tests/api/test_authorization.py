@@ -15,23 +15,26 @@ import pytest
 
 from tests import factories as f
 from tests.api.conftest import OTHER_COMMUNE, OTHER_VILLAGE, register_in
+from tests.import_files import csv_file, row_of
 
 DENIED = (401, 403, 404)
 ROLES = ["anonymous", "social_policy", "enterprise", "police", "supervisor", "province_supervisor", "auditor", "admin"]
 READERS = {"social_policy", "enterprise", "police", "supervisor", "province_supervisor", "auditor"}
 SUPERVISORS = {"supervisor", "province_supervisor"}
+REFERRAL_READERS = {"social_policy", "police", "auditor"} | SUPERVISORS
 
 
 @dataclass(frozen=True)
 class Route:
     method: str
-    path: str  # {case} and {item} are filled in with the case and work item of the scope under test
+    path: str  # {case}, {item} and {referral} are filled in with the case, work item and referral of the scope under test
     allowed: frozenset[str]  # the roles let through on a case of their own scope
     body: Callable[[Any], Any] | None = None
+    upload: Callable[[Any], bytes] | None = None  # a file sent as multipart `file` instead of a JSON body
 
 
 def _routes() -> list[Route]:
-    r = lambda method, path, allowed, body=None: Route(method, path, frozenset(allowed), body)  # noqa: E731
+    r = lambda method, path, allowed, body=None, upload=None: Route(method, path, frozenset(allowed), body, upload)  # noqa: E731
     return [
         r("GET", "/api/me", READERS | {"admin"}),
         r("GET", "/api/cases", READERS),
@@ -53,53 +56,84 @@ def _routes() -> list[Route]:
         r("POST", "/api/work/{item}/reassign", SUPERVISORS, lambda s: {"to": s.officer, "reason": "Nghỉ phép"}),
         r("POST", "/api/work/reassign", SUPERVISORS, lambda s: {"items": [s.item], "to": s.officer, "reason": "Nghỉ phép"}),
         r("GET", "/api/audit/personal-data-reads", {"auditor"} | SUPERVISORS),
+        r("POST", "/api/imports/registrations", {"social_policy"} | SUPERVISORS, upload=lambda s: csv_file([row_of(
+          f.registration(s.today, 902, commune_code=s.commune, village_code=s.village))])),
+        r("GET", "/api/imports/registrations/template.xlsx", {"social_policy"} | SUPERVISORS),
+        r("POST", "/api/referrals", {"police"} | SUPERVISORS, lambda s: _referral(s)),
+        r("GET", "/api/referrals", REFERRAL_READERS),
+        r("GET", "/api/referrals/{referral}", REFERRAL_READERS),
+        r("POST", "/api/referrals/{referral}/convert", {"social_policy"} | SUPERVISORS, lambda s: {"sex": "male"}),  # 422: no ID
+        r("POST", "/api/referrals/{referral}/decline", {"social_policy"} | SUPERVISORS, lambda s: {"reason": "Không muốn đi"}),
     ]  # fmt: skip
+
+
+def _referral(s: Scope) -> dict[str, Any]:
+    return {"full_name": "Trịnh Văn Hải", "date_of_birth": "2001-03-14", "phone": "0987654321", "service_ended_on": "2026-05-01",
+            "village": s.village, "commune": s.commune, "department": "police"}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Scope:
     case: int
     item: int
+    referral: int
     commune: str
     village: str
     officer: str
     today: Any
 
 
-def _scope(rt, actor, commune, village, officer, serial) -> Scope:
+def _scope(rt, actor, referrer, commune, village, officer, serial) -> Scope:
     case_id = register_in(rt, actor, serial, commune, village)
-    from services import work
+    from services import referrals, work
 
     [item] = [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["case_id"] == case_id]
-    return Scope(case_id, item["id"], commune, village, officer, rt.today())
+    referral = referrals.refer(rt, referrer, {**_referral(Scope(0, 0, 0, commune, village, officer, None)), "department": "police"})
+    return Scope(case_id, item["id"], referral["id"], commune, village, officer, rt.today())
 
 
-def _call(client, route: Route, scope: Scope, headers: dict[str, str]) -> int:
-    path = route.path.format(case=scope.case, item=scope.item)
+def _call(client, route: Route, scope: Scope, headers: dict[str, str]) -> Any:
+    path = route.path.format(case=scope.case, item=scope.item, referral=scope.referral)
+    if route.upload is not None:
+        return client.request(route.method, path, files={"file": ("rows.csv", route.upload(scope))}, headers=headers)
     body = route.body(scope) if route.body else None
-    return client.request(route.method, path, json=body, headers=headers).status_code
+    return client.request(route.method, path, json=body, headers=headers)
 
 
-# The endpoints that list (cases, counts, the read log, /me) are never out of scope: they show the scope's rows only.
-LISTS = {"/api/me", "/api/cases", "/api/work/counts", "/api/audit/personal-data-reads", "/api/inbox/social_policy"}
+# The endpoints that list (cases, counts, the read log, /me, referrals) are never out of scope: they show the scope's rows only;
+# nor is the import template, which holds no data.
+LISTS = {"/api/me", "/api/cases", "/api/work/counts", "/api/audit/personal-data-reads", "/api/inbox/social_policy", "/api/referrals",
+         "/api/imports/registrations/template.xlsx"}  # fmt: skip
+# An import is scoped row by row: a row of another commune is refused in the report, and nothing of it is written.
+ROW_SCOPED = {"/api/imports/registrations"}
+
+
+def _refused_by_scope(answer: Any) -> bool:
+    """Tell whether an answer refused the request, or (an import) every row for being outside the user's communes."""
+    if answer.status_code in DENIED:
+        return True
+    rows = answer.json().get("rows") if answer.status_code == 200 else None
+    return bool(rows) and all(row["status"] == "refused" and row["problems"][0]["code"] == "unit.commune" for row in rows)
 
 
 def test_every_route_checks_role_and_scope(client, token, rt, actors, other_commune):
-    own = _scope(rt, actors["social_policy"], f.COMMUNE, f.VILLAGE, "social_policy", 800)
-    other = _scope(rt, other_commune["b_social_policy"], OTHER_COMMUNE, OTHER_VILLAGE, "b_social_policy", 801)
+    own = _scope(rt, actors["social_policy"], actors["police"], f.COMMUNE, f.VILLAGE, "social_policy", 800)
+    other = _scope(
+        rt, other_commune["b_social_policy"], other_commune["b_supervisor"], OTHER_COMMUNE, OTHER_VILLAGE, "b_social_policy", 801
+    )
     wrong: list[str] = []
     for route in _routes():
         for role in ROLES:
             headers = {} if role == "anonymous" else token(role)
-            got = _call(client, route, own, headers)
+            got = _call(client, route, own, headers).status_code
             expected_through = role in route.allowed
             if (got not in DENIED) != expected_through:
                 wrong.append(f"own   {route.method} {route.path} as {role}: {got}, expected {'through' if expected_through else 'denied'}")
             if route.path in LISTS:
                 continue
-            got = _call(client, route, other, headers)
-            if got not in DENIED:
-                wrong.append(f"other {route.method} {route.path} as {role}: {got}, expected denied")
+            answer = _call(client, route, other, headers)
+            if not (_refused_by_scope(answer) if route.path in ROW_SCOPED else answer.status_code in DENIED):
+                wrong.append(f"other {route.method} {route.path} as {role}: {answer.status_code}, expected denied")
     assert not wrong, "\n".join(wrong)
 
 
@@ -113,7 +147,7 @@ def test_lists_show_only_the_users_scope(client, token, rt, actors, other_commun
     assert [i["case_id"] for i in inbox] == [mine]
 
 
-@pytest.mark.parametrize("path", ["/inbox", "/search", "/cases/1", "/dashboard", "/audit"])
+@pytest.mark.parametrize("path", ["/inbox", "/search", "/cases/1", "/dashboard", "/audit", "/imports", "/referrals", "/referrals/1"])
 def test_pages_send_a_stranger_to_the_login(client, path):
     answer = client.get(path, follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
