@@ -15,7 +15,11 @@ from tests.import_files import csv_file, row_of
 @pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
 def test_an_officer_checks_a_file_confirms_it_and_downloads_the_report(site, browser, rt):  # noqa: F811
     today = rt.today()
-    rows = [row_of(f.registration(today, 1)), row_of(f.registration(today, 2), phone="12"), row_of(f.registration(today, 3), village="Đồng Tâm")]
+    rows = [
+        row_of(f.registration(today, 1)),
+        row_of(f.registration(today, 2), phone="12"),
+        row_of(f.registration(today, 3), village="Đồng Tâm"),
+    ]
     page = _login(browser, site, "social_policy")
     page.get_by_role("link", name="Nhập từ tệp").click()
     page.set_input_files("input[name=file]", files=[{"name": "dang-ky.csv", "mimeType": "text/csv", "buffer": csv_file(rows)}])
