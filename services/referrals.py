@@ -100,7 +100,7 @@ def _referring_department(actor: Actor, named: Any) -> str:
             raise RecordInvalid([problem("referral.department", vi, en, "department")])
         return actor.department
     if actor.role == "supervisor":
-        if named not in SERVICE_FACT:
+        if not isinstance(named, str) or named not in SERVICE_FACT:
             vi, en = (
                 "Lãnh đạo giới thiệu phải ghi bộ phận: police hoặc military.",
                 "A supervisor's referral names its department: police or military.",
