@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,8 +33,11 @@ class CaseRef:
     state: str
 
 
-def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
-    """Register a worker and open the case, or raise why not; nothing is written on failure."""
+def register(rt: Runtime, actor: Actor, data: dict[str, Any], *, link: Callable[[Connection, int], None] | None = None) -> CaseRef:
+    """Register a worker and open the case, or raise why not; nothing is written on failure.
+
+    `link`, if given, runs in the same transaction with the new case's id (a referral closes with the case it became).
+    """
     _require_department(actor, ("social_policy",), "register")
     record: Registration = validate_record("registration", _unwrap(data, None), rt.today(), rt.policy)
     now, initial = rt.clock.now(), workflow.INITIAL_STATE
@@ -48,6 +52,8 @@ def register(rt: Runtime, actor: Actor, data: dict[str, Any]) -> CaseRef:
             )  # fmt: skip
             store.append(conn, store.CaseHead(id=case_id, version=0, last_seq=0, head_hash=GENESIS), actor, now, entry)
             followups.follow(conn, rt, case_id, followups.Step(REGISTER, None, initial, 1, "registration"), {"registration": record}, now)
+            if link is not None:
+                link(conn, case_id)
     except IntegrityError as error:
         if "personal_id" not in str(error.orig):
             raise

@@ -427,7 +427,10 @@ class Referral(Base):
     """A youth who finished military or police service, referred to social policy (a priority group)."""
 
     __tablename__ = "referrals"
-    __table_args__ = (Index("ix_referrals_open", "commune_id", **_where("status = 'open'")),)
+    __table_args__ = (
+        Index("ix_referrals_open", "commune_id", **_where("status = 'open'")),
+        Index("ix_referrals_commune_id", "commune_id", "id"),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     commune_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"))
     village_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"))
@@ -442,6 +445,8 @@ class Referral(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who converted or declined it
+    decline_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class AdminAction(Base):

@@ -367,11 +367,7 @@ RECORD_LABELS: dict[str, tuple[str, str]] = {
 def validate_record(kind: str, data: Any, today: date, policy: Policy) -> Any:
     """Parse a record of a kind from plain data, or raise RecordInvalid naming each bad field."""
     adapter = _ADAPTERS.get(kind)
-    nul = _nul_path(data)
-    if nul is not None:
-        raise RecordInvalid(
-            [problem("field.nul", "Có ký tự NUL (\\0) không hợp lệ.", "Contains a NUL character (\\0), which is not allowed.", nul)]
-        )
+    _refuse_nul(data)
     if adapter is None:
         known = ", ".join(sorted(RECORD_TYPES))
         raise RecordInvalid(
@@ -381,6 +377,23 @@ def validate_record(kind: str, data: Any, today: date, policy: Policy) -> Any:
         return adapter.validate_python(data, context={"today": today, "policy": policy})
     except ValidationError as error:
         raise RecordInvalid(_translate(error, kind)) from None
+
+
+def validate_model(model: type[BaseModel], data: Any, today: date, policy: Policy) -> Any:
+    """Parse plain data into a model built on these record types, or raise RecordInvalid naming each bad field."""
+    _refuse_nul(data)
+    try:
+        return model.model_validate(data, context={"today": today, "policy": policy})
+    except ValidationError as error:
+        raise RecordInvalid(_translate(error, model.__name__)) from None
+
+
+def _refuse_nul(data: Any) -> None:
+    nul = _nul_path(data)
+    if nul is not None:
+        raise RecordInvalid(
+            [problem("field.nul", "Có ký tự NUL (\\0) không hợp lệ.", "Contains a NUL character (\\0), which is not allowed.", nul)]
+        )
 
 
 def _nul_path(data: Any, path: str = "") -> str | None:

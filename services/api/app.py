@@ -14,10 +14,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.api.admin_routes import admin_api
 from services.api.deps import SESSION_COOKIE
+from services.api.intake_routes import intake_api
 from services.api.routes import api
 from services.api.same_origin import SameOriginOnly
 from services.runtime import Runtime, build_runtime
 from services.web.admin_pages import admin_pages
+from services.web.intake_pages import intake_pages
 from services.web.pages import pages, refusal_page
 from workflows.errors import DomainError, Problem, problem
 
@@ -111,8 +113,10 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
 
     app.include_router(api)
     app.include_router(admin_api)
+    app.include_router(intake_api)
     app.include_router(pages)
     app.include_router(admin_pages)
+    app.include_router(intake_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SameOriginOnly, session_cookie=SESSION_COOKIE)
     return app

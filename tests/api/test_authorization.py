@@ -18,6 +18,7 @@ from services import demo
 from services.models import AdminUnit, User
 from tests import factories as f
 from tests.api.conftest import OTHER_COMMUNE, OTHER_VILLAGE, register_in
+from tests.import_files import csv_file, row_of
 
 DENIED = (401, 403, 404)
 DEPARTMENTS = [dept for dept, _ in demo.USERS]  # one officer of each of the 11 departments, named after it
@@ -25,18 +26,20 @@ ROLES = ["anonymous", *DEPARTMENTS, "supervisor", "province_supervisor", "audito
 SUPERVISORS = {"supervisor", "province_supervisor"}
 READERS = {*DEPARTMENTS, *SUPERVISORS, "auditor"}
 ADMINS = {"admin"}
+REFERRAL_READERS = {"social_policy", "police", "auditor"} | SUPERVISORS
 
 
 @dataclass(frozen=True)
 class Route:
     method: str
-    path: str  # {case}, {item}, {deadline}, {user}, {unit}: the case, work item, clock, user and commune of the scope under test
+    path: str  # {case}, {item}, {deadline}, {referral}, {user}, {unit}: the case, work item, clock, referral, user and commune of the scope
     allowed: frozenset[str]  # the roles let through on a case of their own scope
     body: Callable[[Any], Any] | None = None
+    upload: Callable[[Any], bytes] | None = None  # a file sent as multipart `file` instead of a JSON body
 
 
 def _routes() -> list[Route]:
-    r = lambda method, path, allowed, body=None: Route(method, path, frozenset(allowed), body)  # noqa: E731
+    r = lambda method, path, allowed, body=None, upload=None: Route(method, path, frozenset(allowed), body, upload)  # noqa: E731
     return [
         r("GET", "/api/me", READERS | {"admin"}),
         r("GET", "/api/cases", READERS),
@@ -70,7 +73,21 @@ def _routes() -> list[Route]:
         r("PATCH", "/api/admin/units/{unit}", ADMINS, lambda s: {"name": "Tên mới"}),
         r("GET", "/api/admin/clocks", ADMINS),
         r("GET", "/api/admin/log", ADMINS),
+        r("POST", "/api/imports/registrations", {"social_policy"} | SUPERVISORS, upload=lambda s: csv_file([row_of(
+          f.registration(s.today, 902, commune_code=s.commune, village_code=s.village))])),
+        r("GET", "/api/imports/registrations/template.xlsx", {"social_policy"} | SUPERVISORS),
+        # military refers too (its body names police: 422, past the role check); it reads its own department's referrals only
+        r("POST", "/api/referrals", {"police", "military"} | SUPERVISORS, lambda s: _referral_form(s.commune, s.village)),
+        r("GET", "/api/referrals", REFERRAL_READERS | {"military"}),
+        r("GET", "/api/referrals/{referral}", REFERRAL_READERS),
+        r("POST", "/api/referrals/{referral}/convert", {"social_policy"} | SUPERVISORS, lambda s: {"sex": "male"}),  # 422: no ID
+        r("POST", "/api/referrals/{referral}/decline", {"social_policy"} | SUPERVISORS, lambda s: {"reason": "Không muốn đi"}),
     ]  # fmt: skip
+
+
+def _referral_form(commune: str, village: str) -> dict[str, Any]:
+    return {"full_name": "Trịnh Văn Hải", "date_of_birth": "2001-03-14", "phone": "0987654321", "service_ended_on": "2026-05-01",
+            "village": village, "commune": commune, "department": "police"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -78,6 +95,7 @@ class Scope:
     case: int
     item: int
     deadline: int
+    referral: int
     commune: str
     village: str
     officer: str
@@ -86,51 +104,73 @@ class Scope:
     unit: int  # the scope's commune
 
 
-def _scope(rt, actor, commune, village, officer, serial) -> Scope:
+def _scope(rt, actor, referrer, commune, village, officer, serial) -> Scope:
     case_id = register_in(rt, actor, serial, commune, village)
-    from services import deadlines, work
+    from services import deadlines, referrals, work
 
     [item] = [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["case_id"] == case_id]
     [deadline] = deadlines.case_deadlines(rt, case_id)
+    referral = referrals.refer(rt, referrer, {**_referral_form(commune, village), "department": "police"})
     with rt.unit_of_work() as conn:
         unit = conn.scalar(select(AdminUnit.id).where(AdminUnit.code == commune))
         values = {"username": f"target_{serial}", "full_name": "Target", "role": "officer", "department_code": "finance", "unit_id": unit}
         user = conn.execute(insert(User).returning(User.id), {**values, "active": True}).scalar_one()
-    return Scope(case_id, item["id"], deadline["id"], commune, village, officer, rt.today(), user, unit)
+    return Scope(case_id, item["id"], deadline["id"], referral["id"], commune, village, officer, rt.today(), user, unit)
 
 
-def _call(client, route: Route, scope: Scope, headers: dict[str, str]) -> int:
-    path = route.path.format(case=scope.case, item=scope.item, deadline=scope.deadline, user=scope.user, unit=scope.unit)
+def _call(client, route: Route, scope: Scope, headers: dict[str, str]) -> Any:
+    """Send the route's request for the scope; a bulk route's answer is reduced to its first item's status."""
+    path = route.path.format(
+        case=scope.case, item=scope.item, deadline=scope.deadline, referral=scope.referral, user=scope.user, unit=scope.unit
+    )
+    if route.upload is not None:
+        return client.request(route.method, path, files={"file": ("rows.csv", route.upload(scope))}, headers=headers)
     body = route.body(scope) if route.body else None
-    answer = client.request(route.method, path, json=body, headers=headers)
+    return client.request(route.method, path, json=body, headers=headers)
+
+
+def _status(route: Route, answer: Any) -> int:
     if route.path in PER_ITEM and answer.status_code == 200:
-        return answer.json()[0]["http_status"]  # a bulk route answers for each item
-    return answer.status_code
+        return int(answer.json()[0]["http_status"])  # a bulk route answers for each item
+    return int(answer.status_code)
 
 
 # The bulk endpoints whose answer carries a status per item.
 PER_ITEM = {"/api/work/reassign"}
-# The endpoints that list (cases, counts, the read log, /me) are never out of scope: they show the scope's rows only.
-LISTS = {"/api/me", "/api/cases", "/api/work/counts", "/api/audit/personal-data-reads", "/api/inbox/social_policy", "/api/admin/users",
-         "/api/admin/units", "/api/admin/clocks", "/api/admin/log"}  # fmt: skip
+# The endpoints that list (cases, counts, the read log, /me, referrals, admin screens) are never out of scope: they show the
+# scope's rows only; nor is the import template, which holds no data.
+LISTS = {"/api/me", "/api/cases", "/api/work/counts", "/api/audit/personal-data-reads", "/api/inbox/social_policy", "/api/referrals",
+         "/api/imports/registrations/template.xlsx", "/api/admin/users", "/api/admin/units", "/api/admin/clocks", "/api/admin/log"}  # fmt: skip
+# An import is scoped row by row: a row of another commune is refused in the report, and nothing of it is written.
+ROW_SCOPED = {"/api/imports/registrations"}
+
+
+def _refused_by_scope(route: Route, answer: Any) -> bool:
+    """Tell whether an answer refused the request, or (an import) every row for being outside the user's communes."""
+    if _status(route, answer) in DENIED:
+        return True
+    rows = answer.json().get("rows") if route.path in ROW_SCOPED and answer.status_code == 200 else None
+    return bool(rows) and all(row["status"] == "refused" and row["problems"][0]["code"] == "unit.commune" for row in rows)
 
 
 def test_every_route_checks_role_and_scope(client, token, rt, actors, other_commune):
-    own = _scope(rt, actors["social_policy"], f.COMMUNE, f.VILLAGE, "social_policy", 800)
-    other = _scope(rt, other_commune["b_social_policy"], OTHER_COMMUNE, OTHER_VILLAGE, "b_social_policy", 801)
+    own = _scope(rt, actors["social_policy"], actors["police"], f.COMMUNE, f.VILLAGE, "social_policy", 800)
+    other = _scope(
+        rt, other_commune["b_social_policy"], other_commune["b_supervisor"], OTHER_COMMUNE, OTHER_VILLAGE, "b_social_policy", 801
+    )
     wrong: list[str] = []
     for route in _routes():
         for role in ROLES:
             headers = {} if role == "anonymous" else token(role)
-            got = _call(client, route, own, headers)
+            got = _status(route, _call(client, route, own, headers))
             expected_through = role in route.allowed
             if (got not in DENIED) != expected_through:
                 wrong.append(f"own   {route.method} {route.path} as {role}: {got}, expected {'through' if expected_through else 'denied'}")
             if route.path in LISTS:
                 continue
-            got = _call(client, route, other, headers)
-            if got not in DENIED:
-                wrong.append(f"other {route.method} {route.path} as {role}: {got}, expected denied")
+            answer = _call(client, route, other, headers)
+            if not _refused_by_scope(route, answer):
+                wrong.append(f"other {route.method} {route.path} as {role}: {answer.status_code}, expected denied")
     assert not wrong, "\n".join(wrong)
 
 
@@ -145,8 +185,10 @@ def test_lists_show_only_the_users_scope(client, token, rt, actors, other_commun
 
 
 @pytest.mark.parametrize(
-    "path", ["/inbox", "/search", "/cases/1", "/dashboard", "/audit", "/admin/users", "/admin/units", "/admin/clocks", "/admin/log"]
-)
+    "path",
+    ["/inbox", "/search", "/cases/1", "/dashboard", "/audit", "/admin/users", "/admin/units", "/admin/clocks", "/admin/log", "/imports",
+     "/referrals", "/referrals/1"],
+)  # fmt: skip
 def test_pages_send_a_stranger_to_the_login(client, path):
     answer = client.get(path, follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
@@ -200,6 +242,10 @@ def _page_routes() -> list[Route]:
         r("POST", "/dashboard/reassign", SUPERVISORS, lambda s: {"item": str(s.item), "to": s.officer, "reason": "Nghỉ phép"}),
         r("GET", "/audit?case={case}", {"auditor"} | SUPERVISORS),
         r("GET", "/audit/{case}.csv", {"auditor"} | SUPERVISORS),
+        r("GET", "/imports", {"social_policy"} | SUPERVISORS),
+        r("GET", "/referrals", REFERRAL_READERS | {"military"}),
+        r("GET", "/referrals/{referral}", REFERRAL_READERS),
+        r("POST", "/referrals/{referral}/decline", {"social_policy"} | SUPERVISORS, lambda s: {"reason": "Không muốn đi"}),
         r("GET", "/admin/users", ADMINS),
         r("GET", "/admin/units", ADMINS),
         r("GET", "/admin/clocks", ADMINS),
@@ -208,12 +254,12 @@ def _page_routes() -> list[Route]:
 
 
 # Pages that list (or fill a form from a list) show the scope's rows only: they have no "other scope" to refuse.
-PAGE_LISTS = {"/inbox", "/search", "/dashboard", "/admin/users", "/admin/units", "/admin/clocks", "/admin/log"}
+PAGE_LISTS = {"/inbox", "/search", "/dashboard", "/imports", "/referrals", "/admin/users", "/admin/units", "/admin/clocks", "/admin/log"}
 
 
 def _page_call(client, route: Route, scope: Scope, cookie: dict[str, str]) -> str:
     """Return 'through' or 'denied' (a refusal page, or the login page for a stranger)."""
-    path = route.path.format(case=scope.case, item=scope.item, deadline=scope.deadline)
+    path = route.path.format(case=scope.case, item=scope.item, deadline=scope.deadline, referral=scope.referral)
     data = route.body(scope) if route.body else None
     headers = {"Origin": "http://testserver", "Accept": "text/html", **cookie}
     answer = client.request(route.method, path, data=data, headers=headers, follow_redirects=False)
@@ -229,8 +275,10 @@ def test_every_page_checks_role_and_scope(rt, actors, other_commune):
     from services.api.app import create_app
 
     client = TestClient(create_app(rt))
-    own = _scope(rt, actors["social_policy"], f.COMMUNE, f.VILLAGE, "social_policy", 850)
-    other = _scope(rt, other_commune["b_social_policy"], OTHER_COMMUNE, OTHER_VILLAGE, "b_social_policy", 851)
+    own = _scope(rt, actors["social_policy"], actors["police"], f.COMMUNE, f.VILLAGE, "social_policy", 850)
+    other = _scope(
+        rt, other_commune["b_social_policy"], other_commune["b_supervisor"], OTHER_COMMUNE, OTHER_VILLAGE, "b_social_policy", 851
+    )
     cookies: dict[str, dict[str, str]] = {"anonymous": {}}
     for role in ROLES[1:]:
         form = {"username": role, "password": demo.DEMO_PASSWORD}
