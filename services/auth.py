@@ -67,8 +67,9 @@ def _token_hash(token: str) -> str:
 def login(rt: Runtime, username: str, password: str, remote: str, *, kind: str = "session") -> Login:
     """Check a password and issue a session (pages) or API token; every attempt counts towards the rate limit.
 
-    Counting the recent failures, checking the password and recording the attempt happen in one transaction
-    that holds the user name's and the address's locks, so parallel guesses cannot all pass the count first.
+    The attempt is counted and recorded as a failure first, in a short transaction holding the user name's
+    and the address's locks, so parallel guesses cannot all pass the count; the password is checked after
+    it commits (argon2 is slow: no lock is held meanwhile), and a right one turns the attempt into a success.
     """
     now = rt.clock.now()
     with rt.unit_of_work() as conn:
@@ -78,13 +79,14 @@ def login(rt: Runtime, username: str, password: str, remote: str, *, kind: str =
         by_address = conn.scalar(recent.where(LoginAttempt.remote == remote[:64])) or 0
         if by_user >= MAX_FAILURES_PER_USER or by_address >= MAX_FAILURES_PER_ADDRESS:
             raise _too_many()
+        values = {"username": username[:80], "remote": remote[:64], "at": now, "succeeded": False}
+        attempt = conn.execute(insert(LoginAttempt).returning(LoginAttempt.id), values).scalar_one()
         row = conn.execute(select(User.password_hash).where(User.username == username, User.active)).first()
-        ok = _verify(row.password_hash if row is not None else None, password)
-        conn.execute(insert(LoginAttempt), {"username": username[:80], "remote": remote[:64], "at": now, "succeeded": ok})
-        issued = _issue(conn, username, kind, now) if ok else None
-    if issued is None:  # raised after the commit: the failure must count
+    if not _verify(row.password_hash if row is not None else None, password):
         raise LoginFailed([problem("login.failed", "Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password.", "password")])
-    return issued
+    with rt.unit_of_work() as conn:
+        conn.execute(update(LoginAttempt).where(LoginAttempt.id == attempt).values(succeeded=True))
+        return _issue(conn, username, kind, now)
 
 
 def _lock_attempts(conn: Connection, username: str, remote: str) -> None:

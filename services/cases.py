@@ -205,7 +205,7 @@ def _append(conn: Connection, rt: Runtime, case: Any, actor: Actor, step: _Step,
         values["market_code"] = None  # a new application has not chosen its market yet
     entry = store.Entry(
         trigger=step.trigger, from_state=step.source, to_state=step.dest, application_no=step.application_no,
-        record_kind=step.record_kind, record=step.stored, reason=reason, case_values=values,
+        record_kind=step.record_kind, record=step.stored, reason=rt.sealer.seal_reason(step.record_kind, reason), case_values=values,
         carry_from=case.application_no if step.application_no != case.application_no else None,
         topic="case.transitioned" if moved else "case.record_changed",
         queues=tuple(workflow.departments_concerned(step.source if moved else None, step.dest)),

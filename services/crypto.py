@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from config.settings import Settings
+from workflows.history import canonical_json
 
 PREFIX = "enc1."
 KEY_BYTES = 32
@@ -90,6 +91,8 @@ def load_keys(settings: Settings) -> Keys:
     data_key, lookup_key = (secret.get_secret_value() if secret else None for secret in (settings.data_key, settings.lookup_key))
     retired = [key.get_secret_value() for key in settings.retired_data_keys]
     if data_key is None and lookup_key is None and settings.key_file.exists():
+        if settings.key_file.stat().st_mode & 0o077:
+            raise KeysMissing(f"{settings.key_file} may be read by other users: `chmod 600 {settings.key_file}`")
         values = tomllib.loads(settings.key_file.read_text(encoding="utf-8"))
         data_key, lookup_key = values.get("data_key"), values.get("lookup_key")
         retired += values.get("retired_data_keys", [])
@@ -98,11 +101,14 @@ def load_keys(settings: Settings) -> Keys:
             "No keys for personal data: set GUESTWORK_DATA_KEY and GUESTWORK_LOOKUP_KEY (each from `guestwork keys new`), "
             f"or run `guestwork keys init` to create {settings.key_file} (the embedded mode; `make run` does it)."
         )
-    return Keys(
+    keys = Keys(
         data=decode_key(data_key, "GUESTWORK_DATA_KEY"),
         lookup=decode_key(lookup_key, "GUESTWORK_LOOKUP_KEY"),
         retired=tuple(decode_key(text, "GUESTWORK_RETIRED_DATA_KEYS") for text in retired),
     )
+    if keys.data == keys.lookup:
+        raise KeysMissing("GUESTWORK_DATA_KEY and GUESTWORK_LOOKUP_KEY must be two different keys")
+    return keys
 
 
 class Sealer:
@@ -138,7 +144,20 @@ class Sealer:
         """Return an event's record text with its sealed fields opened (for display; the stored text stays)."""
         if kind is None or record_json is None or kind not in self._fields:
             return record_json
-        return json.dumps(self.open_record(kind, json.loads(record_json)), ensure_ascii=False, sort_keys=True)
+        return canonical_json(self.open_record(kind, json.loads(record_json)))
+
+    def seal_reason(self, kind: str | None, reason: str | None) -> str | None:
+        """Seal an event's free-text reason when its record kind has sealed fields (a reason may repeat them)."""
+        if reason is None or kind is None or kind not in self._fields:
+            return reason
+        return self.seal(f"event-reason:{kind}", reason)
+
+    def open_reason(self, kind: str | None, reason: str | None) -> str | None:
+        """Open an event's reason sealed by seal_reason (any other reason is returned as it is)."""
+        if reason is None or kind is None:
+            return reason
+        opened: str = self.open(f"event-reason:{kind}", reason)
+        return opened
 
     def seal(self, field: str, value: Any) -> str:
         """Seal one value of the field named `kind.field`."""
@@ -155,10 +174,10 @@ class Sealer:
         cipher = self._ciphers.get(kid)
         if cipher is None:
             raise CannotOpen(f"{field}: sealed with key {kid}, which is not configured (GUESTWORK_RETIRED_DATA_KEYS?)")
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         try:
+            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
             plain = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], field.encode())
-        except InvalidTag as error:
+        except (InvalidTag, binascii.Error, ValueError) as error:
             raise CannotOpen(f"{field}: the sealed value was changed, or moved from another field") from error
         return json.loads(plain)
 

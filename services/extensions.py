@@ -37,7 +37,7 @@ class Extended:
 _DEADLINE = text(
     "SELECT id, case_id, clock, department, application_no, due_at, status FROM deadlines WHERE id = :id AND case_id = :case_id"
 ).columns(due_at=UtcDateTime)
-_MOVE_DUE = text("UPDATE deadlines SET due_at = :due_at WHERE id = :id AND status = 'open'").bindparams(
+_MOVE_DUE = text("UPDATE deadlines SET due_at = :due_at, extended_until = :due_at WHERE id = :id AND status = 'open'").bindparams(
     bindparam("due_at", type_=UtcDateTime)
 )
 # Only rungs still pending move: a rung that fired (or was skipped) has told its recipient already.

@@ -42,9 +42,10 @@ _CANCEL_RUNGS = text("UPDATE deadline_rungs SET status = 'cancelled' WHERE deadl
     bindparam("ids", expanding=True)
 )
 _RUNNING_CLOCK = text(
-    """SELECT id, counted_from FROM deadlines
+    """SELECT id, counted_from, extended_until FROM deadlines
     WHERE case_id = :case_id AND application_no = :application_no AND clock = :clock AND status = 'open'"""
-).columns(counted_from=Date)
+).columns(counted_from=Date, extended_until=UtcDateTime)
+_RECOUNT_ONLY = text("UPDATE deadlines SET counted_from = :counted_from WHERE id = :id")
 _MOVE_CLOCK = text("UPDATE deadlines SET counted_from = :counted_from, due_at = :due_at WHERE id = :id").bindparams(
     bindparam("due_at", type_=UtcDateTime)
 )
@@ -117,6 +118,9 @@ def _recount(conn: Connection, rt: Runtime, case_id: int, step: Step, records: d
         running = conn.execute(_RUNNING_CLOCK, key).first()
         planned = plan(rule, local_date(now), records, rt.policy, market)
         if running is None or planned is None or planned.counted_from == running.counted_from:
+            continue
+        if running.extended_until is not None and planned.due_at <= running.extended_until:
+            conn.execute(_RECOUNT_ONLY, {"id": running.id, "counted_from": planned.counted_from})  # the extension stands
             continue
         conn.execute(_MOVE_CLOCK, {"id": running.id, "counted_from": planned.counted_from, "due_at": planned.due_at})
         conn.execute(_DROP_PENDING_RUNGS, {"id": running.id})

@@ -333,6 +333,8 @@ class Deadline(Base):
     status: Mapped[str] = mapped_column(String(10))  # open, closed
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The due time a supervisor extended it to (services/extensions.py): a recount may move it later, never earlier.
+    extended_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class DeadlineRung(Base):

@@ -127,7 +127,7 @@ def case_history(rt: Runtime, case_id: int, actor: Actor = SYSTEM, *, view: str 
             "application_no": row.application_no,
             "record_kind": row.record_kind,
             "record_json": mask_record_json(row.record_kind, rt.sealer.open_json(row.record_kind, row.record_json), hidden),
-            "reason": MASK if row.reason and row.record_kind in hidden else row.reason,
+            "reason": MASK if row.reason and row.record_kind in hidden else rt.sealer.open_reason(row.record_kind, row.reason),
             "hash": row.hash,
         }
         for row in rows

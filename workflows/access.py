@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from workflows.records import RECORD_TYPES, record_fields
+
 MASK = "•••"
 
 
@@ -61,7 +63,12 @@ class AccessPolicy:
 
 
 def build_access_policy(data: dict[str, Any]) -> AccessPolicy:
-    """Build the policy from parsed TOML data (config/access.toml)."""
+    """Build the policy from parsed TOML data (config/access.toml); a field no record has is refused (a typo would leak it)."""
+    for name, spec in data.get("sensitive", {}).items():
+        for path in spec["fields"]:
+            kind, _, field_name = path.partition(".")
+            if kind not in RECORD_TYPES or field_name not in {known for known, _ in record_fields(kind)}:
+                raise ValueError(f"access policy: sensitive.{name} names {path!r}, which is no field of any record")
     sensitive = tuple(
         Sensitive(
             name=name,

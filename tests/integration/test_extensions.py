@@ -115,3 +115,25 @@ def test_a_closed_deadline_cannot_be_extended(rt, actors):
         extensions.extend(rt, actors["supervisor"], case_id, clock_id, expected_version=2, reason="Muộn", days=5)
     assert [p.code for p in refused.value.problems] == ["deadline.closed"]
     assert counselling_clock(rt, case_id)["status"] == "closed"
+
+
+def test_a_correction_of_the_start_date_keeps_an_extension_unless_it_moves_the_clock_later_still(rt, actors, clock):
+    case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today())).id
+    for trigger in f.MAIN_PATH[:3]:  # counsel, train, certify health (examined today: the certificate runs 12 months)
+        clock.advance(days=7)
+        f.step(rt, actors, case_id, trigger)
+    [before] = [d for d in deadlines.case_deadlines(rt, case_id) if d["clock"] == "health_certificate"]
+    version = queries.case_detail(rt, case_id)["version"]
+    extended = local_date(before["due_at"]) + timedelta(days=30)
+    extensions.extend(rt, actors["supervisor"], case_id, before["id"], expected_version=version, reason="Chờ lịch bay", due_on=extended)
+    # The office corrects the examination date one day earlier: the clock would fall due a day earlier — the extension stands.
+    earlier = f.health(rt.today() - timedelta(days=1))
+    cases.put_record(rt, actors["office"], case_id, "health", earlier, expected_version=version + 1, reason="Sai ngày khám")
+    [kept] = [d for d in deadlines.case_deadlines(rt, case_id) if d["clock"] == "health_certificate"]
+    assert local_date(kept["due_at"]) == extended and kept["counted_from"] == rt.today() - timedelta(days=1)
+    # A correction that moves the due day past the extension moves the clock.
+    clock.advance(days=40)
+    later = f.health(rt.today())
+    cases.put_record(rt, actors["office"], case_id, "health", later, expected_version=version + 2, reason="Khám lại")
+    [moved] = [d for d in deadlines.case_deadlines(rt, case_id) if d["clock"] == "health_certificate"]
+    assert local_date(moved["due_at"]) > extended

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from config.settings import Settings
 from services import audit, cases, migrate, queries
 from services.crypto import CannotOpen, Keys, Sealer, new_key
 from services.db import make_engine
+from services.models import Base
 from services.runtime import build_runtime
 from tests import factories as f
 
@@ -24,26 +25,27 @@ def _walk_to_health(rt, actors, clock):
 
 
 def _every_stored_text(conn) -> str:
-    rows = [
-        *conn.execute(text("SELECT personal_id_sealed FROM persons")).scalars(),
-        *conn.execute(text("SELECT data FROM case_records")).scalars(),
-        *conn.execute(text("SELECT coalesce(record_json, '') FROM events")).scalars(),
-    ]
-    return "\n".join(rows)
+    """Return every value of every table, as text (what a copy of the database would show)."""
+    return "\n".join(str(row) for table in Base.metadata.sorted_tables for row in conn.execute(select(table)))
 
 
 def test_the_database_holds_no_personal_id_or_health_result_in_clear(rt, actors, clock):
     ref = _walk_to_health(rt, actors, clock)
     personal_id = f.registration(rt.today())["personal_id"]
+    corrected = f.health(rt.today(), certificate_number="SK-77")
+    version = queries.case_detail(rt, ref.id)["version"]
+    cases.put_record(rt, actors["office"], ref.id, "health", corrected, expected_version=version, reason="Viêm gan B, ghi lại SK-77")
     with rt.unit_of_work(writes=False) as conn:
         stored = _every_stored_text(conn)
         assert personal_id not in stored
-        assert '"result":"fit"' not in stored and "SK-1" not in stored
-        assert '"full_name":"Nguyễn Văn An"' in stored  # only the fields the policy seals are sealed
+        assert '"result":"fit"' not in stored and "SK-1" not in stored and "SK-77" not in stored
+        assert "Viêm gan B" not in stored  # a health record's reason may repeat health data: sealed too
+        assert "Nguyễn Văn An" in stored  # only the fields the policy seals are sealed
         assert audit.verify(conn).ok  # the chain covers the stored (sealed) bytes: no key needed to prove it
     shown = queries.case_detail(rt, ref.id, actors["social_policy"])
     assert shown["person"]["personal_id"] == personal_id
     assert shown["records"]["health"]["result"] == "fit"
+    assert queries.case_history(rt, ref.id, actors["office"])[-1]["reason"] == "Viêm gan B, ghi lại SK-77"
 
 
 def test_a_person_is_found_and_kept_unique_by_personal_id(rt, actors):
@@ -60,7 +62,7 @@ def test_a_person_is_found_and_kept_unique_by_personal_id(rt, actors):
 def test_history_shows_the_opened_record_to_a_reader_who_may_see_it(rt, actors, clock):
     ref = _walk_to_health(rt, actors, clock)
     health = next(e for e in queries.case_history(rt, ref.id, actors["office"]) if e["record_kind"] == "health")
-    assert '"result": "fit"' in health["record_json"]
+    assert '"result":"fit"' in health["record_json"]
     masked = next(e for e in queries.case_history(rt, ref.id, actors["police"]) if e["record_kind"] == "health")
     assert "fit" not in masked["record_json"] and "enc1." not in masked["record_json"]
 

@@ -65,3 +65,33 @@ def test_keys_come_from_the_settings_or_the_key_file(tmp_path):
 def test_a_malformed_key_is_refused_with_the_setting_named(tmp_path):
     with pytest.raises(KeysMissing, match="GUESTWORK_DATA_KEY must be 32 bytes"):
         load_keys(Settings(data_key="c2hvcnQ=", lookup_key=new_key(), key_file=tmp_path / "none"))
+
+
+def test_a_reason_is_sealed_only_for_a_record_kind_with_sealed_fields():
+    sealed = sealer().seal_reason("health", "Viêm gan B")
+    assert sealed.startswith("enc1.") and sealer().open_reason("health", sealed) == "Viêm gan B"
+    assert sealer().seal_reason("counselling", "Đổi doanh nghiệp") == "Đổi doanh nghiệp"
+    assert sealer().seal_reason(None, "Nghỉ phép") == "Nghỉ phép" and sealer().seal_reason("health", None) is None
+
+
+def test_a_garbled_token_is_a_clear_error_not_a_crash():
+    token = sealer().seal("health.result", "fit")
+    with pytest.raises(CannotOpen):
+        sealer().open("health.result", token[:-5] + "!!*#$")
+
+
+def test_one_key_for_both_uses_or_a_key_file_others_can_read_is_refused(tmp_path):
+    same = new_key()
+    with pytest.raises(KeysMissing, match="two different keys"):
+        load_keys(Settings(data_key=same, lookup_key=same, key_file=tmp_path / "none"))
+    write_key_file(tmp_path / "keys.toml")
+    (tmp_path / "keys.toml").chmod(0o644)
+    with pytest.raises(KeysMissing, match="chmod 600"):
+        load_keys(Settings(data_key=None, lookup_key=None, key_file=tmp_path / "keys.toml"))
+
+
+def test_a_misspelt_sensitive_field_in_the_access_policy_is_refused_at_load():
+    from workflows.access import build_access_policy
+
+    with pytest.raises(ValueError, match="health.resultt"):
+        build_access_policy({"sensitive": {"health": {"fields": ["health.resultt"], "encrypt": True}}})
