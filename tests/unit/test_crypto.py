@@ -93,5 +93,5 @@ def test_one_key_for_both_uses_or_a_key_file_others_can_read_is_refused(tmp_path
 def test_a_misspelt_sensitive_field_in_the_access_policy_is_refused_at_load():
     from workflows.access import build_access_policy
 
-    with pytest.raises(ValueError, match="health.resultt"):
+    with pytest.raises(ValueError, match=r"health\.resultt"):
         build_access_policy({"sensitive": {"health": {"fields": ["health.resultt"], "encrypt": True}}})
