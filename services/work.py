@@ -280,25 +280,39 @@ _VISIBLE = {
     "officer": "AND (w.status = 'open' OR w.assignee_id = :me)",  # the unassigned ones and the officer's own
     "mine": "AND w.status = 'claimed' AND w.assignee_id = :me",
 }
+# The inbox's order is overdue first, then priority, then dated before undated, then due time, then id. No index
+# holds "overdue" (it depends on now), so the inbox reads three ranges of ix_work_items_inbox (department, priority,
+# due_at, id), each already in that order, each stopping at the limit, and ranks only what they picked.
+_RANGES = (("1", "w.due_at < :now"), ("0", "w.due_at >= :now"), ("0", "w.due_at IS NULL"))
+_PICK = """SELECT * FROM (
+        SELECT w.id, w.case_id, w.kind, w.priority, w.due_at, w.status, w.assignee_id, c.state, c.version, c.person_id,
+               c.village_id, {overdue} AS overdue
+        FROM work_items w JOIN cases c ON c.id = w.case_id
+        WHERE w.department = :department AND {range} AND {outstanding} {visible} {where}
+        ORDER BY w.priority, w.due_at, w.id LIMIT :limit) AS {name}"""
+_RANKED = """WITH picked AS ({picked})
+    SELECT w.id, w.case_id, w.kind, w.state, w.version, w.priority, w.due_at, w.status, u.username AS assignee,
+           p.full_name, v.name AS village, w.overdue
+    FROM picked w JOIN persons p ON p.id = w.person_id JOIN admin_units v ON v.id = w.village_id
+    LEFT JOIN users u ON u.id = w.assignee_id
+    ORDER BY w.overdue DESC, w.priority, CASE WHEN w.due_at IS NULL THEN 1 ELSE 0 END, w.due_at, w.id
+    LIMIT :limit"""
 
 
-@lru_cache(maxsize=8)
-def _inbox_query(visible: str, by_commune: bool) -> TextualSelect:
-    commune = "AND c.commune_id IN :communes" if by_commune else ""
+def _inbox_sql(visible: str, where: str) -> str:
+    """Return the inbox query over the items that pass `where` (besides department, status and visibility)."""
+    picks = [
+        _PICK.format(overdue=overdue, range=condition, outstanding=_OUTSTANDING, visible=_VISIBLE[visible], where=where, name=name)
+        for name, (overdue, condition) in zip(("overdue_items", "later_items", "undated_items"), _RANGES, strict=True)
+    ]
+    return _RANKED.format(picked="\n    UNION ALL ".join(picks))
+
+
+@lru_cache(maxsize=16)
+def _inbox_query(visible: str, by_commune: bool, one_item: bool = False) -> TextualSelect:
+    where = ("AND c.commune_id IN :communes" if by_commune else "") + (" AND w.id = :id" if one_item else "")
     binds = [bindparam("now", type_=UtcDateTime)] + ([bindparam("communes", expanding=True)] if by_commune else [])
-    return (
-        text(
-            f"""SELECT w.id, w.case_id, w.kind, c.state, c.version, w.priority, w.due_at, w.status, u.username AS assignee,
-                   p.full_name, v.name AS village, CASE WHEN w.due_at < :now THEN 1 ELSE 0 END AS overdue
-            FROM work_items w JOIN cases c ON c.id = w.case_id JOIN persons p ON p.id = c.person_id
-            JOIN admin_units v ON v.id = c.village_id LEFT JOIN users u ON u.id = w.assignee_id
-            WHERE w.department = :department AND {_OUTSTANDING} {_VISIBLE[visible]} {commune}
-            ORDER BY overdue DESC, w.priority, CASE WHEN w.due_at IS NULL THEN 1 ELSE 0 END, w.due_at, w.id
-            LIMIT :limit"""
-        )
-        .bindparams(*binds)
-        .columns(due_at=UtcDateTime)
-    )
+    return text(_inbox_sql(visible, where)).bindparams(*binds).columns(due_at=UtcDateTime)
 
 
 def inbox(
@@ -316,11 +330,34 @@ def inbox(
     An officer sees the unassigned items and their own; a supervisor (or no actor) sees every open item.
     """
     me = actor.user_id if actor is not None else None
-    visible = "mine" if mine_only else "officer" if actor is not None and actor.role != "supervisor" else "department"
     params = {"department": department, "communes": sorted(communes or ()), "now": now, "me": me, "limit": limit}
     with rt.unit_of_work(writes=False) as conn:
-        rows = conn.execute(_inbox_query(visible, communes is not None), params).all()
-    return [{**row._mapping, "overdue": bool(row.overdue)} for row in rows]
+        rows = conn.execute(_inbox_query(_visible(actor, mine_only), communes is not None), params).all()
+    return [_inbox_row(row) for row in rows]
+
+
+def inbox_item(rt: Runtime, actor: Actor, item_id: int, *, department: str, now: datetime) -> dict[str, Any] | None:
+    """Return an item as its row in the actor's inbox of a department, or None if it is not there (finished, held by another)."""
+    params = {
+        "department": department,
+        "communes": sorted(actor.communes or ()),
+        "now": now,
+        "me": actor.user_id,
+        "limit": 1,
+        "id": item_id,
+    }
+    query = _inbox_query(_visible(actor, False), actor.communes is not None, True)
+    with rt.unit_of_work(writes=False) as conn:
+        row = conn.execute(query, params).first()
+    return None if row is None else _inbox_row(row)
+
+
+def _visible(actor: Actor | None, mine_only: bool) -> str:
+    return "mine" if mine_only else "officer" if actor is not None and actor.role != "supervisor" else "department"
+
+
+def _inbox_row(row: Any) -> dict[str, Any]:
+    return {**row._mapping, "overdue": bool(row.overdue)}
 
 
 @lru_cache(maxsize=2)

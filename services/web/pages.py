@@ -126,10 +126,8 @@ def work_action(request: Request, rt: Rt, me: User, item_id: Number, verb: str) 
     actions[verb](rt, me, item_id)
     if request.headers.get("hx-request"):
         department = me.department or request.query_params.get("department") or "social_policy"
-        items = [
-            i for i in work.inbox(rt, me, department=department, communes=me.communes, now=rt.clock.now(), limit=100) if i["id"] == item_id
-        ]
-        return render(request, "_item_row.html", me, item=items[0] if items else None)
+        item = work.inbox_item(rt, me, item_id, department=department, now=rt.clock.now())
+        return render(request, "_item_row.html", me, item=item, department=department)
     return RedirectResponse(request.headers.get("referer") or "/inbox", status_code=303)
 
 
