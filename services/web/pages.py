@@ -49,7 +49,7 @@ def render(request: Request, name: str, me: Actor | None, status_code: int = 200
     """Render a page in the user's language, with the notification badge."""
     lang = language(request)
     rt = request.app.state.runtime
-    unread = len(outbox.unread(rt, me.user_id)) if me is not None and me.user_id is not None else 0
+    unread = outbox.unread_count(rt, me.user_id) if me is not None and me.user_id is not None else 0
 
     def t(vi: str, en: str) -> str:
         return vi if lang == "vi" else en
