@@ -15,10 +15,12 @@ officer), 524,000 work items, 457,000 events, 504,000 clocks and 2,000,000 rungs
 officer's commune, so the inbox query ranks every open social_policy item. Then VACUUM ANALYZE.
 
 The server is the real one, a separate process on loopback: `uvicorn services.api.app:create_app --factory --workers
-N --no-access-log` (no access log: it would measure the console) with DATABASE_URL on the scratch database and
-GUESTWORK_FROZEN_TIME at 1 June 2026 09:00 in Vietnam. One worker by default: on this 2-core machine PostgreSQL needs
-the other core, and uvicorn's `--workers N` (N > 1) leaves Nagle's algorithm on for the connections it accepts
-(Kludex/uvicorn#3149), so every keep-alive request after a connection's first waits ~40 ms for a delayed ACK.
+N --loop uvloop --http httptools --no-access-log` (as docker-compose.yml runs it; no access log: it would measure the
+console) with DATABASE_URL on the scratch database and GUESTWORK_FROZEN_TIME at 1 June 2026 09:00 in Vietnam. One
+worker by default: on this 2-core machine PostgreSQL needs the other core. `--loop asyncio` shows why the loop is
+named: under `--workers N` (N > 1) the asyncio loop leaves Nagle's algorithm on for the connections it accepts
+(uvicorn binds the socket without IPPROTO_TCP, Kludex/uvicorn#3149), so every keep-alive request after a connection's
+first waits ~40 ms for a delayed ACK; uvloop turns Nagle off on every TCP connection.
 Before timing, the social_policy officer logs in twice (POST /api/auth/token for a bearer token, POST /login for the
 `gw_session` cookie), and every template case and one copy per state are read as the HTML page and as JSON (each
 must answer 200), as is the inbox (50 items, overdue first).
@@ -42,6 +44,7 @@ at the end, also on failure, Ctrl-C or SIGTERM, and the server stopped):
 
     .venv/bin/python bench/api.py                       # 100,000 cases, 2,000 requests a phase, 3 rounds, 20 clients
     .venv/bin/python bench/api.py --cases 20000 --requests 500 --rounds 5 --clients 20 --workers 2
+    .venv/bin/python bench/api.py --loop asyncio --http h11  # the pure-Python loop and parser
 """
 
 from __future__ import annotations
@@ -134,6 +137,8 @@ def main() -> None:
         "--cap", type=float, default=120, help="seconds after which a phase (or its warm-up) sends no more requests (default %(default)s)"
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default %(default)s)")
+    parser.add_argument("--loop", default="uvloop", help="uvicorn's event loop: uvloop or asyncio (default %(default)s)")
+    parser.add_argument("--http", default="httptools", help="uvicorn's HTTP parser: httptools or h11 (default %(default)s)")
     args = parser.parse_args()
     assert len(TEMPLATES) <= args.cases < 1_000_000, "--cases: between 16 and 999,999 (the personal IDs take a 6-digit serial)"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` drops the scratch database and stops the server too
@@ -143,8 +148,9 @@ def main() -> None:
 def run(args: argparse.Namespace, engine: Engine, url: str) -> None:
     print(server_summary(engine))
     load(engine, url, args.cases)
-    with tempfile.TemporaryDirectory() as scratch, Server(url, args.workers, Path(scratch) / "uvicorn.log") as server:
-        print(f"server: uvicorn --workers {args.workers} on {server.base}; {args.clients} clients, {args.requests:,} requests a phase")
+    options = ["--workers", str(args.workers), "--loop", args.loop, "--http", args.http]
+    with tempfile.TemporaryDirectory() as scratch, Server(url, options, Path(scratch) / "uvicorn.log") as server:
+        print(f"server: uvicorn {' '.join(options)} on {server.base}; {args.clients} clients, {args.requests:,} requests a phase")
         results = asyncio.run(measure(args, server, engine))
     report(results, args)
     explain(engine)
@@ -386,7 +392,7 @@ class Server:
     """The API as its own process group: uvicorn on a free loopback port, on the scratch database, time frozen at START."""
 
     url: str
-    workers: int
+    options: list[str]  # --workers, --loop, --http
     log: Path
     port: int = 0
     base: str = ""
@@ -399,7 +405,7 @@ class Server:
         self.port, self.base = port, f"http://127.0.0.1:{port}"
         env = {**os.environ, "DATABASE_URL": self.url, "GUESTWORK_FROZEN_TIME": START.isoformat()}
         command = [sys.executable, "-m", "uvicorn", "services.api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
-                   "--workers", str(self.workers), "--no-access-log", "--log-level", "warning"]  # fmt: skip
+                   *self.options, "--no-access-log", "--log-level", "warning"]  # fmt: skip
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -636,7 +642,8 @@ def report(results: dict[str, list[Figures]], args: argparse.Namespace) -> None:
         for name, runs in results.items()
     }
     health = summary["health"]
-    print(f"\nmedians of {args.rounds} rounds ({args.requests:,} requests a phase, {args.clients} clients, {args.workers} workers):")
+    setup = f"{args.clients} clients, {args.workers} workers, {args.loop}, {args.http}"
+    print(f"\nmedians of {args.rounds} rounds ({args.requests:,} requests a phase, {setup}):")
     for name, s in summary.items():
         print(
             f"  {name:<10} p50 {s['p50']:7.1f} ms  p95 {s['p95']:7.1f} ms  p99 {s['p99']:7.1f} ms  {s['rate']:7,.0f} req/s"
