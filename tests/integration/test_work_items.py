@@ -504,14 +504,16 @@ def test_the_inbox_and_the_counts_read_the_partial_inbox_index(rt, actors, read)
             work.inbox(rt, actors["social_policy"], department="social_policy", communes={1}, now=rt.clock.now())
         else:
             work.counts(rt, rt.clock.now())
-    [(sql, parameters)] = [(s, p) for s, p in seen if "work_items" in s]
-    with rt.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET enable_seqscan = off")  # a table of one row is cheaper to scan: ask what else it could do
-            plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql, parameters))
-        else:
-            plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters))
-    assert "ix_work_items_inbox" in plan, plan
+    reads = [(s, p) for s, p in seen if "work_items" in s]
+    assert len(reads) == (6 if read == "inbox" else 1)  # the inbox reads its six ranges when they hold fewer items than wanted
+    for sql, parameters in reads:
+        with rt.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET enable_seqscan = off")  # a table of one row is cheaper to scan: ask what else it could do
+                plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql, parameters))
+            else:
+                plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters))
+        assert "ix_work_items_inbox" in plan, plan
 
 
 # --- twenty officers claim one item at once (PostgreSQL) -----------------------------------------------------------
