@@ -15,10 +15,12 @@ officer), 524,000 work items, 457,000 events, 504,000 clocks and 2,000,000 rungs
 officer's commune, so the inbox query ranks every open social_policy item. Then VACUUM ANALYZE.
 
 The server is the real one, a separate process on loopback: `uvicorn services.api.app:create_app --factory --workers
-N --no-access-log` (no access log: it would measure the console) with DATABASE_URL on the scratch database and
-GUESTWORK_FROZEN_TIME at 1 June 2026 09:00 in Vietnam. One worker by default: on this 2-core machine PostgreSQL needs
-the other core, and uvicorn's `--workers N` (N > 1) leaves Nagle's algorithm on for the connections it accepts
-(Kludex/uvicorn#3149), so every keep-alive request after a connection's first waits ~40 ms for a delayed ACK.
+N --loop uvloop --http httptools --no-access-log` (as docker-compose.yml runs it; no access log: it would measure the
+console) with DATABASE_URL on the scratch database and GUESTWORK_FROZEN_TIME at 1 June 2026 09:00 in Vietnam. One
+worker by default: on this 2-core machine PostgreSQL needs the other core. `--loop asyncio` shows why the loop is
+named: under `--workers N` (N > 1) the asyncio loop leaves Nagle's algorithm on for the connections it accepts
+(uvicorn binds the socket without IPPROTO_TCP, Kludex/uvicorn#3149), so every keep-alive request after a connection's
+first waits ~40 ms for a delayed ACK; uvloop turns Nagle off on every TCP connection.
 Before timing, the social_policy officer logs in twice (POST /api/auth/token for a bearer token, POST /login for the
 `gw_session` cookie), and every template case and one copy per state are read as the HTML page and as JSON (each
 must answer 200), as is the inbox (50 items, overdue first).
@@ -34,7 +36,7 @@ alternating order and prints p50, p95, p99 (ms), requests/s and, per request, th
 of this load generator, the ms the scratch database spent running statements (pg_stat_database.active_time, which
 also counts parallel workers) and the database sessions opened (a connection pool that closes and reopens
 connections shows here). Then the medians over rounds, each phase's ratio to health in the same run, the goal's
-verdict (inbox p95 < 50 ms), and EXPLAIN (ANALYZE, BUFFERS) of the inbox query with its time alone. Other work on the
+verdict (inbox p95 < 50 ms), and EXPLAIN (ANALYZE, BUFFERS) of the inbox's first range with the inbox's time alone. Other work on the
 machine slows every phase: read the ratios to health.
 
 Run from the repository root (PostgreSQL from --database-url or $TEST_DATABASE_URL; the scratch database is dropped
@@ -42,6 +44,7 @@ at the end, also on failure, Ctrl-C or SIGTERM, and the server stopped):
 
     .venv/bin/python bench/api.py                       # 100,000 cases, 2,000 requests a phase, 3 rounds, 20 clients
     .venv/bin/python bench/api.py --cases 20000 --requests 500 --rounds 5 --clients 20 --workers 2
+    .venv/bin/python bench/api.py --loop asyncio --http h11  # the pure-Python loop and parser
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -80,14 +84,16 @@ from _common import (
     server_summary,
 )
 from psycopg.rows import dict_row
-from sqlalchemy import Engine, bindparam, text
+from sqlalchemy import Engine, bindparam, event, text
 
 from config.settings import Settings
 from services import audit, demo, work
 from services.api.deps import SESSION_COOKIE
 from services.clock import FixedClock
+from services.crypto import Sealer
 from services.models import UtcDateTime
 from services.runtime import build_runtime
+from services.users import load_actor
 from tests import factories as f
 from workflows.calendar import local_date
 from workflows.history import canonical_json, canonical_time, event_hash
@@ -134,6 +140,8 @@ def main() -> None:
         "--cap", type=float, default=120, help="seconds after which a phase (or its warm-up) sends no more requests (default %(default)s)"
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default %(default)s)")
+    parser.add_argument("--loop", default="uvloop", help="uvicorn's event loop: uvloop or asyncio (default %(default)s)")
+    parser.add_argument("--http", default="httptools", help="uvicorn's HTTP parser: httptools or h11 (default %(default)s)")
     args = parser.parse_args()
     assert len(TEMPLATES) <= args.cases < 1_000_000, "--cases: between 16 and 999,999 (the personal IDs take a 6-digit serial)"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` drops the scratch database and stops the server too
@@ -143,8 +151,9 @@ def main() -> None:
 def run(args: argparse.Namespace, engine: Engine, url: str) -> None:
     print(server_summary(engine))
     load(engine, url, args.cases)
-    with tempfile.TemporaryDirectory() as scratch, Server(url, args.workers, Path(scratch) / "uvicorn.log") as server:
-        print(f"server: uvicorn --workers {args.workers} on {server.base}; {args.clients} clients, {args.requests:,} requests a phase")
+    options = ["--workers", str(args.workers), "--loop", args.loop, "--http", args.http]
+    with tempfile.TemporaryDirectory() as scratch, Server(url, options, Path(scratch) / "uvicorn.log") as server:
+        print(f"server: uvicorn {' '.join(options)} on {server.base}; {args.clients} clients, {args.requests:,} requests a phase")
         results = asyncio.run(measure(args, server, engine))
     report(results, args)
     explain(engine)
@@ -190,9 +199,9 @@ def load(engine: Engine, url: str, cases: int) -> None:
         first = pg.execute("SELECT max(id) + 1 FROM cases").fetchone()[0]
         # the copies' ids follow the templates' (taken before any COPY: the rungs name the deadlines by id)
         ids = {t: pg.execute(f"SELECT max(id) + 1 FROM {t}").fetchone()[0] for t in ("events", "work_items", "deadlines")}
-        plans = make_plans(templates, cases - len(templates), first, villages)
+        plans = make_plans(templates, cases - len(templates), first, villages, build_runtime(Settings(), engine=engine).sealer)
         with pg.cursor() as cur:
-            copy(cur, "persons", ("id", "personal_id", "full_name", "search_name", "date_of_birth", "sex", "ethnicity", "phone"),
+            copy(cur, "persons", ("id", "personal_id_sealed", "personal_id_lookup", "full_name", "search_name", "date_of_birth", "sex", "ethnicity", "phone"),
                  (p.person for p in plans))  # fmt: skip
             for table in TABLES:
                 copy(cur, table, None, clone_rows(table, plans, first, dict(ids), officers))
@@ -274,8 +283,8 @@ def read_templates(pg: psycopg.Connection[Any], templates: list[Template]) -> No
                 template.rows[table] = cur.execute(query, (template.case_id,)).fetchall()
 
 
-def make_plans(templates: list[Template], copies: int, first: int, villages: dict[str, int]) -> list[Plan]:
-    """Draw each copy's template, age and person; compute its registration record and chain head."""
+def make_plans(templates: list[Template], copies: int, first: int, villages: dict[str, int], sealer: Sealer) -> list[Plan]:
+    """Draw each copy's template, age and person; compute its registration record (the ID sealed) and chain head."""
     rng = random.Random(f"api-{copies}")
     chosen = rng.choices(templates, weights=[t.share for t in templates], k=copies)
     plans = []
@@ -299,10 +308,11 @@ def make_plans(templates: list[Template], copies: int, first: int, villages: dic
             "consent": {**record["consent"], "given_on": registered.isoformat()},
             "source": rng.choice(["walk_in", "walk_in", "village_outreach", "referral", "enterprise"]),
         }  # fmt: skip
-        person = (case_id, record["personal_id"], record["full_name"], fold_name(record["full_name"]), born, sex, record["ethnicity"],
-                  record["phone"])  # fmt: skip
+        sealed = sealer.seal_record("registration", record)
+        person = (case_id, sealed["personal_id"], sealer.lookup(record["personal_id"]), record["full_name"], fold_name(record["full_name"]),
+                  born, sex, record["ethnicity"], record["phone"])  # fmt: skip
         plan = Plan(
-            template, days, person, canonical_json(record), villages[village], record["source"], 1 if any(priority.values()) else 2, ""
+            template, days, person, canonical_json(sealed), villages[village], record["source"], 1 if any(priority.values()) else 2, ""
         )
         plans.append(dataclasses.replace(plan, head_hash=list(chain(plan, case_id, 0))[-1]["hash"]))
     return plans
@@ -386,7 +396,7 @@ class Server:
     """The API as its own process group: uvicorn on a free loopback port, on the scratch database, time frozen at START."""
 
     url: str
-    workers: int
+    options: list[str]  # --workers, --loop, --http
     log: Path
     port: int = 0
     base: str = ""
@@ -399,7 +409,7 @@ class Server:
         self.port, self.base = port, f"http://127.0.0.1:{port}"
         env = {**os.environ, "DATABASE_URL": self.url, "GUESTWORK_FROZEN_TIME": START.isoformat()}
         command = [sys.executable, "-m", "uvicorn", "services.api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
-                   "--workers", str(self.workers), "--no-access-log", "--log-level", "warning"]  # fmt: skip
+                   *self.options, "--no-access-log", "--log-level", "warning"]  # fmt: skip
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -636,7 +646,8 @@ def report(results: dict[str, list[Figures]], args: argparse.Namespace) -> None:
         for name, runs in results.items()
     }
     health = summary["health"]
-    print(f"\nmedians of {args.rounds} rounds ({args.requests:,} requests a phase, {args.clients} clients, {args.workers} workers):")
+    setup = f"{args.clients} clients, {args.workers} workers, {args.loop}, {args.http}"
+    print(f"\nmedians of {args.rounds} rounds ({args.requests:,} requests a phase, {setup}):")
     for name, s in summary.items():
         print(
             f"  {name:<10} p50 {s['p50']:7.1f} ms  p95 {s['p95']:7.1f} ms  p99 {s['p99']:7.1f} ms  {s['rate']:7,.0f} req/s"
@@ -647,22 +658,42 @@ def report(results: dict[str, list[Figures]], args: argparse.Namespace) -> None:
 
 
 def explain(engine: Engine) -> None:
-    """Print the plan of the officer's inbox query as the server runs it, and its time alone (no HTTP, no login)."""
-    query = work._inbox_query("officer", True)
+    """Print the plan of the officer's inbox as the server runs it (its first range), and its time alone (no HTTP, no login)."""
+    query = work._range_query("officer", True, "overdue")
     binds = (bindparam("now", type_=UtcDateTime), bindparam("communes", expanding=True))
     explained = text(f"EXPLAIN (ANALYZE, BUFFERS) {query.element.text}").bindparams(*binds)
+    rt = build_runtime(Settings(), engine=engine, clock=FixedClock(START))
     with engine.connect() as conn:
-        officer = conn.execute(text("SELECT id, unit_id FROM users WHERE username = :name"), {"name": DEPARTMENT}).one()
-        params = {"department": DEPARTMENT, "communes": [officer.unit_id], "now": START, "me": officer.id, "limit": 50}
-        plan = conn.execute(explained, params).scalars().all()
-        spent = []
-        for _ in range(30):
+        officer = load_actor(conn, DEPARTMENT)
+        params = {"department": DEPARTMENT, "communes": sorted(officer.communes or ()), "now": START, "me": officer.user_id}
+        plan = conn.execute(explained, {**params, "priority": 1, "limit": 50}).scalars().all()
+    spent, ranges = [], []
+    for _ in range(30):
+        with _counting_statements(engine) as statements:
             began = time.perf_counter()
-            conn.execute(query, params).all()
+            work.inbox(rt, officer, department=DEPARTMENT, communes=officer.communes, now=START)
             spent.append(1000 * (time.perf_counter() - began))
-    print("\nEXPLAIN (ANALYZE, BUFFERS) of the inbox query (services.work._inbox_query('officer', True)):")
+        ranges.append(len(statements))
+    print("\nEXPLAIN (ANALYZE, BUFFERS) of the inbox's first range, overdue items of priority 1 (services.work._range_query):")
     print("\n".join(f"    {row}" for row in plan))
-    print(f"the inbox query alone, from this process: median {median(spent):.1f} ms over 30 runs")
+    print(
+        f"the inbox alone (services.work.inbox), from this process: median {median(spent):.1f} ms over 30 runs, {max(ranges)} range(s) read"
+    )
+
+
+@contextmanager
+def _counting_statements(engine: Engine) -> Iterator[list[str]]:
+    """Collect the statements the block runs."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "GUESTWORK_DATABASE_URL"),
         description="SQLAlchemy URL of the database; SQLite file under var/ by default.",
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        description="Database connections each process keeps for reuse: as many as the requests or tasks it runs at once "
+        "(past it, up to 10 more are opened and closed per use, which costs a new session each time).",
+    )
     broker_url: str = Field(
         default="sqla+sqlite:///var/broker.db",
         validation_alias=AliasChoices("BROKER_URL", "GUESTWORK_BROKER_URL"),

@@ -27,6 +27,10 @@ class Step:
     record_kind: str | None
 
 
+# A work item's priority: its worker is of a priority group (poor household, ethnic minority, ...), or not.
+PRIORITY_GROUP, OTHERS = 1, 2
+PRIORITIES = (PRIORITY_GROUP, OTHERS)
+
 _TIMES = (bindparam("at", type_=UtcDateTime),)
 _CLOSE_STATE_ITEMS = text(
     """UPDATE work_items SET status = 'closed', closed_at = :at
@@ -131,9 +135,9 @@ def _recount(conn: Connection, rt: Runtime, case_id: int, step: Step, records: d
 
 
 def _priority(records: dict[str, Any]) -> int:
-    """Return 1 for a worker of a priority group (poor household, ethnic minority, ...), else 2."""
+    """Return the work items' priority of a case: PRIORITY_GROUP if its worker is of one, else OTHERS."""
     registration = records.get("registration")
-    return 1 if registration is not None and registration.priority.any() else 2
+    return PRIORITY_GROUP if registration is not None and registration.priority.any() else OTHERS
 
 
 def _open_clock(conn: Connection, case_id: int, application_no: int, planned: PlannedClock, priority: int, now: datetime) -> None:

@@ -296,7 +296,8 @@ class WorkItem(Base):
 
     __tablename__ = "work_items"
     __table_args__ = (
-        Index("ix_work_items_inbox", "department", "due_at", **_where(OPEN_WORK)),
+        # In the inbox's order within each of its ranges (overdue, due later, undated): see services.work.inbox.
+        Index("ix_work_items_inbox", "department", "priority", "due_at", "id", **_where(OPEN_WORK)),
         Index("ix_work_items_open_case", "case_id", **_where(OPEN_WORK)),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -322,6 +323,7 @@ class Deadline(Base):
     __table_args__ = (
         # One open clock of a kind per application; a corrected date closes it and opens a new one.
         Index("uq_deadlines_open_clock", "case_id", "application_no", "clock", unique=True, **_where("status = 'open'")),
+        Index("ix_deadlines_case_id", "case_id"),  # a case's clocks, closed ones too (the case page)
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, text, update
+from sqlalchemy import Connection, bindparam, func, select, text, update
 
 from config.settings import Settings
 from services import notify
@@ -125,7 +125,7 @@ def _send(rt: Runtime, settings: Settings, message: Any, notice: notify.Notice |
 
 
 def unread(rt: Runtime, user_id: int) -> list[dict[str, Any]]:
-    """Return a user's unread in-app notifications, newest first (the inbox badge counts them)."""
+    """Return a user's unread in-app notifications, newest first."""
     with rt.unit_of_work(writes=False) as conn:
         rows = conn.execute(
             select(Notification.id, Notification.case_id, Notification.topic, Notification.data, Notification.created_at)
@@ -133,6 +133,13 @@ def unread(rt: Runtime, user_id: int) -> list[dict[str, Any]]:
             .order_by(Notification.id.desc())
         ).all()
     return [row._asdict() for row in rows]
+
+
+def unread_count(rt: Runtime, user_id: int) -> int:
+    """Count a user's unread in-app notifications (the inbox badge)."""
+    with rt.unit_of_work(writes=False) as conn:
+        query = select(func.count()).select_from(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        return int(conn.scalar(query) or 0)
 
 
 def mark_read(rt: Runtime, user_id: int, notification_ids: list[int], now: datetime) -> None:

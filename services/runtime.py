@@ -74,7 +74,7 @@ def build_runtime(settings: Settings | None = None, *, engine: Engine | None = N
         clock = FixedClock(settings.frozen_time) if settings.frozen_time else SystemClock()
     access = load_access(settings.access_file)
     return Runtime(
-        engine=engine or make_engine(settings.database_url),
+        engine=engine or make_engine(settings.database_url, pool_size=settings.database_pool_size),
         clock=clock,
         policy=load_policy(settings.policy_file, WORKFLOW_VERSION),
         clocks=load_clocks(settings.clocks_file, settings.departments_file),

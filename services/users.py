@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Row, TextClause, select, text
 
 from services.models import User
 from workflows.errors import NotFound, problem
@@ -32,30 +34,41 @@ class Actor:
 
 SYSTEM = Actor(user_id=None, username="system", role="system", department=None, unit_id=None, communes=None)
 
-# The communes at or below a unit: the hierarchy is data (admin_units.parent_id), of any depth.
-_COMMUNES_UNDER = text(
-    """WITH RECURSIVE under(id, kind) AS (
-        SELECT id, kind FROM admin_units WHERE id = :unit_id
+# A user and, one row each, the communes at or below their unit (the hierarchy is data, admin_units.parent_id, of
+# any depth), in one statement; `who` is the query that finds the user, so a login check can be the same statement.
+_ACTOR = """WITH RECURSIVE who AS ({who}),
+    under(id, kind) AS (
+        SELECT a.id, a.kind FROM admin_units a JOIN who ON a.id = who.unit_id
         UNION ALL SELECT a.id, a.kind FROM admin_units a JOIN under u ON a.parent_id = u.id WHERE u.kind <> 'commune'
-    ) SELECT id FROM under WHERE kind = 'commune'"""
-)
+    )
+    SELECT who.id, who.username, who.role, who.department_code, who.unit_id, under.id AS commune_id
+    FROM who LEFT JOIN under ON under.kind = 'commune'"""
+USER_COLUMNS = "u.id, u.username, u.role, u.department_code, u.unit_id"
+_BY_NAME = text(_ACTOR.format(who=f"SELECT {USER_COLUMNS} FROM users u WHERE u.username = :username AND u.active"))
 
 
-def communes_under(conn: Connection, unit_id: int) -> frozenset[int]:
-    """Return the communes at or below a unit."""
-    return frozenset(conn.execute(_COMMUNES_UNDER, {"unit_id": unit_id}).scalars())
+def actor_query(who: str) -> TextClause:
+    """Return the statement that reads an actor: `who` selects the user (with USER_COLUMNS), the rest adds the communes."""
+    return text(_ACTOR.format(who=who))
+
+
+def actor_of(rows: Sequence[Row[Any]]) -> Actor | None:
+    """Return the actor the rows of an actor query describe, or None if the query found no user."""
+    if not rows:
+        return None
+    row = rows[0]
+    communes = frozenset(r.commune_id for r in rows if r.commune_id is not None)
+    return Actor(row.id, row.username, row.role, row.department_code, row.unit_id, communes)
 
 
 def load_actor(conn: Connection, username: str) -> Actor:
     """Return the active user of a name as an actor."""
-    row = conn.execute(
-        select(User.id, User.username, User.role, User.department_code, User.unit_id).where(User.username == username, User.active)
-    ).first()
-    if row is None:
+    actor = actor_of(conn.execute(_BY_NAME, {"username": username}).all())
+    if actor is None:
         raise NotFound(
             [problem("user.unknown", f"Không có người dùng '{username}' đang hoạt động.", f"No active user '{username}'.", "user")]
         )
-    return Actor(row.id, row.username, row.role, row.department_code, row.unit_id, communes_under(conn, row.unit_id))
+    return actor
 
 
 def officer_for(conn: Connection, departments: tuple[str, ...], unit_id: int | None = None) -> Actor:

@@ -16,8 +16,8 @@ SESSION_COOKIE = "gw_session"
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/auth/token.")
 
 
-def runtime(request: Request) -> Runtime:
-    """Return the runtime the app was built with."""
+async def runtime(request: Request) -> Runtime:
+    """Return the runtime the app was built with (async: no I/O, so FastAPI need not send it to a worker thread)."""
     rt: Runtime = request.app.state.runtime
     return rt
 

@@ -39,7 +39,7 @@ def revoke_token(rt: Rt, me: Me, request: Request) -> Response:
 @api.get("/me", response_model=schemas.MeOut, tags=["auth"])
 def who_am_i(rt: Rt, me: Me) -> schemas.MeOut:
     """Return the logged-in user and how many notifications they have not read."""
-    unread = len(outbox.unread(rt, me.user_id)) if me.user_id is not None else 0
+    unread = outbox.unread_count(rt, me.user_id) if me.user_id is not None else 0
     return schemas.MeOut(username=me.username, role=me.role, department=me.department, unit_id=me.unit_id, unread_notifications=unread)
 
 

@@ -51,7 +51,7 @@ def render(request: Request, name: str, me: Actor | None, status_code: int = 200
     """Render a page in the user's language, with the notification badge."""
     lang = language(request)
     rt = request.app.state.runtime
-    unread = len(outbox.unread(rt, me.user_id)) if me is not None and me.user_id is not None else 0
+    unread = outbox.unread_count(rt, me.user_id) if me is not None and me.user_id is not None else 0
 
     def t(vi: str, en: str) -> str:
         return vi if lang == "vi" else en
@@ -129,10 +129,8 @@ def work_action(request: Request, rt: Rt, me: User, item_id: Number, verb: str) 
     actions[verb](rt, me, item_id)
     if request.headers.get("hx-request"):
         department = me.department or request.query_params.get("department") or "social_policy"
-        items = [
-            i for i in work.inbox(rt, me, department=department, communes=me.communes, now=rt.clock.now(), limit=100) if i["id"] == item_id
-        ]
-        return render(request, "_item_row.html", me, item=items[0] if items else None)
+        item = work.inbox_item(rt, me, item_id, department=department, now=rt.clock.now())
+        return render(request, "_item_row.html", me, item=item, department=department)
     return RedirectResponse(request.headers.get("referer") or "/inbox", status_code=303)
 
 

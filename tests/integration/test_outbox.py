@@ -60,7 +60,11 @@ def test_a_rung_message_is_handled_once_however_often_it_arrives(rt, actors, clo
         notes = conn.execute(select(Notification.user_id, Notification.data)).all()
     assert [user for user, _ in notes] == [actors["social_policy"].user_id]  # the commune's social-policy officer
     assert notes[0].data["subject"].startswith("[guestwork] Nhắc việc: Tư vấn cho người lao động đã đăng ký")
-    assert outbox.unread(rt, actors["social_policy"].user_id)[0]["case_id"] == rung.case_id
+    [unread] = outbox.unread(rt, actors["social_policy"].user_id)
+    assert unread["case_id"] == rung.case_id
+    assert outbox.unread_count(rt, actors["social_policy"].user_id) == 1  # the badge
+    outbox.mark_read(rt, actors["social_policy"].user_id, [unread["id"]], clock.now())
+    assert outbox.unread_count(rt, actors["social_policy"].user_id) == 0
 
 
 def test_escalations_go_to_the_commune_then_the_province_supervisors(rt, actors, clock):

@@ -412,6 +412,35 @@ def test_the_inbox_lists_overdue_first_then_priority_then_due_time_then_id(rt, a
     assert [row["overdue"] for row in work.inbox(rt, me, department="social_policy", now=later)] == [True, True, True, True, False]
 
 
+def test_each_limit_gives_the_head_of_the_whole_inbox(rt, actors, clock):
+    ids = _five_social_policy_items(rt, actors, clock)
+    me = actors["social_policy"]
+    now = clock.now()  # one overdue, three due later and one without a due time, which ranks before a priority-2 item
+    whole = work.inbox(rt, me, department="social_policy", now=now)
+
+    assert [row["case_id"] for row in whole] == [ids["late"], ids["first"], ids["second"], ids["no_due"], ids["others"]]
+    for limit in range(1, 6):
+        assert work.inbox(rt, me, department="social_policy", now=now, limit=limit) == whole[:limit]
+
+
+def test_an_item_alone_is_the_row_the_inbox_shows_until_it_leaves_the_inbox(rt, actors, clock):
+    ids = _five_social_policy_items(rt, actors, clock)
+    me, colleague = actors["social_policy"], officer(rt, "hong2", "social_policy")
+    rows = {row["id"]: row for row in work.inbox(rt, me, department="social_policy", communes=me.communes, now=clock.now())}
+    mine, theirs = the_item(rt, ids["first"]), the_item(rt, ids["second"])
+
+    def alone(item_id: int, actor: Actor = me) -> dict[str, Any] | None:
+        return work.inbox_item(rt, actor, item_id, department="social_policy", now=clock.now())
+
+    assert {item_id: alone(item_id) for item_id in rows} == rows
+    work.claim(rt, me, mine)
+    work.claim(rt, colleague, theirs)
+    assert alone(mine) == {**rows[mine], "status": "claimed", "assignee": "social_policy"}
+    assert alone(theirs) is None and alone(theirs, colleague) is not None  # another's claimed item is not in my inbox
+    assert alone(mine, actors["supervisor"]) == alone(mine)
+    assert work.inbox_item(rt, me, mine, department="police", now=clock.now()) is None
+
+
 def test_an_officer_sees_the_unassigned_items_and_their_own_and_a_supervisor_sees_all(rt, actors, clock):
     ids = _five_social_policy_items(rt, actors, clock)
     me, colleague = actors["social_policy"], officer(rt, "hong2", "social_policy")
@@ -475,14 +504,16 @@ def test_the_inbox_and_the_counts_read_the_partial_inbox_index(rt, actors, read)
             work.inbox(rt, actors["social_policy"], department="social_policy", communes={1}, now=rt.clock.now())
         else:
             work.counts(rt, rt.clock.now())
-    [(sql, parameters)] = [(s, p) for s, p in seen if "work_items" in s]
-    with rt.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET enable_seqscan = off")  # a table of one row is cheaper to scan: ask what else it could do
-            plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql, parameters))
-        else:
-            plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters))
-    assert "ix_work_items_inbox" in plan, plan
+    reads = [(s, p) for s, p in seen if "work_items" in s]
+    assert len(reads) == (6 if read == "inbox" else 1)  # the inbox reads its six ranges when they hold fewer items than wanted
+    for sql, parameters in reads:
+        with rt.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET enable_seqscan = off")  # a table of one row is cheaper to scan: ask what else it could do
+                plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql, parameters))
+            else:
+                plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters))
+        assert "ix_work_items_inbox" in plan, plan
 
 
 # --- twenty officers claim one item at once (PostgreSQL) -----------------------------------------------------------

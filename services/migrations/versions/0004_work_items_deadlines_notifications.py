@@ -173,7 +173,7 @@ def downgrade() -> None:
 
     op.drop_table("notifications")
     with op.batch_alter_table("deadlines", schema=None) as batch_op:
-        batch_op.drop_index("ix_deadlines_open_case", postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
+        batch_op.drop_index("uq_deadlines_open_clock", postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
 
     op.drop_table("deadlines")
     op.drop_table("deliveries")
