@@ -72,7 +72,7 @@ def extend(
     why = required_reason(reason, "Gia hạn phải ghi lý do.", "An extension needs a reason.")
     try:
         with rt.unit_of_work() as conn:
-            case, _ = store.load_case_and_records(conn, case_id, rt.sealer)  # locks the case row on PostgreSQL
+            case = store.lock_case(conn, case_id)
             access.require_commune(actor, case.commune_id, case_id)
             store.check_version(case, expected_version)
             deadline = _open_deadline(conn, case_id, deadline_id)

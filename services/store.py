@@ -72,6 +72,15 @@ def load_case(conn: Connection, case_id: int) -> Any:
     return row
 
 
+def lock_case(conn: Connection, case_id: int) -> Any:
+    """Return the case's head row, locked until the transaction ends on PostgreSQL (SQLite's write lock serialises already)."""
+    query = _CASE_HEAD.where(Case.id == case_id)
+    row = conn.execute(query.with_for_update() if conn.dialect.name == "postgresql" else query).first()
+    if row is None:
+        raise _not_found(case_id)
+    return row
+
+
 def load_case_and_records(conn: Connection, case_id: int, sealer: Sealer) -> tuple[Any, dict[str, Any]]:
     """Return the case's head row and its current application's records (their sealed fields opened), in one query."""
     rows = conn.execute(_CASE_AND_RECORDS[conn.dialect.name], {"case_id": case_id}).all()

@@ -120,7 +120,7 @@ def reassign(rt: Runtime, actor: Actor, item_id: int, to_username: str, reason: 
             _check_supervises(actor, item, None)
             _check_unfinished(item)
             target = _officer_for(conn, to_username, item)
-            case, _ = store.load_case_and_records(conn, item.case_id, rt.sealer)  # locks the case row on PostgreSQL
+            case = store.lock_case(conn, item.case_id)
             now = rt.clock.now()
             read = {"status_read": item.status, "assignee_read": item.assignee_id}
             if conn.execute(_REASSIGN, {"id": item_id, "user_id": target.user_id, "at": now, **read}).rowcount != 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,15 @@ def _validation_problems(error: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+class _PathsWithoutQuery(logging.Filter):
+    """Drop the query string from access-log lines: a search by personal ID (`?q=…`) must not land in a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+            record.args = (*record.args[:2], record.args[2].split("?", 1)[0], *record.args[3:])
+        return True
+
+
 def create_app(rt: Runtime | None = None) -> FastAPI:
     """Build the application over a runtime (from settings unless a test gives one)."""
     app = FastAPI(
@@ -87,6 +97,9 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
         version="0.1.0",
     )
     app.state.runtime = rt or build_runtime()
+    access_log = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _PathsWithoutQuery) for f in access_log.filters):
+        access_log.addFilter(_PathsWithoutQuery())
 
     @app.exception_handler(DomainError)
     def refused(request: Request, error: DomainError) -> Response:
@@ -100,7 +113,9 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
         if error.status_code < 400:  # a page's redirect to the login
             return Response(status_code=error.status_code, headers=error.headers)
         vi, en = _HTTP_ERRORS.get(error.status_code, ("Yêu cầu không thực hiện được.", str(error.detail)))
-        return refused(request, _HttpRefusal([problem(f"http.{error.status_code}", vi, en, None)], error.status_code))
+        answer = refused(request, _HttpRefusal([problem(f"http.{error.status_code}", vi, en, None)], error.status_code))
+        answer.headers.update(error.headers or {})  # e.g. a 405's Allow
+        return answer
 
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -184,3 +184,4 @@ def test_an_unknown_address_is_refused_like_any_other_refusal(client, token):
     assert page.status_code == 404 and "Không có trang" in page.text
     wrong_method = client.delete("/api/me", headers=token("bank"))
     assert wrong_method.status_code == 405 and wrong_method.json()["problems"][0]["en"].startswith("This method")
+    assert wrong_method.headers["allow"] == "GET"
