@@ -90,7 +90,8 @@ def _may_refer(me: Actor) -> bool:
 
 def _list_page(request: Request, rt: Any, me: Actor, status_code: int = 200, **extra: Any) -> HTMLResponse:
     rows = referrals.list_referrals(rt, me, limit=200)
-    return render(request, "referrals.html", me, status_code=status_code, rows=rows, may_refer=_may_refer(me), entered={}, **extra)
+    context = {"rows": rows, "may_refer": _may_refer(me), "entered": {}} | extra  # a refused form comes back as it was entered
+    return render(request, "referrals.html", me, status_code=status_code, **context)
 
 
 @intake_pages.get("/referrals")
