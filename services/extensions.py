@@ -15,9 +15,8 @@ from services.runtime import Runtime
 from services.users import Actor
 from workflows.calendar import local_date
 from workflows.clocks import DUE_TIME, ladder_for, moment
-from workflows.errors import Conflict, NotFound, RecordInvalid, problem
+from workflows.errors import Conflict, NotFound, RecordInvalid, problem, required_reason
 from workflows.history import EXTEND_DEADLINE
-from workflows.records import required_reason
 
 MAX_DAYS = 3650  # ten years: anything longer is a typing slip, not an extension
 

@@ -15,9 +15,8 @@ from services import followups, store
 from services.models import UtcDateTime
 from services.runtime import Runtime
 from services.users import Actor, load_actor
-from workflows.errors import Conflict, Forbidden, NotFound, RecordInvalid, problem
+from workflows.errors import Conflict, Forbidden, NotFound, RecordInvalid, problem, required_reason
 from workflows.history import REASSIGN
-from workflows.records import required_reason
 
 STATE_ITEM = "state"  # the kind of the item a case gets when it enters a state; other kinds name the clock that opened a task
 FINISHED = ("done", "closed")

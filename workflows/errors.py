@@ -72,3 +72,15 @@ class Forbidden(DomainError):
 def problem(code: str, vi: str, en: str, field: str | None = None) -> Problem:
     """Build a problem; a short alias keeps guard code readable."""
     return Problem(code=code, vi=vi, en=en, field=field)
+
+
+def required_reason(reason: str | None, needed_vi: str, needed_en: str) -> str:
+    """Return a reason stripped, or refuse a missing one (with the message given) or one with a NUL character."""
+    why = (reason or "").strip()
+    if not why:
+        raise RecordInvalid([problem("reason.required", needed_vi, needed_en, "reason")])
+    if "\x00" in why:
+        raise RecordInvalid(
+            [problem("field.nul", "Lý do có ký tự NUL (\\0) không hợp lệ.", "The reason contains a NUL character (\\0).", "reason")]
+        )
+    return why

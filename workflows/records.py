@@ -63,18 +63,6 @@ def _consent_given(value: bool) -> bool:
     return value
 
 
-def required_reason(reason: str | None, needed_vi: str, needed_en: str) -> str:
-    """Return a reason stripped, or refuse a missing one (with the message given) or one with a NUL character."""
-    why = (reason or "").strip()
-    if not why:
-        raise RecordInvalid([problem("reason.required", needed_vi, needed_en, "reason")])
-    if "\x00" in why:
-        raise RecordInvalid(
-            [problem("field.nul", "Lý do có ký tự NUL (\\0) không hợp lệ.", "The reason contains a NUL character (\\0).", "reason")]
-        )
-    return why
-
-
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 PastDate = Annotated[date, AfterValidator(_not_future)]

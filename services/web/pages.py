@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import date
 from pathlib import Path as FilePath
 from typing import Annotated, Any
@@ -271,15 +272,20 @@ async def bulk_reassign(request: Request, rt: Rt, me: User) -> Response:
     form = await request.form()
     items = [int(str(value)) for value in form.getlist("item") if str(value).isdigit()]
     to, reason = str(form.get("to") or ""), str(form.get("reason") or "")
+    access.require_role(me, ("supervisor",), "chuyển giao việc", "reassign work")
     done: list[int] = []
-    try:
-        for item_id in items:
+    refused: list[tuple[int, DomainError]] = []
+    for item_id in items:  # each in its own transaction: a refusal of one keeps the others
+        try:
             work.reassign(rt, me, item_id, to, reason)
             done.append(item_id)
-    except DomainError as error:
+        except DomainError as error:
+            refused.append((item_id, error))
+    if refused:
         communes = me.communes or frozenset()
+        problems = [replace(p, vi=f"Việc #{item_id}: {p.vi}", en=f"Item #{item_id}: {p.en}") for item_id, e in refused for p in e.problems]
         return render(
-            request, "dashboard.html", me, status_code=error.http_status, problems=error.problems, done=",".join(map(str, done)),
+            request, "dashboard.html", me, status_code=refused[0][1].http_status, problems=problems, done=",".join(map(str, done)),
             by_state=queries.count_by_state(rt, communes), villages=queries.funnel_by_village(rt, communes),
             counts=work.counts(rt, rt.clock.now(), communes), oldest=work.oldest(rt, communes),
         )  # fmt: skip

@@ -360,3 +360,26 @@ def _flattened(routes: list[Any]) -> list[Any]:
 
 
 _ANY = {name: 1 for name in ("case", "item", "deadline", "referral", "user", "unit")}
+
+
+def test_a_sibling_commune_of_the_same_province_is_outside_a_commune_users_scope_but_not_the_provinces(client, token, rt, actors):
+    from services import auth, work
+    from services.users import load_actor
+
+    with rt.unit_of_work() as conn:
+        province = conn.scalar(select(AdminUnit.id).where(AdminUnit.code == "38"))
+        sibling = conn.execute(
+            insert(AdminUnit).returning(AdminUnit.id),
+            {"code": "TH-CAMTHACH", "name": "Xã Cẩm Thạch", "kind": "commune", "parent_id": province},
+        ).scalar_one()
+        conn.execute(insert(AdminUnit), {"code": "TH-CAMTHACH-01", "name": "Thôn Một", "kind": "village", "parent_id": sibling})
+        values = {"full_name": "Cán bộ Cẩm Thạch", "role": "officer", "department_code": "social_policy", "unit_id": sibling}
+        conn.execute(insert(User), {"username": "c_social_policy", **values, "active": True, "password_hash": auth.hash_password("x")})
+        officer = load_actor(conn, "c_social_policy")
+    case_id = register_in(rt, officer, 880, "TH-CAMTHACH", "TH-CAMTHACH-01")
+    [item] = [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["case_id"] == case_id]
+    for user in ("supervisor", "social_policy", "enterprise"):  # they belong to Xã Cẩm Tân
+        assert client.get(f"/api/cases/{case_id}", headers=token(user)).status_code == 404, user
+    assert client.post(f"/api/work/{item['id']}/claim", headers=token("supervisor")).status_code == 404
+    for user in ("province_supervisor", "auditor"):  # they belong to the province
+        assert client.get(f"/api/cases/{case_id}", headers=token(user)).status_code == 200, user
