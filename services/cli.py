@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from services import audit, cases, deadlines, demo, migrate, queries, store, work
 from services.cli_keys import keys_app
 from services.crypto import KeysMissing
+from services.key_check import check_keys
 from services.models import Department
 from services.runtime import Runtime, build_runtime
 from services.users import Actor, load_actor, officer_for
@@ -51,7 +52,9 @@ AsWorker = Annotated[str, typer.Option("--as", help="Act as this user.")]
 def runtime() -> Runtime:
     """Build the runtime once per process."""
     try:
-        return build_runtime()
+        built = build_runtime()
+        check_keys(built)
+        return built
     except KeysMissing as error:
         typer.echo(f"✗ Chưa có khóa mã hóa dữ liệu cá nhân. / {error}", err=True)
         raise typer.Exit(1) from None

@@ -181,6 +181,11 @@ class Sealer:
             raise CannotOpen(f"{field}: the sealed value was changed, or moved from another field") from error
         return json.loads(plain)
 
+    def fingerprint(self) -> tuple[str, str, frozenset[str]]:
+        """Return a check value of the lookup key, the current data key's id, and the ids of every key that opens."""
+        check = hmac.new(self._lookup_key, b"guestwork lookup key check", hashlib.sha256).hexdigest()
+        return check, self._current, frozenset(self._ciphers)
+
     def lookup(self, personal_id: str) -> str:
         """Return the keyed hash that finds a person by personal ID (the same ID always gives the same hash)."""
         return hmac.new(self._lookup_key, personal_id.strip().encode(), hashlib.sha256).hexdigest()

@@ -468,3 +468,13 @@ class AdminAction(Base):
     target_id: Mapped[int] = mapped_column(Id)
     unit_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"))  # the unit the target belongs to (bounds who reads the log)
     details: Mapped[dict[str, Any]] = mapped_column(Json)
+
+
+class SealingKeys(Base):
+    """Which keys sealed this database (one row, written by the first process that runs with keys): see services/key_check.py."""
+
+    __tablename__ = "sealing_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lookup_check: Mapped[str] = mapped_column(String(64))  # an HMAC of a fixed text under the lookup key: reveals nothing of it
+    data_key_id: Mapped[str] = mapped_column(String(16))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)

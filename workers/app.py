@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from config.celery import make_celery, send_message
 from config.settings import get_settings
+from services.key_check import check_keys
 from services.runtime import Runtime, build_runtime
 
 app = make_celery(get_settings())
@@ -20,7 +21,9 @@ def publish(queue: str, message_id: str) -> None:
 @lru_cache(maxsize=1)
 def runtime() -> Runtime:
     """Return this worker process's runtime, built on first use; what its tasks write is published after commit."""
-    return dataclasses.replace(build_runtime(get_settings()), publish=publish)
+    built = build_runtime(get_settings())
+    check_keys(built)  # a worker with other keys than the database's would seal what no one can open
+    return dataclasses.replace(built, publish=publish)
 
 
 # Registering the tasks needs `app`, `runtime` and `publish` above.

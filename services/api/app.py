@@ -18,6 +18,7 @@ from services.api.deps import SESSION_COOKIE
 from services.api.intake_routes import intake_api
 from services.api.routes import api
 from services.api.same_origin import SameOriginOnly
+from services.key_check import check_keys
 from services.runtime import Runtime, build_runtime
 from services.web.admin_pages import admin_pages
 from services.web.intake_pages import intake_pages
@@ -97,6 +98,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
         version="0.1.0",
     )
     app.state.runtime = rt or build_runtime()
+    check_keys(app.state.runtime)
     access_log = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, _PathsWithoutQuery) for f in access_log.filters):
         access_log.addFilter(_PathsWithoutQuery())

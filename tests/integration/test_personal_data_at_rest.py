@@ -114,3 +114,18 @@ def test_the_migration_gives_rows_written_before_it_their_lookup_hash(tmp_path, 
     assert row.personal_id_sealed == "038201000001"  # kept as its immutable history has it
     assert row.personal_id_lookup == rt.sealer.lookup("038201000001")
     engine.dispose()
+
+
+def test_a_process_with_other_keys_than_the_database_was_sealed_with_is_refused_at_start(rt, monkeypatch):
+    from services.crypto import KeysMissing
+    from services.key_check import check_keys
+
+    check_keys(rt)  # the first process with keys records them
+    check_keys(rt)  # and the same keys pass again
+    monkeypatch.setenv("GUESTWORK_LOOKUP_KEY", new_key())
+    with pytest.raises(KeysMissing, match="GUESTWORK_LOOKUP_KEY is not the key"):
+        check_keys(build_runtime(Settings(), engine=rt.engine, clock=rt.clock))
+    monkeypatch.undo()
+    monkeypatch.setenv("GUESTWORK_DATA_KEY", new_key())
+    with pytest.raises(KeysMissing, match="data key that first sealed"):
+        check_keys(build_runtime(Settings(), engine=rt.engine, clock=rt.clock))
