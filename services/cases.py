@@ -339,8 +339,8 @@ def _duplicate_person(personal_id: str, case_id: int | None = None, state: str |
         [
             problem(
                 "person.has_case",
-                f"Người có số định danh {personal_id} đã có hồ sơ{where_vi}{hint_vi}.",
-                f"The person with ID {personal_id} already has a case{where_en}{hint_en}.",
+                f"Người có số định danh này đã có hồ sơ{where_vi}{hint_vi}.",
+                f"The person with this ID already has a case{where_en}{hint_en}.",
                 "personal_id",
             )
         ]

@@ -17,6 +17,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
+from services.exports import csv_document
 from workflows.errors import DomainError, Problem, RecordInvalid, problem
 from workflows.identity import fold_name
 
@@ -157,7 +158,12 @@ def _lines(content: bytes, file_name: str) -> tuple[str, Lines]:
         raise RecordInvalid([_file_problem("file.type", vi, en)]) from None
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","  # Excel in a Vietnamese locale writes ';'
-    return "csv", ((number, row[:_MAX_COLUMNS]) for number, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), 1))
+    try:  # read now: a damaged CSV (a field over the csv module's limit) is refused here, not halfway through the import
+        rows = list(enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), 1))
+    except csv.Error:
+        vi, en = f"Tệp '{file_name}' bị hỏng hoặc có một ô quá dài.", f"'{file_name}' is damaged or has a cell that is too long."
+        raise RecordInvalid([_file_problem("file.damaged", vi, en)]) from None
+    return "csv", ((number, row[:_MAX_COLUMNS]) for number, row in rows)
 
 
 def _xlsx_lines(content: bytes) -> Lines:
@@ -323,13 +329,11 @@ REPORT_COLUMNS = ["row", "status", "case_id", "full_name", "field", "column", "c
 
 def report_csv(rows: list[dict[str, Any]]) -> bytes:
     """Return an import report as CSV: one line per problem, one line for a row without any."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(REPORT_COLUMNS)
+    lines = []
     for row in rows:
         start = [row["row"], row["status"], row["case_id"] or "", row["full_name"] or ""]
         for found in row["problems"] or [None]:
-            writer.writerow(
+            lines.append(
                 start + ([found["field"] or "", found["column"] or "", found["code"], found["vi"], found["en"]] if found else [""] * 5)
             )
-    return out.getvalue().encode("utf-8-sig")
+    return csv_document(REPORT_COLUMNS, lines)

@@ -142,8 +142,8 @@ def _check(rt: Runtime, actor: Actor, record: dict[str, Any], report: RowReport)
         return
     mine = queries.list_cases(rt, actor=actor, text_query=personal_id, limit=1)
     where_vi, where_en = (f" (hồ sơ số {mine[0]['id']})", f" (case {mine[0]['id']})") if mine else ("", "")  # nothing of another scope
-    vi = f"Người có số định danh {personal_id} đã có hồ sơ{where_vi}."
-    en = f"The person with ID {personal_id} already has a case{where_en}."
+    vi = f"Người có số định danh này đã có hồ sơ{where_vi}."  # no ID in the message: reports are saved and passed on
+    en = f"The person with this ID already has a case{where_en}."
     report.problems = [_on_column(problem("person.has_case", vi, en, "personal_id"))]
 
 

@@ -30,8 +30,8 @@ def personal_id_problems(personal_id: str, date_of_birth: date | None, sex: str 
         return [
             problem(
                 "personal_id.format",
-                f"Số định danh cá nhân phải gồm đúng 12 chữ số (đã nhập: {personal_id!r}).",
-                f"The personal ID must be exactly 12 digits (got {personal_id!r}).",
+                f"Số định danh cá nhân phải gồm đúng 12 chữ số (đã nhập {len(personal_id)} ký tự).",
+                f"The personal ID must be exactly 12 digits (got {len(personal_id)} characters).",
                 field,
             )
         ]

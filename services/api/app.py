@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.api.admin_routes import admin_api
 from services.api.deps import SESSION_COOKIE
@@ -81,6 +82,25 @@ def _validation_problems(error: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+class NoStore:
+    """ASGI middleware: no browser or proxy keeps a copy of an answer (they hold personal data), static files aside."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+
+        async def no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"cache-control", b"no-store")]
+            await send(message)
+
+        await self.app(scope, receive, no_store)
+
+
 class _PathsWithoutQuery(logging.Filter):
     """Drop the query string from access-log lines: a search by personal ID (`?q=…`) must not land in a log."""
 
@@ -136,4 +156,5 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     app.include_router(intake_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SameOriginOnly, session_cookie=SESSION_COOKIE)
+    app.add_middleware(NoStore)
     return app

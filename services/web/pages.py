@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import replace
 from datetime import date
 from pathlib import Path as FilePath
@@ -15,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from services import access, auth, cases, deadlines, extensions, outbox, queries, work
 from services.api.deps import SESSION_COOKIE, Rt, remote_address
+from services.exports import csv_document
 from services.users import Actor
 from services.web.diagram import workflow_svg
 from workflows import case as workflow
@@ -308,7 +307,6 @@ def audit_export(rt: Rt, me: User, case_id: Number) -> Response:
     """Export a case's whole history as CSV (the personal data masked as on screen; the export is logged)."""
     access.require_role(me, ("supervisor", "auditor"), "xuất lịch sử", "export histories")
     history = queries.case_history(rt, case_id, me, view="export")
-    out = io.StringIO()
     columns = [
         "seq",
         "at",
@@ -323,8 +321,6 @@ def audit_export(rt: Rt, me: User, case_id: Number) -> Response:
         "reason",
         "hash",
     ]
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(history)
+    document = csv_document(columns, ([event[column] for column in columns] for event in history))
     headers = {"Content-Disposition": f'attachment; filename="case-{case_id}-history.csv"'}
-    return Response(out.getvalue().encode("utf-8-sig"), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(document, media_type="text/csv; charset=utf-8", headers=headers)

@@ -88,3 +88,13 @@ def test_the_access_log_never_shows_a_query_string(rt, caplog):
     with caplog.at_level(logging.INFO, logger="uvicorn.access"):
         logger.info('%s - "%s %s HTTP/%s" %d', "10.0.0.7", "GET", "/search?q=038095001234", "1.1", 200)
     assert "038095001234" not in caplog.text and "/search" in caplog.text
+
+
+def test_no_answer_with_personal_data_is_kept_by_a_cache_and_a_spreadsheet_runs_no_formula(client, token, rt, actors):
+    from services.exports import csv_document
+
+    case_id = register_in(rt, actors["social_policy"], 84)
+    assert client.get(f"/api/cases/{case_id}", headers=token("social_policy")).headers["cache-control"] == "no-store"
+    assert "no-store" not in client.get("/static/style.css").headers.get("cache-control", "")
+    document = csv_document(["full_name"], [['=HYPERLINK("http://x","a")'], ["+1"], ["Nguyễn Văn An"]]).decode("utf-8-sig")
+    assert document.splitlines() == ["full_name", '"\'=HYPERLINK(""http://x"",""a"")"', "'+1", "Nguyễn Văn An"]
