@@ -83,6 +83,7 @@ SWEEP_AT = START + timedelta(days=27)
 POLL_SECONDS = 0.05  # Redis GET of the no-ops' counter: costs nothing, and its 50 ms are the no-op phase's resolution
 DB_POLL_SECONDS = 0.5  # a count over the outbox costs PostgreSQL CPU; the reminder phase ends at the last handled_at anyway
 STALL_SECONDS = 120  # no progress for this long: the worker is stuck, give up with its log
+DATA_KEYS = ("GUESTWORK_DATA_KEY", "GUESTWORK_LOOKUP_KEY")
 OFFICER_MAIL = "social_policy@camtan.example.org"
 MESSAGE_ID = re.compile(rb"^Message-ID: <([0-9a-f-]{36})\.[0-9a-f]{12}@guestwork>", re.MULTILINE)
 
@@ -199,7 +200,8 @@ def run(engine: Engine, url: str, args: argparse.Namespace) -> None:
     prefix = f"gwbench-{uuid.uuid4().hex[:8]}:"
     client = redis.Redis.from_url(args.redis_url)
     with tempfile.TemporaryDirectory(prefix="gw_bench_worker_") as folder, smtp_server() as (mailbox, port):
-        env = {key: value for key, value in os.environ.items() if not key.startswith("GUESTWORK_")}
+        # No GUESTWORK_ setting of the caller's, except the scratch data keys (_common.py) the worker's runtime needs.
+        env = {key: value for key, value in os.environ.items() if not key.startswith("GUESTWORK_") or key in DATA_KEYS}
         env |= {"DATABASE_URL": url, "BROKER_URL": args.redis_url, "GUESTWORK_BROKER_KEY_PREFIX": prefix}
         env |= {"GUESTWORK_SMTP_HOST": "127.0.0.1", "GUESTWORK_SMTP_PORT": str(port), "PYTHONPATH": str(ROOT)}
         settings = Settings(database_url=url, broker_url=args.redis_url, broker_key_prefix=prefix)
