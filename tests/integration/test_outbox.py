@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import smtplib
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -113,7 +115,9 @@ def test_no_personal_data_travels_in_messages_or_notifications(rt, actors, clock
             assert personal not in text
 
 
-def test_a_department_webhook_receives_each_message_once_with_ids_only(rt, actors, clock):
+@pytest.fixture
+def webhook() -> Iterator[tuple[list[tuple[str, dict[str, object]]], str]]:
+    """A webhook receiver on loopback: yield what it received (Idempotency-Key, body) and its URL."""
     received: list[tuple[str, dict[str, object]]] = []
 
     class Hook(BaseHTTPRequestHandler):
@@ -129,21 +133,52 @@ def test_a_department_webhook_receives_each_message_once_with_ids_only(rt, actor
     server = HTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        settings = Settings(webhooks={"bank": f"http://127.0.0.1:{server.server_port}/hook"})
-        case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today())).id
-        for trigger in ("counsel", "train", "certify_health"):
-            f.step(rt, actors, case_id, trigger)
-        with rt.unit_of_work(writes=False) as conn:
-            to_bank = list(conn.scalars(select(OutboxMessage.message_id).where(OutboxMessage.queue == "bank")))
-        for message_id in to_bank * 2:  # each delivered twice by the broker
-            outbox.handle(rt, settings, message_id)
+        yield received, f"http://127.0.0.1:{server.server_port}/hook"
     finally:
         server.shutdown()
+
+
+def test_a_department_webhook_receives_each_message_once_with_ids_only(rt, actors, clock, webhook):
+    received, url = webhook
+    settings = Settings(webhooks={"bank": url})
+    case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today())).id
+    for trigger in ("counsel", "train", "certify_health"):
+        f.step(rt, actors, case_id, trigger)
+    with rt.unit_of_work(writes=False) as conn:
+        to_bank = list(conn.scalars(select(OutboxMessage.message_id).where(OutboxMessage.queue == "bank")))
+    for message_id in to_bank * 2:  # each delivered twice by the broker
+        outbox.handle(rt, settings, message_id)
     assert [key for key, _ in received] == to_bank and len(to_bank) == 1
     assert received[0][1] == {
         "message_id": to_bank[0], "topic": "case.transitioned", "case_id": case_id,
         "payload": {"trigger": "certify_health", "from_state": "trained", "to_state": "health_checked", "record_kind": "health"},
     }  # fmt: skip
+
+
+def test_a_reminder_retried_after_a_refused_mail_sends_the_mail_and_the_webhook_once(rt, actors, clock, mailbox, webhook):
+    """The mail server refuses once; the task's retries (more after a delivery's lease ran out) must not mail twice.
+
+    An attempt that met a delivery still held by an earlier attempt used to roll back its own "sent" marks with
+    it, so once the leases ran out the next attempt mailed the officer again.
+    """
+    handler, port = mailbox
+    received, url = webhook
+    cases.register(rt, actors["social_policy"], f.registration(rt.today()))
+    [rung] = deadlines.sweep(rt, clock.now() + timedelta(days=27))
+    settings = Settings(smtp_host="127.0.0.1", smtp_port=port, webhooks={"social_policy": url})
+    handler.refuse(1)
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        outbox.handle(rt, settings, rung.message_id)  # the e-mail comes first; the webhook is not tried
+    outcomes = []
+    for _ in range(4):  # the task retries; a delivery still held makes it wait out the lease
+        try:
+            outcomes.append(outbox.handle(rt, settings, rung.message_id).outcome)
+        except outbox.DeliveriesPending:
+            outcomes.append("held")
+            clock.advance(seconds=settings.delivery_lease_seconds + 1)
+    assert "handled" in outcomes and outcomes[-1] == "duplicate"
+    assert [rcpt for rcpt, _ in handler.accepted] == [["social_policy@camtan.example.org"]]
+    assert [key for key, _ in received] == [rung.message_id]
 
 
 def test_two_handlers_of_one_message_send_its_email_once(rt, actors, clock, mailbox):
