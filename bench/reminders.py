@@ -179,9 +179,9 @@ class Bench:
     redis_pid: int = 0
     backends: list[int] = field(default_factory=list)
 
-    def publish(self, queue: str, message_id: str) -> None:
-        """Publish an outbox message as workers.app.publish does, on this benchmark's broker."""
-        send_message(self.app, queue, message_id)
+    def publish(self, queue: str, message_ids: list[str]) -> None:
+        """Publish outbox messages of one queue as one task, as workers.app.publish does, on this benchmark's broker."""
+        send_message(self.app, queue, message_ids)
 
     def cpu(self) -> dict[str, float]:
         """Return the CPU seconds used so far by each process group of the run."""
@@ -353,7 +353,7 @@ def profile(bench: Bench, count: int) -> None:
     """Handle reminders inside this process (no broker): with e-mail, without, and under cProfile; count round trips."""
     count = min(count, bench.reminders // 3)
     rearm(bench)
-    while outbox.relay(bench.rt, lambda queue, message_id: None):  # published, as far as the database knows
+    while outbox.relay(bench.rt, lambda queue, message_ids: None):  # published, as far as the database knows
         pass
     ids = [row[0] for row in bench.pg.execute("SELECT message_id FROM outbox WHERE topic LIKE 'deadline.%' ORDER BY id")]
     mail = Settings(smtp_host="127.0.0.1", smtp_port=bench.smtp_port)

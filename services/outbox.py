@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy import Connection, bindparam, select, text, update
 from config.settings import Settings
 from services import deliveries, notify
 from services.models import Json, Notification, UtcDateTime
-from services.runtime import PUBLISHED, Publish, Runtime
+from services.runtime import PUBLISHED, Publish, Runtime, groups
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,8 @@ def _publish(rt: Runtime, publish: Publish, query: Any, params: dict[str, Any]) 
     # The rows stay locked while they are published: a second relay skips them; a broker error rolls back.
     with rt.unit_of_work() as conn:
         rows = conn.execute(query, params).all()
-        for row in rows:
-            publish(row.queue, row.message_id)
+        for queue, message_ids in groups([(row.queue, row.message_id) for row in rows]):
+            publish(queue, message_ids)
         if rows:
             conn.execute(PUBLISHED, {"ids": [row.message_id for row in rows], "now": rt.clock.now()})
     return len(rows)
@@ -88,6 +89,31 @@ def handle(rt: Runtime, settings: Settings, message_id: str) -> Handled:
     if unsent:  # what this attempt sent is marked sent all the same: a later attempt must not send it again
         raise DeliveriesPending(f"deliveries of message {message_id} are held by another attempt")
     return Handled("handled", len(sent))
+
+
+@dataclass
+class Batch:
+    """What handling a task's messages did: the errors of those that failed, and those left for lack of time."""
+
+    failed: dict[str, Exception] = field(default_factory=dict)
+    left: list[str] = field(default_factory=list)
+
+
+def handle_each(rt: Runtime, settings: Settings, message_ids: list[str], *, seconds: float) -> Batch:
+    """Handle messages one after the other, each on its own as `handle` does; start no new one after `seconds`.
+
+    A message that fails does not stop the others; the caller decides what to try again.
+    """
+    started, batch = time.monotonic(), Batch()
+    for position, message_id in enumerate(message_ids):
+        if time.monotonic() - started > seconds:
+            batch.left = message_ids[position:]
+            break
+        try:
+            handle(rt, settings, message_id)
+        except Exception as error:
+            batch.failed[message_id] = error
+    return batch
 
 
 _MESSAGE = text("SELECT id, message_id, topic, queue, case_id, payload, status FROM outbox WHERE message_id = :message_id").columns(
