@@ -12,11 +12,13 @@ Each round runs two phases on that worker, alternating which goes first:
 * reminders: the rungs are re-armed (the previous phase's outbox rows, notifications and deliveries deleted, rungs
   back to pending), `services.deadlines.sweep` at 28 June 2026 09:00 fires exactly rung 1 of every counselling clock
   (N outbox rows to `social_policy`), then VACUUM ANALYZE. Timed from the first `services.outbox.relay` call (called
-  until nothing is pending, 500 messages a call, publishing `dept.social_policy.handle(message_id)` as
-  `workers.app.publish` does) until the last of the N rows is done: the latest `handled_at` the worker stamped
-  (the database is polled every 0.5 s to see that all are done, which costs it little). Each task locks its
-  row, builds the notice, records the notification and the delivery, mails the commune's social_policy officer,
-  marks the delivery sent and the row done;
+  until nothing is pending, 500 messages a call, publishing them as `workers.app.publish` does: tasks
+  `dept.social_policy.handle([message ids])` of up to 50 ids, services.runtime.MESSAGES_PER_TASK) until the last of
+  the N rows is done: the latest `handled_at` the worker stamped (the database is polled every 0.5 s to see that all
+  are done, which costs it little). The worker handles each id on its own (`services.outbox.handle`): it reads the
+  row and the rung with its recipients, takes the e-mail delivery, mails the commune's social_policy officer over
+  SMTP, then in one transaction records the in-app notification, marks the delivery sent and the row done (no
+  webhook is configured);
 * no-op: N `bench.noop` tasks (bench/_noop_task.py: one Redis INCR) sent with `send_task` to the `system` queue.
   Timed from the first send until their counter reaches N (polled every 50 ms).
 
