@@ -69,7 +69,7 @@ class Closing:
 _CLOSE_PG = text(
     """WITH noted AS (
         INSERT INTO notifications (message_id, user_id, case_id, topic, data, created_at)
-        SELECT :message_id, users.id, :case_id, :topic, :data, :now FROM unnest(CAST(:users AS bigint[])) AS users (id)
+        SELECT :message_id, users.id, CAST(:case_id AS bigint), :topic, :data, :now FROM unnest(CAST(:users AS bigint[])) AS users (id)
         ON CONFLICT (message_id, user_id) DO NOTHING
     ), sent AS (
         UPDATE deliveries SET status = 'sent', sent_at = :now, lease_until = NULL, last_error = NULL
