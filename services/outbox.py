@@ -63,7 +63,8 @@ def handle(rt: Runtime, settings: Settings, message_id: str) -> Handled:
     finish: notifications and deliveries are unique per (message, recipient, channel), a delivery already sent is
     not sent again, and one attempt at a time holds a delivery (services.deliveries). A delivery that the server
     took just before the worker died is the one case sent twice; e-mails carry a stable Message-ID and webhooks an
-    Idempotency-Key so the receiver can drop it. Three statements on PostgreSQL besides the sending: read, take, close.
+    Idempotency-Key so the receiver can drop it. On PostgreSQL: four statements (the message, its rung and recipients,
+    the take, the close), each its own transaction.
     """
     with _transaction(rt, writes=False) as conn:
         message = conn.execute(_MESSAGE, {"message_id": message_id}).first()
