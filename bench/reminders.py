@@ -12,11 +12,13 @@ Each round runs two phases on that worker, alternating which goes first:
 * reminders: the rungs are re-armed (the previous phase's outbox rows, notifications and deliveries deleted, rungs
   back to pending), `services.deadlines.sweep` at 28 June 2026 09:00 fires exactly rung 1 of every counselling clock
   (N outbox rows to `social_policy`), then VACUUM ANALYZE. Timed from the first `services.outbox.relay` call (called
-  until nothing is pending, 500 messages a call, publishing `dept.social_policy.handle(message_id)` as
-  `workers.app.publish` does) until the last of the N rows is done: the latest `handled_at` the worker stamped
-  (the database is polled every 0.5 s to see that all are done, which costs it little). Each task locks its
-  row, builds the notice, records the notification and the delivery, mails the commune's social_policy officer,
-  marks the delivery sent and the row done;
+  until nothing is pending, 500 messages a call, publishing them as `workers.app.publish` does: tasks
+  `dept.social_policy.handle([message ids])` of up to 50 ids, services.runtime.MESSAGES_PER_TASK) until the last of
+  the N rows is done: the latest `handled_at` the worker stamped (the database is polled every 0.5 s to see that all
+  are done, which costs it little). The worker handles each id on its own (`services.outbox.handle`): it reads the
+  row and the rung with its recipients, takes the e-mail delivery, mails the commune's social_policy officer over
+  SMTP, then in one transaction records the in-app notification, marks the delivery sent and the row done (no
+  webhook is configured);
 * no-op: N `bench.noop` tasks (bench/_noop_task.py: one Redis INCR) sent with `send_task` to the `system` queue.
   Timed from the first send until their counter reaches N (polled every 50 ms).
 
@@ -83,6 +85,7 @@ SWEEP_AT = START + timedelta(days=27)
 POLL_SECONDS = 0.05  # Redis GET of the no-ops' counter: costs nothing, and its 50 ms are the no-op phase's resolution
 DB_POLL_SECONDS = 0.5  # a count over the outbox costs PostgreSQL CPU; the reminder phase ends at the last handled_at anyway
 STALL_SECONDS = 120  # no progress for this long: the worker is stuck, give up with its log
+DATA_KEYS = ("GUESTWORK_DATA_KEY", "GUESTWORK_LOOKUP_KEY")
 OFFICER_MAIL = "social_policy@camtan.example.org"
 MESSAGE_ID = re.compile(rb"^Message-ID: <([0-9a-f-]{36})\.[0-9a-f]{12}@guestwork>", re.MULTILINE)
 
@@ -178,9 +181,9 @@ class Bench:
     redis_pid: int = 0
     backends: list[int] = field(default_factory=list)
 
-    def publish(self, queue: str, message_id: str) -> None:
-        """Publish an outbox message as workers.app.publish does, on this benchmark's broker."""
-        send_message(self.app, queue, message_id)
+    def publish(self, queue: str, message_ids: list[str]) -> None:
+        """Publish outbox messages of one queue as one task, as workers.app.publish does, on this benchmark's broker."""
+        send_message(self.app, queue, message_ids)
 
     def cpu(self) -> dict[str, float]:
         """Return the CPU seconds used so far by each process group of the run."""
@@ -199,7 +202,8 @@ def run(engine: Engine, url: str, args: argparse.Namespace) -> None:
     prefix = f"gwbench-{uuid.uuid4().hex[:8]}:"
     client = redis.Redis.from_url(args.redis_url)
     with tempfile.TemporaryDirectory(prefix="gw_bench_worker_") as folder, smtp_server() as (mailbox, port):
-        env = {key: value for key, value in os.environ.items() if not key.startswith("GUESTWORK_")}
+        # No GUESTWORK_ setting of the caller's, except the scratch data keys (_common.py) the worker's runtime needs.
+        env = {key: value for key, value in os.environ.items() if not key.startswith("GUESTWORK_") or key in DATA_KEYS}
         env |= {"DATABASE_URL": url, "BROKER_URL": args.redis_url, "GUESTWORK_BROKER_KEY_PREFIX": prefix}
         env |= {"GUESTWORK_SMTP_HOST": "127.0.0.1", "GUESTWORK_SMTP_PORT": str(port), "PYTHONPATH": str(ROOT)}
         settings = Settings(database_url=url, broker_url=args.redis_url, broker_key_prefix=prefix)
@@ -351,7 +355,7 @@ def profile(bench: Bench, count: int) -> None:
     """Handle reminders inside this process (no broker): with e-mail, without, and under cProfile; count round trips."""
     count = min(count, bench.reminders // 3)
     rearm(bench)
-    while outbox.relay(bench.rt, lambda queue, message_id: None):  # published, as far as the database knows
+    while outbox.relay(bench.rt, lambda queue, message_ids: None):  # published, as far as the database knows
         pass
     ids = [row[0] for row in bench.pg.execute("SELECT message_id FROM outbox WHERE topic LIKE 'deadline.%' ORDER BY id")]
     mail = Settings(smtp_host="127.0.0.1", smtp_port=bench.smtp_port)

@@ -32,9 +32,9 @@ def department_task(department: str, verb: str) -> str:
     return f"dept.{department}.{verb}"
 
 
-def send_message(app: Celery, queue: str, message_id: str) -> None:
-    """Publish an outbox message to its department's handler: the message id only, never its content."""
-    app.send_task(department_task(queue, "handle"), args=[message_id])  # route_task puts it on the department's queue
+def send_message(app: Celery, queue: str, message_ids: list[str]) -> None:
+    """Publish outbox messages of one department to its handler as one task: their ids only, never their content."""
+    app.send_task(department_task(queue, "handle"), args=[message_ids])  # route_task puts it on the department's queue
 
 
 def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **_: Any) -> dict[str, str]:

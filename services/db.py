@@ -18,8 +18,12 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **options: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and write-locking transactions, PostgreSQL UTC."""
+def make_engine(url: str, *, custom_plans: bool = False, **options: Any) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and write-locking transactions, PostgreSQL UTC.
+
+    `custom_plans` has PostgreSQL plan every statement for its parameters and the tables' current size, never
+    reusing a generic plan: for a long-lived process writing tables that grow from empty (a worker's deliveries).
+    """
     url = normalise_url(url)
     if url.startswith("sqlite"):
         database = make_url(url).database
@@ -30,7 +34,10 @@ def make_engine(url: str, **options: Any) -> Engine:
         return engine
     # No pre-ping: it costs a round trip per command; a connection broken by a server restart is
     # dropped by the pool on its first error, and the command (or the task's retry) runs again.
-    return create_engine(url, connect_args={"options": "-c timezone=UTC"}, **options)
+    # A generic plan cached while a table was empty (and analysed) is a sequential scan, and a connection keeps it as
+    # the table grows — on a server without autovacuum, for ever (bench/reminders.py measured it on the deliveries).
+    plans = " -c plan_cache_mode=force_custom_plan" if custom_plans else ""
+    return create_engine(url, connect_args={"options": "-c timezone=UTC" + plans}, **options)
 
 
 def _configure_sqlite(engine: Engine) -> None:

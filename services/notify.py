@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import smtplib
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from email.header import Header
-from email.mime.text import MIMEText
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, text
 
 from config.settings import Settings
-from services.models import Json, UtcDateTime
+from services import mail
+from services.models import UtcDateTime
 from services.runtime import Runtime
 from workflows.calendar import local_date
 
@@ -100,112 +96,24 @@ def rung_notice(conn: Connection, rt: Runtime, payload: dict[str, Any]) -> Notic
     return Notice(vi.format(**words), en.format(**words), data, users)
 
 
-_ADD_NOTIFICATION = text(
-    """INSERT INTO notifications (message_id, user_id, case_id, topic, data, created_at)
-    VALUES (:message_id, :user_id, :case_id, :topic, :data, :now) ON CONFLICT (message_id, user_id) DO NOTHING"""
-).bindparams(bindparam("data", type_=Json), bindparam("now", type_=UtcDateTime))
-# A delivery is written once per (message, channel, recipient) and taken by one attempt at a time: a new
-# row is taken at once; an existing one only if it is pending or its holder's lease ran out. RETURNING
-# gives this attempt exactly the deliveries it holds.
-_TAKE_DELIVERY = text(
-    """INSERT INTO deliveries (message_id, channel, recipient, status, attempts, created_at, lease_until)
-    VALUES (:message_id, :channel, :recipient, 'sending', 1, :now, :lease_until)
-    ON CONFLICT (message_id, channel, recipient) DO UPDATE
-        SET status = 'sending', lease_until = excluded.lease_until, attempts = deliveries.attempts + 1
-        WHERE deliveries.status = 'pending' OR (deliveries.status = 'sending' AND deliveries.lease_until < excluded.created_at)
-    RETURNING id, channel, recipient"""
-).bindparams(bindparam("now", type_=UtcDateTime), bindparam("lease_until", type_=UtcDateTime))
-
-
-@dataclass(frozen=True)
-class Taken:
-    """The deliveries of a message this attempt holds, and how many it should have sent in all."""
-
-    deliveries: list[Any]
-    wanted: int
-
-
-def record_notice(conn: Connection, message: Any, notice: Notice | None, settings: Settings, now: datetime) -> Taken:
-    """Write the in-app notifications, and write and take the deliveries, each once per (message, channel, recipient).
-
-    Deliveries already sent or held by another attempt are not taken; the caller sends the ones it took.
-    """
-    deliveries = []
-    if notice is not None:
-        base = {"message_id": message.message_id, "case_id": message.case_id, "topic": message.topic, "now": now}
-        rows = [
-            {**base, "user_id": user_id, "data": {**notice.data, "subject": notice.subject(settings.language)}}
-            for user_id, _ in notice.users
-        ]
-        if rows:
-            conn.execute(_ADD_NOTIFICATION, rows)
-        if settings.smtp_host:
-            deliveries += [("email", email) for _, email in notice.users if email]
+def wanted(message: Any, notice: Notice | None, settings: Settings) -> list[tuple[str, str]]:
+    """Return the deliveries a message wants, as (channel, recipient): the e-mails of its notice, then its queue's webhook."""
+    found = [("email", email) for _, email in notice.users if email] if notice is not None and settings.smtp_host else []
     url = settings.webhooks.get(message.queue)
-    if url:
-        deliveries.append(("webhook", url))
-    lease_until = now + timedelta(seconds=settings.delivery_lease_seconds)
-    taken = [
-        row
-        for channel, recipient in deliveries
-        for row in conn.execute(
-            _TAKE_DELIVERY,
-            {"message_id": message.message_id, "channel": channel, "recipient": recipient, "now": now, "lease_until": lease_until},
-        )
-    ]
-    return Taken(taken, len(deliveries))
+    return [*found, ("webhook", url)] if url else found
 
 
-class _Mailer:
-    """One SMTP connection per process, opened on first use and opened again when the server dropped it."""
-
-    def __init__(self) -> None:
-        self._smtp: smtplib.SMTP | None = None
-        self._server: tuple[str, int] | None = None
-
-    def send(self, settings: Settings, recipient: str, message: bytes) -> None:
-        server = (settings.smtp_host or "localhost", settings.smtp_port)
-        for attempt in (1, 2):
-            try:
-                self._connection(server).sendmail(settings.smtp_sender, [recipient], message)
-                return
-            except (smtplib.SMTPServerDisconnected, ConnectionError):
-                self.close()
-                if attempt == 2:
-                    raise
-
-    def _connection(self, server: tuple[str, int]) -> smtplib.SMTP:
-        if self._smtp is None or self._server != server:
-            self.close()
-            self._smtp, self._server = smtplib.SMTP(*server, timeout=10), server
-        return self._smtp
-
-    def close(self) -> None:
-        if self._smtp is not None:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                self._smtp.quit()
-        self._smtp = None
-
-
-_MAIL = _Mailer()
+_MAIL = mail.Mailer()
 
 
 def send(channel: str, recipient: str, message: Any, notice: Notice | None, settings: Settings) -> None:
     """Send one delivery; raise if the server refused it (the caller retries)."""
     if channel == "email":
         subject = notice.subject(settings.language) if notice else message.topic
-        mail = MIMEText(
-            f"{subject}\n\nMở hồ sơ số {message.case_id} trong guestwork. / Open case {message.case_id} in guestwork.", "plain", "utf-8"
-        )
-        mail["From"], mail["To"], mail["Subject"] = (
-            settings.smtp_sender,
-            recipient,
-            Header(subject, "utf-8", header_name="Subject").encode(),
-        )
-        mail["Message-ID"] = (
-            f"<{message.message_id}.{hashlib.sha256(recipient.encode()).hexdigest()[:12]}@guestwork>"  # a resend can be dropped
-        )
-        _MAIL.send(settings, recipient, mail.as_bytes())
+        content = f"{subject}\n\nMở hồ sơ số {message.case_id} trong guestwork. / Open case {message.case_id} in guestwork.\n"
+        # A stable Message-ID per (message, recipient): a resend after a crash can be dropped by the receiver.
+        message_id = f"<{message.message_id}.{hashlib.sha256(recipient.encode()).hexdigest()[:12]}@guestwork>"
+        _MAIL.send(settings, recipient, mail.message(settings.smtp_sender, recipient, subject, content, message_id))
         return
     body = {"message_id": message.message_id, "topic": message.topic, "case_id": message.case_id, "payload": message.payload}
     request = urllib.request.Request(

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, text, update
 
 from config.settings import Settings
-from services import notify
-from services.models import Delivery, Json, Notification, UtcDateTime
-from services.runtime import PUBLISHED, Publish, Runtime
+from services import deliveries, notify
+from services.models import Json, Notification, UtcDateTime
+from services.runtime import PUBLISHED, Publish, Runtime, groups
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +23,6 @@ _SKIP_LOCKED = {"postgresql": " FOR UPDATE SKIP LOCKED", "sqlite": ""}
 _PENDING = "SELECT id, message_id, queue FROM outbox WHERE status = 'pending' ORDER BY id LIMIT :limit"
 _STALE = """SELECT id, message_id, queue FROM outbox WHERE status = 'published' AND published_at < :before
     ORDER BY published_at LIMIT :limit"""
-_LOCK_MESSAGE = {
-    "postgresql": "SELECT id, message_id, topic, queue, case_id, payload, status FROM outbox WHERE message_id = :message_id FOR UPDATE",
-    "sqlite": "SELECT id, message_id, topic, queue, case_id, payload, status FROM outbox WHERE message_id = :message_id",
-}
 
 
 def relay(rt: Runtime, publish: Publish, *, limit: int = 500) -> int:
@@ -42,8 +41,8 @@ def _publish(rt: Runtime, publish: Publish, query: Any, params: dict[str, Any]) 
     # The rows stay locked while they are published: a second relay skips them; a broker error rolls back.
     with rt.unit_of_work() as conn:
         rows = conn.execute(query, params).all()
-        for row in rows:
-            publish(row.queue, row.message_id)
+        for queue, message_ids in groups([(row.queue, row.message_id) for row in rows]):
+            publish(queue, message_ids)
         if rows:
             conn.execute(PUBLISHED, {"ids": [row.message_id for row in rows], "now": rt.clock.now()})
     return len(rows)
@@ -58,32 +57,83 @@ class Handled:
 
 
 def handle(rt: Runtime, settings: Settings, message_id: str) -> Handled:
-    """Handle a message once: record its notifications, send its deliveries, then mark it handled.
+    """Handle a message once: take its deliveries, send them, then record its notifications and what was sent.
 
-    Each step is idempotent, so a worker killed anywhere leaves nothing half done that the next attempt
-    does not finish: notifications and deliveries are unique per (message, recipient, channel), a
-    delivery already sent is not sent again, and one attempt at a time holds a delivery (a lease, so a
-    killed worker's hold runs out). A delivery that the server took just before the worker died is the
-    one case sent twice; e-mails carry a stable Message-ID and webhooks an Idempotency-Key so the
-    receiver can drop it.
+    Each step is idempotent, so a worker killed anywhere leaves nothing half done that the next attempt does not
+    finish: notifications and deliveries are unique per (message, recipient, channel), a delivery already sent is
+    not sent again, and one attempt at a time holds a delivery (services.deliveries). A delivery that the server
+    took just before the worker died is the one case sent twice; e-mails carry a stable Message-ID and webhooks an
+    Idempotency-Key so the receiver can drop it. On PostgreSQL: four statements (the message, its rung and recipients,
+    the take, the close), each its own transaction.
     """
-    with rt.unit_of_work() as conn:
-        message = conn.execute(text(_LOCK_MESSAGE[conn.dialect.name]).columns(payload=Json), {"message_id": message_id}).first()
+    with _transaction(rt, writes=False) as conn:
+        message = conn.execute(_MESSAGE, {"message_id": message_id}).first()
         if message is None:
             log.warning("message %s is not in the outbox", message_id)
             return Handled("unknown")
         if message.status == "done":
             return Handled("duplicate")
         notice = _notice(conn, rt, message)
-        taken = notify.record_notice(conn, message, notice, settings, rt.clock.now())
-    sent = _send(rt, settings, message, notice, taken.deliveries)
-    with rt.unit_of_work() as conn:
-        if sent:
-            conn.execute(_SENT, {"ids": sent, "now": rt.clock.now()})
-        if len(sent) < taken.wanted and conn.scalar(_UNSENT, {"message_id": message_id}):
-            raise DeliveriesPending(f"deliveries of message {message_id} are held by another attempt")
-        conn.execute(_DONE, {"message_id": message_id, "now": rt.clock.now()})
+    now = rt.clock.now()
+    lease_until = now + timedelta(seconds=settings.delivery_lease_seconds)
+    wanted = notify.wanted(message, notice, settings)
+    taken = []
+    if wanted:
+        with _transaction(rt) as conn:
+            taken = deliveries.take(conn, message_id, wanted, now, lease_until)
+    sent, failure = _send(settings, message, notice, taken)
+    closing = _closing(message, notice, settings, taken, sent, failure, lease_until)
+    with _transaction(rt) as conn:
+        unsent = deliveries.close(conn, closing, rt.clock.now())
+    if failure is not None:
+        raise failure[1]
+    if unsent:  # what this attempt sent is marked sent all the same: a later attempt must not send it again
+        raise DeliveriesPending(f"deliveries of message {message_id} are held by another attempt")
     return Handled("handled", len(sent))
+
+
+@dataclass
+class Batch:
+    """What handling a task's messages did: the errors of those that failed, and those left for lack of time."""
+
+    failed: dict[str, Exception] = field(default_factory=dict)
+    left: list[str] = field(default_factory=list)
+
+
+def handle_each(rt: Runtime, settings: Settings, message_ids: list[str], *, seconds: float) -> Batch:
+    """Handle messages one after the other, each on its own as `handle` does; start no new one after `seconds`.
+
+    A message that fails does not stop the others; the caller decides what to try again.
+    """
+    started, batch = time.monotonic(), Batch()
+    for position, message_id in enumerate(message_ids):
+        if time.monotonic() - started > seconds:
+            batch.left = message_ids[position:]
+            break
+        try:
+            handle(rt, settings, message_id)
+        except Exception as error:
+            batch.failed[message_id] = error
+    return batch
+
+
+_MESSAGE = text("SELECT id, message_id, topic, queue, case_id, payload, status FROM outbox WHERE message_id = :message_id").columns(
+    payload=Json
+)
+
+
+@contextmanager
+def _transaction(rt: Runtime, *, writes: bool = True) -> Iterator[Connection]:
+    """Open a connection for one step: each statement its own transaction on PostgreSQL, one transaction on SQLite.
+
+    Every step of handle is a single statement on PostgreSQL, so autocommit saves BEGIN and COMMIT round trips.
+    """
+    if rt.engine.dialect.name != "postgresql":
+        with rt.unit_of_work(writes=writes) as conn:
+            yield conn
+        return
+    with rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        yield conn
 
 
 def _notice(conn: Connection, rt: Runtime, message: Any) -> notify.Notice | None:
@@ -96,32 +146,38 @@ class DeliveriesPending(Exception):
     """Another attempt holds some deliveries of the message: try again when its lease has run out."""
 
 
-_SENT = text("UPDATE deliveries SET status = 'sent', sent_at = :now, lease_until = NULL, last_error = NULL WHERE id IN :ids").bindparams(
-    bindparam("ids", expanding=True), bindparam("now", type_=UtcDateTime)
-)
-_UNSENT = text("SELECT count(*) FROM deliveries WHERE message_id = :message_id AND status <> 'sent'")
-_DONE = text("UPDATE outbox SET status = 'done', handled_at = :now WHERE message_id = :message_id AND status <> 'done'").bindparams(
-    bindparam("now", type_=UtcDateTime)
-)
-
-
-def _send(rt: Runtime, settings: Settings, message: Any, notice: notify.Notice | None, taken: list[Any]) -> list[int]:
-    """Send the deliveries this attempt holds; on a failure, give it back (pending, with the error) and raise."""
+def _send(
+    settings: Settings, message: Any, notice: notify.Notice | None, taken: list[Any]
+) -> tuple[list[int], tuple[int, Exception] | None]:
+    """Send the deliveries this attempt holds, stopping at the first failure; return the ids sent and the failure."""
     sent: list[int] = []
     for delivery in taken:
         try:
             notify.send(delivery.channel, delivery.recipient, message, notice, settings)
         except Exception as error:
-            with rt.unit_of_work() as conn:
-                if sent:
-                    conn.execute(_SENT, {"ids": sent, "now": rt.clock.now()})
-                error_text = f"{type(error).__name__}: {error}"[:500]
-                conn.execute(
-                    update(Delivery).where(Delivery.id == delivery.id).values(status="pending", lease_until=None, last_error=error_text)
-                )
-            raise
+            return sent, (delivery.id, error)
         sent.append(delivery.id)
-    return sent
+    return sent, None
+
+
+def _closing(
+    message: Any,
+    notice: notify.Notice | None,
+    settings: Settings,
+    taken: list[Any],
+    sent: list[int],
+    failure: tuple[int, Exception] | None,
+    lease_until: datetime,
+) -> deliveries.Closing:
+    """Describe how an attempt closes: the failed delivery and those not tried after it go back to pending."""
+    users = [user_id for user_id, _ in notice.users] if notice else []
+    data = {**notice.data, "subject": notice.subject(settings.language)} if notice else {}
+    returned = [delivery.id for delivery in taken if delivery.id not in sent]
+    if failure is None:
+        return deliveries.Closing(message, users, data, sent, returned, lease_until=lease_until)
+    failed, error = failure
+    error_text = f"{type(error).__name__}: {error}"[:500]
+    return deliveries.Closing(message, users, data, sent, returned, failed, error_text, lease_until)
 
 
 def unread(rt: Runtime, user_id: int) -> list[dict[str, Any]]:

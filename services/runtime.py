@@ -22,8 +22,24 @@ from workflows.policy import Policy
 
 log = logging.getLogger(__name__)
 
-# Publish one outbox message (queue, message id) to the broker; raise if the broker did not take it.
-Publish = Callable[[str, str], None]
+# Publish outbox messages of one queue (queue, message ids) to the broker as one task; raise if the broker did not take it.
+Publish = Callable[[str, list[str]], None]
+# The most message ids one task carries: the worker's cost per task is shared by its messages (each still handled in
+# its own transactions), while a flood still spreads over the department's workers in tasks of this size.
+MESSAGES_PER_TASK = 50
+
+
+def groups(messages: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """Group (queue, message id) pairs by queue, in order, into tasks of at most MESSAGES_PER_TASK ids."""
+    by_queue: dict[str, list[str]] = {}
+    for queue, message_id in messages:
+        by_queue.setdefault(queue, []).append(message_id)
+    return [
+        (queue, ids[start : start + MESSAGES_PER_TASK])
+        for queue, ids in by_queue.items()
+        for start in range(0, len(ids), MESSAGES_PER_TASK)
+    ]
+
 
 # Mark outbox rows published (again, for the reconciler), unless a consumer already handled them.
 PUBLISHED = text(
@@ -51,13 +67,13 @@ class Runtime:
         """Publish what a transaction just committed; what the broker refuses stays pending for the relay."""
         assert self.publish is not None
         sent: list[str] = []
-        for queue, message_id in messages:
+        for queue, message_ids in groups(messages):
             try:
-                self.publish(queue, message_id)
+                self.publish(queue, message_ids)
             except Exception:
                 log.warning("broker unavailable: %d messages left to the outbox relay", len(messages) - len(sent), exc_info=True)
                 break
-            sent.append(message_id)
+            sent += message_ids
         if sent:
             with UnitOfWork(self.engine) as conn:
                 conn.execute(PUBLISHED, {"ids": sent, "now": self.clock.now()})

@@ -1,4 +1,4 @@
-"""An SMTP server on loopback for tests and benchmarks: it keeps what it accepted and can hold a sender."""
+"""An SMTP server on loopback for tests and benchmarks: it keeps what it accepted, can hold a sender or refuse for a while."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from aiosmtpd.controller import Controller
 
 
 class Mailbox:
-    """An SMTP server's handler that keeps (recipients, raw message) and can hold a sender at RCPT until released."""
+    """An SMTP server's handler that keeps (recipients, raw message), can hold a sender at RCPT until released, or refuse."""
 
     def __init__(self) -> None:
         self.accepted: list[tuple[list[str], bytes]] = []
+        self.refusals = 0
         self.release = threading.Event()
         self.release.set()
         self.holding = threading.Event()
@@ -26,7 +27,14 @@ class Mailbox:
         self.holding.clear()
         self.release.clear()
 
+    def refuse(self, count: int) -> None:
+        """Answer the next `count` recipients with a temporary failure (451), as a busy server does."""
+        self.refusals = count
+
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if self.refusals:
+            self.refusals -= 1
+            return "451 4.3.0 Try again later"
         if not self.release.is_set():
             self.holding.set()
             await asyncio.get_running_loop().run_in_executor(None, self.release.wait)

@@ -7,21 +7,24 @@ from functools import lru_cache
 
 from config.celery import make_celery, send_message
 from config.settings import get_settings
+from services.db import make_engine
 from services.key_check import check_keys
 from services.runtime import Runtime, build_runtime
 
 app = make_celery(get_settings())
 
 
-def publish(queue: str, message_id: str) -> None:
-    """Publish an outbox message to its department's queue: the message id only, never its content."""
-    send_message(app, queue, message_id)
+def publish(queue: str, message_ids: list[str]) -> None:
+    """Publish outbox messages to their department's queue as one task: their ids only, never their content."""
+    send_message(app, queue, message_ids)
 
 
 @lru_cache(maxsize=1)
 def runtime() -> Runtime:
     """Return this worker process's runtime, built on first use; what its tasks write is published after commit."""
-    built = build_runtime(get_settings())
+    settings = get_settings()
+    engine = make_engine(settings.database_url, custom_plans=True)  # its deliveries and notifications grow from empty
+    built = build_runtime(settings, engine=engine)
     check_keys(built)  # a worker with other keys than the database's would seal what no one can open
     return dataclasses.replace(built, publish=publish)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import smtplib
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -25,17 +27,17 @@ def rows(rt):
 
 def test_a_command_publishes_its_messages_right_after_commit(rt, actors):
     sent: list[tuple[str, str]] = []
-    live = dataclasses.replace(rt, publish=lambda queue, message_id: sent.append((queue, message_id)))
+    live = dataclasses.replace(rt, publish=lambda queue, message_ids: sent.extend((queue, m) for m in message_ids))
     case_id = cases.register(live, actors["social_policy"], f.registration(rt.today())).id
     f.step(live, actors, case_id, "counsel")
     assert sent == [(queue, message_id) for queue, message_id, _ in rows(rt)]
     assert {queue for queue, _ in sent} == {"social_policy", "training"}  # the departments the steps concern
     assert {status for *_, status in rows(rt)} == {"published"}
-    assert outbox.relay(rt, lambda queue, message_id: sent.append((queue, message_id))) == 0  # nothing left for the relay
+    assert outbox.relay(rt, lambda queue, message_ids: sent.extend((queue, m) for m in message_ids)) == 0  # nothing left for the relay
 
 
 def test_a_broker_that_is_down_loses_nothing_the_relay_sends_it_later(rt, actors):
-    def down(queue: str, message_id: str) -> None:
+    def down(queue: str, message_ids: list[str]) -> None:
         raise ConnectionError("broker unreachable")
 
     live = dataclasses.replace(rt, publish=down)
@@ -43,7 +45,7 @@ def test_a_broker_that_is_down_loses_nothing_the_relay_sends_it_later(rt, actors
     assert cases.fire(live, actors["enterprise"], case_id, "counsel", f.counselling(rt.today())).state == "counselled"
     assert {status for *_, status in rows(rt)} == {"pending"}
     sent: list[tuple[str, str]] = []
-    assert outbox.relay(rt, lambda queue, message_id: sent.append((queue, message_id))) == len(rows(rt))
+    assert outbox.relay(rt, lambda queue, message_ids: sent.extend((queue, m) for m in message_ids)) == len(rows(rt))
     assert sent == [(queue, message_id) for queue, message_id, _ in rows(rt)]
     assert {status for *_, status in rows(rt)} == {"published"}
 
@@ -86,12 +88,12 @@ def test_escalations_go_to_the_commune_then_the_province_supervisors(rt, actors,
 
 def test_the_reconciler_publishes_again_what_was_never_handled(rt, actors, clock):
     cases.register(rt, actors["social_policy"], f.registration(rt.today()))
-    outbox.relay(rt, lambda queue, message_id: None)  # published, then lost by the broker
+    outbox.relay(rt, lambda queue, message_ids: None)  # published, then lost by the broker
     settings = Settings(republish_after_seconds=300)
     assert outbox.reconcile(rt, lambda *_: None, settings) == 0  # not yet: it may still be on its way
     clock.advance(seconds=301)
     again: list[str] = []
-    assert outbox.reconcile(rt, lambda queue, message_id: again.append(message_id), settings) == len(rows(rt))
+    assert outbox.reconcile(rt, lambda queue, message_ids: again.extend(message_ids), settings) == len(rows(rt))
     for message_id in again:
         outbox.handle(rt, settings, message_id)
     clock.advance(seconds=301)
@@ -104,7 +106,7 @@ def test_no_personal_data_travels_in_messages_or_notifications(rt, actors, clock
     f.step(rt, actors, case_id, "counsel")
     deadlines.sweep(rt, clock.now() + timedelta(days=178))  # three working days before the 180-day departure clock
     published: list[tuple[str, str]] = []
-    outbox.relay(rt, lambda queue, message_id: published.append((queue, message_id)))
+    outbox.relay(rt, lambda queue, message_ids: published.extend((queue, m) for m in message_ids))
     with rt.unit_of_work(writes=False) as conn:
         payloads = [str(payload) for payload in conn.scalars(select(OutboxMessage.payload))]
     for message_id in [message_id for _, message_id in published]:
@@ -117,7 +119,9 @@ def test_no_personal_data_travels_in_messages_or_notifications(rt, actors, clock
             assert personal not in text
 
 
-def test_a_department_webhook_receives_each_message_once_with_ids_only(rt, actors, clock):
+@pytest.fixture
+def webhook() -> Iterator[tuple[list[tuple[str, dict[str, object]]], str]]:
+    """A webhook receiver on loopback: yield what it received (Idempotency-Key, body) and its URL."""
     received: list[tuple[str, dict[str, object]]] = []
 
     class Hook(BaseHTTPRequestHandler):
@@ -133,21 +137,52 @@ def test_a_department_webhook_receives_each_message_once_with_ids_only(rt, actor
     server = HTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        settings = Settings(webhooks={"bank": f"http://127.0.0.1:{server.server_port}/hook"})
-        case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today())).id
-        for trigger in ("counsel", "train", "certify_health"):
-            f.step(rt, actors, case_id, trigger)
-        with rt.unit_of_work(writes=False) as conn:
-            to_bank = list(conn.scalars(select(OutboxMessage.message_id).where(OutboxMessage.queue == "bank")))
-        for message_id in to_bank * 2:  # each delivered twice by the broker
-            outbox.handle(rt, settings, message_id)
+        yield received, f"http://127.0.0.1:{server.server_port}/hook"
     finally:
         server.shutdown()
+
+
+def test_a_department_webhook_receives_each_message_once_with_ids_only(rt, actors, clock, webhook):
+    received, url = webhook
+    settings = Settings(webhooks={"bank": url})
+    case_id = cases.register(rt, actors["social_policy"], f.registration(rt.today())).id
+    for trigger in ("counsel", "train", "certify_health"):
+        f.step(rt, actors, case_id, trigger)
+    with rt.unit_of_work(writes=False) as conn:
+        to_bank = list(conn.scalars(select(OutboxMessage.message_id).where(OutboxMessage.queue == "bank")))
+    for message_id in to_bank * 2:  # each delivered twice by the broker
+        outbox.handle(rt, settings, message_id)
     assert [key for key, _ in received] == to_bank and len(to_bank) == 1
     assert received[0][1] == {
         "message_id": to_bank[0], "topic": "case.transitioned", "case_id": case_id,
         "payload": {"trigger": "certify_health", "from_state": "trained", "to_state": "health_checked", "record_kind": "health"},
     }  # fmt: skip
+
+
+def test_a_reminder_retried_after_a_refused_mail_sends_the_mail_and_the_webhook_once(rt, actors, clock, mailbox, webhook):
+    """The mail server refuses once; the task's retries (more after a delivery's lease ran out) must not mail twice.
+
+    An attempt that met a delivery still held by an earlier attempt used to roll back its own "sent" marks with
+    it, so once the leases ran out the next attempt mailed the officer again.
+    """
+    handler, port = mailbox
+    received, url = webhook
+    cases.register(rt, actors["social_policy"], f.registration(rt.today()))
+    [rung] = deadlines.sweep(rt, clock.now() + timedelta(days=27))
+    settings = Settings(smtp_host="127.0.0.1", smtp_port=port, webhooks={"social_policy": url})
+    handler.refuse(1)
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        outbox.handle(rt, settings, rung.message_id)  # the e-mail comes first; the webhook is not tried
+    outcomes = []
+    for _ in range(4):  # the task retries; a delivery still held makes it wait out the lease
+        try:
+            outcomes.append(outbox.handle(rt, settings, rung.message_id).outcome)
+        except outbox.DeliveriesPending:
+            outcomes.append("held")
+            clock.advance(seconds=settings.delivery_lease_seconds + 1)
+    assert "handled" in outcomes and outcomes[-1] == "duplicate"
+    assert [rcpt for rcpt, _ in handler.accepted] == [["social_policy@camtan.example.org"]]
+    assert [key for key, _ in received] == [rung.message_id]
 
 
 def test_two_handlers_of_one_message_send_its_email_once(rt, actors, clock, mailbox):
@@ -184,3 +219,19 @@ def test_a_worker_not_back_when_the_contract_ends_raises_an_overstay_alert_to_th
         notes = dict(conn.execute(select(Notification.user_id, Notification.data)).all())
     assert notes[actors["police"].user_id]["subject"].startswith("[guestwork] Cảnh báo: Hết hạn hợp đồng: người lao động chưa về nước")
     assert notes[actors["social_policy"].user_id]["action"] == "remind"
+
+
+def test_a_task_of_several_messages_handles_each_on_its_own(rt, actors, clock, mailbox):
+    handler, port = mailbox
+    for serial in range(3):
+        cases.register(rt, actors["social_policy"], f.registration(rt.today(), serial=serial))
+    ids = [rung.message_id for rung in deadlines.sweep(rt, clock.now() + timedelta(days=27))]
+    settings = Settings(smtp_host="127.0.0.1", smtp_port=port)
+    assert outbox.handle_each(rt, settings, ids, seconds=-1).left == ids  # out of time before the first: all left
+    handler.refuse(1)
+    batch = outbox.handle_each(rt, settings, ids, seconds=60)
+    assert list(batch.failed) == ids[:1] and isinstance(batch.failed[ids[0]], smtplib.SMTPRecipientsRefused)
+    assert batch.left == [] and len(handler.accepted) == 2  # the others went out all the same
+    assert [status for _, message_id, status in rows(rt) if message_id in ids] == ["pending", "done", "done"]
+    assert outbox.handle_each(rt, settings, ids, seconds=60).failed == {}  # the retry: the first now, the others duplicates
+    assert len(handler.accepted) == 3 and {status for _, message_id, status in rows(rt) if message_id in ids} == {"done"}

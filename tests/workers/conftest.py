@@ -18,6 +18,7 @@ import pytest
 from tests.conftest import service_url
 
 ROOT = Path(__file__).resolve().parents[2]
+DATA_KEYS = ("GUESTWORK_DATA_KEY", "GUESTWORK_LOOKUP_KEY")
 
 
 def redis_url() -> str:
@@ -65,7 +66,8 @@ def workers(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Workers]]:
     made: list[Workers] = []
 
     def make(settings_env: dict[str, str]) -> Workers:
-        env = {key: value for key, value in os.environ.items() if not key.startswith("GUESTWORK_")}
+        # The test's own settings only, but this run's data keys (tests/conftest.py): a worker builds its runtime with them.
+        env = {key: value for key, value in os.environ.items() if not key.startswith("GUESTWORK_") or key in DATA_KEYS}
         env.update(settings_env, PYTHONPATH=str(ROOT))
         made.append(Workers(env, tmp_path))
         return made[-1]
