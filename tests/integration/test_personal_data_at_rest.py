@@ -129,3 +129,15 @@ def test_a_process_with_other_keys_than_the_database_was_sealed_with_is_refused_
     monkeypatch.setenv("GUESTWORK_DATA_KEY", new_key())
     with pytest.raises(KeysMissing, match="data key that first sealed"):
         check_keys(build_runtime(Settings(), engine=rt.engine, clock=rt.clock))
+
+
+def test_on_a_database_sealed_before_keys_were_recorded_the_first_keys_must_open_its_people(rt, actors, monkeypatch):
+    from services.crypto import KeysMissing
+    from services.key_check import check_keys
+
+    cases.register(rt, actors["social_policy"], f.registration(rt.today()))  # sealed, and no keys recorded yet
+    monkeypatch.setenv("GUESTWORK_LOOKUP_KEY", new_key())
+    with pytest.raises(KeysMissing, match="found by"):
+        check_keys(build_runtime(Settings(), engine=rt.engine, clock=rt.clock))
+    monkeypatch.undo()
+    check_keys(rt)  # the right keys are proven against the person, then recorded
