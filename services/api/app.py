@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.api.admin_routes import admin_api
 from services.api.deps import SESSION_COOKIE
+from services.api.report_routes import report_api
 from services.api.routes import api
 from services.api.same_origin import SameOriginOnly
 from services.runtime import Runtime, build_runtime
@@ -111,6 +112,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
 
     app.include_router(api)
     app.include_router(admin_api)
+    app.include_router(report_api)
     app.include_router(pages)
     app.include_router(admin_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
