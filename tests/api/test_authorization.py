@@ -30,7 +30,7 @@ ADMINS = {"admin"}
 @dataclass(frozen=True)
 class Route:
     method: str
-    path: str  # {case}, {item}, {deadline}, {user}, {unit}: the case, work item, clock, user and commune of the scope under test
+    path: str  # {case}, {item}, {deadline}, {user}, {unit}, {commune}: the case, work item, clock, user, commune id and code under test
     allowed: frozenset[str]  # the roles let through on a case of their own scope
     body: Callable[[Any], Any] | None = None
 
@@ -70,6 +70,12 @@ def _routes() -> list[Route]:
         r("PATCH", "/api/admin/units/{unit}", ADMINS, lambda s: {"name": "Tên mới"}),
         r("GET", "/api/admin/clocks", ADMINS),
         r("GET", "/api/admin/log", ADMINS),
+        r("GET", "/api/plans/{commune}/2026", SUPERVISORS | {"auditor", "social_policy", "admin"}),
+        r("PUT", "/api/plans/{commune}/2026", ADMINS, lambda s: {"departures_more_than": 6, "language_orientation_percent": 100,
+          "vocational_percent": 63, "in_depth_percent": 15}),
+        r("POST", "/api/cases/{case}/support-payments", {"finance"},
+          lambda s: {"item": "passport", "amount_vnd": 200_000, "paid_on": s.today.isoformat(), "invoice_number": "HD-1"}),
+        r("GET", "/api/indicators/{commune}?start=2026-01-01&end=2026-12-31", SUPERVISORS | {"auditor", "social_policy"}),
     ]  # fmt: skip
 
 
@@ -100,7 +106,7 @@ def _scope(rt, actor, commune, village, officer, serial) -> Scope:
 
 
 def _call(client, route: Route, scope: Scope, headers: dict[str, str]) -> int:
-    path = route.path.format(case=scope.case, item=scope.item, deadline=scope.deadline, user=scope.user, unit=scope.unit)
+    path = route.path.format(case=scope.case, item=scope.item, deadline=scope.deadline, user=scope.user, unit=scope.unit, commune=scope.commune)
     body = route.body(scope) if route.body else None
     answer = client.request(route.method, path, json=body, headers=headers)
     if route.path in PER_ITEM and answer.status_code == 200:
