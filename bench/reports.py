@@ -33,7 +33,7 @@ from typing import Any
 
 import psycopg
 from _common import add_database_option, libpq_url, median, on_scratch_database, server_summary
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from config.settings import Settings
 from services import indicators
@@ -59,7 +59,17 @@ CASE_COLUMNS = ("id", "person_id", "commune_id", "village_id", "workflow_version
                                               "returned", "withdrawn", "overstayed", "deceased")))  # fmt: skip
 RECORD_COLUMNS = ("case_id", "application_no", "kind", "data", "event_seq", "recorded_at")
 DEADLINE_COLUMNS = ("case_id", "application_no", "clock", "department", "counted_from", "due_at", "status", "opened_at", "closed_at")
-PERSON_COLUMNS = ("id", "personal_id_sealed", "personal_id_lookup", "full_name", "search_name", "date_of_birth", "sex", "ethnicity", "phone")
+PERSON_COLUMNS = (
+    "id",
+    "personal_id_sealed",
+    "personal_id_lookup",
+    "full_name",
+    "search_name",
+    "date_of_birth",
+    "sex",
+    "ethnicity",
+    "phone",
+)
 
 
 def main() -> None:
@@ -120,7 +130,7 @@ def explain(rt: Runtime, actor: Any) -> None:
             captured: list[Any] = []
             original = scope.run
 
-            def explained(conn: Any, sql: str, original: Any = original) -> list[Any]:
+            def explained(conn: Any, sql: str, original: Any = original, captured: list[Any] = captured) -> list[Any]:
                 rows = original(conn, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql)
                 captured.append(rows[0][0][0])
                 return []

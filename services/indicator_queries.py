@@ -59,12 +59,13 @@ _BIND_TYPES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def dated(scope: Scope, kind: str) -> str:
-    """Return a subquery of a unit's records of a kind whose day falls in the period, parsed once each."""
+def dated(scope: Scope, kind: str, *, parsed: bool = True) -> str:
+    """Return a subquery of a unit's records of a kind whose day falls in the period, parsed once each (if their fields are read)."""
     sql = scope.sql
     materialized = "MATERIALIZED " if sql.postgres else ""
+    document = sql.document("r.data") if parsed else "NULL"
     return f"""{kind}_rows AS {materialized}(
-        SELECT c.commune_id, r.case_id, r.application_no, {sql.document("r.data")} AS doc
+        SELECT c.commune_id, r.case_id, r.application_no, {document} AS doc
         FROM case_records r JOIN cases c ON c.id = r.case_id
         WHERE r.kind = '{kind}' AND {sql.record_day(kind, "r.data")} BETWEEN :start AND :end AND c.commune_id IN :communes)"""
 
@@ -82,7 +83,7 @@ def departures(conn: Connection, scope: Scope) -> list[Any]:
     poor, near_poor = sql.flag("g.doc", "priority", "poor_household"), sql.flag("g.doc", "priority", "near_poor_household")
     return scope.run(
         conn,
-        f"""WITH {dated(scope, "departure")},
+        f"""WITH {dated(scope, "departure", parsed=False)},
         joined AS {materialized}(
             SELECT d.commune_id, {sql.document("g.data")} AS doc, {sql.text(sql.document("n.data"), "market_code")} AS market_code,
                    {sql.document("t.data")} AS training

@@ -63,7 +63,9 @@ def _check_period(start: date, end: date) -> None:
         raise RecordInvalid([problem("report.period", vi, en, "end")])
 
 
-def assemble(unit: Unit, start: date, end: date, raw: dict[str, list[Any]], codes: dict[int, str], plans: dict[int, Targets]) -> dict[str, Any]:
+def assemble(
+    unit: Unit, start: date, end: date, raw: dict[str, list[Any]], codes: dict[int, str], plans: dict[int, Targets]
+) -> dict[str, Any]:
     """Build the per-commune figures and the unit's total from the indicator rows."""
     rows: dict[int | None, dict[str, Any]] = {commune: _empty() for commune in codes}
     for row in raw["departures"]:
@@ -85,7 +87,7 @@ def assemble(unit: Unit, start: date, end: date, raw: dict[str, list[Any]], code
     total = _empty()
     for commune in codes:
         _add_into(total, rows[commune])
-    medians = defaultdict(dict)
+    medians: dict[int | None, dict[str, tuple[int, float]]] = defaultdict(dict)
     for row in raw["stages"]:
         medians[row.commune_id][row.stage] = (int(row.cases), round(float(row.median_days), 3))
     whole_year = start == date(end.year, 1, 1) and end == date(end.year, 12, 31)
@@ -95,7 +97,9 @@ def assemble(unit: Unit, start: date, end: date, raw: dict[str, list[Any]], code
 
 
 def _empty() -> dict[str, Any]:
-    counter = lambda: defaultdict(int)  # noqa: E731
+    def counter() -> defaultdict[str, int]:
+        return defaultdict(int)
+
     return {
         "departures": {"total": 0, "by_market": counter(), "by_programme": counter(), "by_sex": counter(), "by_ethnicity": counter(),
                        "by_poverty": counter(), "by_priority_group": counter()},
@@ -141,6 +145,10 @@ def _add_into(total: dict[str, Any], commune: dict[str, Any]) -> None:
         total["deadlines"][department]["met"] += slot["met"]
 
 
+def _met(share: float | None, target: int) -> bool | None:
+    return None if share is None else share >= target
+
+
 def _percent(part: int, whole: int) -> float | None:
     return round(100 * part / whole, 1) if whole else None
 
@@ -159,7 +167,7 @@ def _finish(figures: dict[str, Any], code: str, plan: Targets, medians: dict[str
         "departures": {key: dict(value) if isinstance(value, dict) else value for key, value in figures["departures"].items()},
         "training": [
             {"training": name, "departures": departures, "trained": count, "percent": shares[name], "target_percent": targets[name],
-             "met": None if shares[name] is None else shares[name] >= targets[name]}
+             "met": _met(shares[name], targets[name])}
             for name, count in training.items()
         ],
         "loans": dict(figures["loans"]),
@@ -180,7 +188,12 @@ def _departments(deadlines: dict[str, dict[str, int]], medians: dict[str, tuple[
     for department in sorted(owners):
         slot = deadlines.get(department, {"due": 0, "met": 0})
         stages = [
-            {"from_state": start, "to_state": end, "cases": medians.get(start, (0, None))[0], "median_days": medians.get(start, (0, None))[1]}
+            {
+                "from_state": start,
+                "to_state": end,
+                "cases": medians.get(start, (0, None))[0],
+                "median_days": medians.get(start, (0, None))[1],
+            }
             for start, end, owner in STAGES
             if owner == department
         ]

@@ -489,7 +489,9 @@ class SupportPayment(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
     commune_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"))
-    item: Mapped[str] = mapped_column(String(30))  # orientation, language, vocational, health_check, passport, visa, criminal_record, travel
+    item: Mapped[str] = mapped_column(
+        String(30)
+    )  # orientation, language, vocational, health_check, passport, visa, criminal_record, travel
     amount_vnd: Mapped[int] = mapped_column(BigInteger)
     paid_on: Mapped[date] = mapped_column(Date)
     invoice_number: Mapped[str] = mapped_column(String(60))

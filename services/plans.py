@@ -45,7 +45,7 @@ def require_report_reader(actor: Actor, *, admins: bool = False) -> None:
 
 def unit_in_scope(conn: Connection, actor: Actor, unit_code: str) -> Unit:
     """Return a commune or province whose communes all lie in the user's scope; any other unit does not exist for them."""
-    row = conn.execute(select(AdminUnit.id, AdminUnit.code, AdminUnit.name, AdminUnit.kind).where(AdminUnit.code == unit_code)).first()
+    row: Any = conn.execute(select(AdminUnit.id, AdminUnit.code, AdminUnit.name, AdminUnit.kind).where(AdminUnit.code == unit_code)).first()
     communes = communes_under(conn, row.id) if row is not None and row.kind in PLAN_KINDS else frozenset()
     officer_elsewhere = actor.role == "officer" and (row is None or row.kind != "commune")
     scope = communes_under(conn, actor.unit_id) if actor.unit_id is not None else actor.communes  # as the tree stands now
@@ -67,7 +67,9 @@ def targets_of(conn: Connection, defaults: PlanDefaults, units: list[tuple[int, 
     found = {unit_id: defaults.targets(kind, year) for unit_id, kind in units}
     rows = conn.execute(select(Plan).where(Plan.unit_id.in_([unit_id for unit_id, _ in units]), Plan.year == year))
     for row in rows:
-        found[row.unit_id] = Targets(row.departures_more_than, row.language_orientation_percent, row.vocational_percent, row.in_depth_percent)
+        found[row.unit_id] = Targets(
+            row.departures_more_than, row.language_orientation_percent, row.vocational_percent, row.in_depth_percent
+        )
     return found
 
 

@@ -73,7 +73,9 @@ def _destination(rt: Runtime, records: dict[str, Any]) -> str | None:
 
 def _refuse_second(conn: Connection, item: SupportItem, person_id: int) -> None:
     earlier = conn.execute(
-        select(SupportPayment.paid_on, SupportPayment.case_id).where(SupportPayment.person_id == person_id, SupportPayment.item == item.code)
+        select(SupportPayment.paid_on, SupportPayment.case_id).where(
+            SupportPayment.person_id == person_id, SupportPayment.item == item.code
+        )
     ).first()
     if earlier is not None:
         raise Conflict([already_paid(item, earlier.paid_on, earlier.case_id)])

@@ -87,7 +87,10 @@ def _figure_problems(item: SupportItem, payment: Payment, today: date) -> list[P
         found.append(problem("support.paid_on", vi, en, "paid_on"))
     if not payment.invoice_number.strip():
         found.append(problem("support.invoice", "Cần số hóa đơn, chứng từ.", "The invoice number is required.", "invoice_number"))
-    for name, value, allowed in (("food_days", payment.food_days, item.food_per_day_vnd), ("lodging_months", payment.lodging_months, item.lodging_per_month_vnd)):
+    for name, value, allowed in (
+        ("food_days", payment.food_days, item.food_per_day_vnd),
+        ("lodging_months", payment.lodging_months, item.lodging_per_month_vnd),
+    ):
         if value < 0 or value > 366:
             found.append(problem("support.course_length", "Số ngày / tháng phải từ 0 đến 366.", "Days or months must be 0 to 366.", name))
         elif value and not allowed:

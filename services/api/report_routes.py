@@ -40,7 +40,11 @@ def record_support_payment(rt: Rt, me: Me, case_id: CaseId, body: shapes.Support
 
 @report_api.get("/indicators/{unit_code}", response_model=shapes.IndicatorsOut)
 def unit_indicators(
-    rt: Rt, me: Me, unit_code: UnitCode, start: Annotated[date, Query(description="First day.")], end: Annotated[date, Query(description="Last day.")]
+    rt: Rt,
+    me: Me,
+    unit_code: UnitCode,
+    start: Annotated[date, Query(description="First day.")],
+    end: Annotated[date, Query(description="Last day.")],
 ) -> dict[str, Any]:
     """Return a commune's or province's indicators over a period (days inclusive), in total and per commune."""
     return indicators.indicators(rt, me, unit_code, start, end)

@@ -106,7 +106,9 @@ def _scope(rt, actor, commune, village, officer, serial) -> Scope:
 
 
 def _call(client, route: Route, scope: Scope, headers: dict[str, str]) -> int:
-    path = route.path.format(case=scope.case, item=scope.item, deadline=scope.deadline, user=scope.user, unit=scope.unit, commune=scope.commune)
+    path = route.path.format(
+        case=scope.case, item=scope.item, deadline=scope.deadline, user=scope.user, unit=scope.unit, commune=scope.commune
+    )
     body = route.body(scope) if route.body else None
     answer = client.request(route.method, path, json=body, headers=headers)
     if route.path in PER_ITEM and answer.status_code == 200:

@@ -31,6 +31,8 @@ def test_a_payment_and_its_refusal(client, token, rt, actors):
     assert paid.status_code == 201 and paid.json()["cap_vnd"] == 750_000
     again = client.post(f"/api/cases/{case_id}/support-payments", json=body, headers=token("finance"))
     assert again.status_code == 409 and "31/05/2026" in again.json()["problems"][0]["vi"]
-    over = client.post(f"/api/cases/{case_id}/support-payments", json={**body, "item": "travel", "amount_vnd": 300_001}, headers=token("finance"))
+    over = client.post(
+        f"/api/cases/{case_id}/support-payments", json={**body, "item": "travel", "amount_vnd": 300_001}, headers=token("finance")
+    )
     assert over.status_code == 422 and "300,000 VND" in over.json()["problems"][0]["en"]
     assert client.get(f"/api/cases/{case_id}/verify", headers=token("auditor")).json()["ok"] is True

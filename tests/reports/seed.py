@@ -47,6 +47,7 @@ class Worker:
     days: dict[str, date] = field(default_factory=dict)  # trigger -> day ("register" included)
     outcome: tuple[str, str] | None = None  # ("return_home", "early") / ("report_overstay", "absconded") / ("report_death", "deceased")
     case_id: int = 0
+    paid: list[tuple[str, int, date]] = field(default_factory=list)  # support paid: (item, amount, day)
 
 
 def moment_of(day: date) -> datetime:
@@ -85,13 +86,19 @@ def add_communes(rt: Runtime) -> dict[str, dict[str, Actor]]:
     """Add the second Thanh Hóa commune and the Cao Bằng one with their officers; return every commune's officers by department."""
     with rt.unit_of_work() as conn:
         province_th = conn.scalar(select(AdminUnit.id).where(AdminUnit.code == "38"))
-        province_cb = conn.execute(insert(AdminUnit).returning(AdminUnit.id), {"code": "04", "name": "Tỉnh Cao Bằng", "kind": "province"}).scalar_one()
+        province_cb = conn.execute(
+            insert(AdminUnit).returning(AdminUnit.id), {"code": "04", "name": "Tỉnh Cao Bằng", "kind": "province"}
+        ).scalar_one()
         for code, parent in (("TH-CAMTHUY", province_th), ("CB-HOAAN", province_cb)):
-            commune = conn.execute(insert(AdminUnit).returning(AdminUnit.id), {"code": code, "name": code, "kind": "commune", "parent_id": parent}).scalar_one()
+            commune = conn.execute(
+                insert(AdminUnit).returning(AdminUnit.id), {"code": code, "name": code, "kind": "commune", "parent_id": parent}
+            ).scalar_one()
             conn.execute(insert(AdminUnit), {"code": f"{code}-01", "name": "Thôn 1", "kind": "village", "parent_id": commune})
             conn.execute(insert(User), [{"username": f"{code.lower()}_{dept}", "full_name": dept, "role": "officer", "department_code": dept,
                                          "unit_id": commune, "active": True} for dept in DEPARTMENTS])  # fmt: skip
-        conn.execute(insert(User), {"username": "cb_supervisor", "full_name": "CB", "role": "supervisor", "unit_id": province_cb, "active": True})
+        conn.execute(
+            insert(User), {"username": "cb_supervisor", "full_name": "CB", "role": "supervisor", "unit_id": province_cb, "active": True}
+        )
         officers = {code: {dept: load_actor(conn, f"{code.lower()}_{dept}") for dept in DEPARTMENTS} for code in ("TH-CAMTHUY", "CB-HOAAN")}
         officers["TH-CAMTAN"] = {dept: load_actor(conn, dept) for dept in DEPARTMENTS}
     return officers  # fmt: skip
@@ -106,7 +113,13 @@ def _record(worker: Worker, trigger: str, today: date) -> dict[str, Any]:
     if trigger == "counsel":
         return f.counselling(today, market_code=worker.market)
     if trigger == "train":
-        vocational = {"number": "N-1", "school_code": "TC-NGHE-TH", "trade": "Hàn", "issued_on": today.isoformat(), "in_depth": worker.in_depth}
+        vocational = {
+            "number": "N-1",
+            "school_code": "TC-NGHE-TH",
+            "trade": "Hàn",
+            "issued_on": today.isoformat(),
+            "in_depth": worker.in_depth,
+        }
         return f.training(today, vocational=vocational if worker.vocational else None)
     if trigger == "approve_loan":
         if worker.financing == "self_financed":
@@ -127,7 +140,9 @@ OWNER = {"counsel": "enterprise", "train": "training", "certify_health": "office
 
 def seed(rt: Runtime, clock: FixedClock, officers: dict[str, dict[str, Actor]], people: list[Worker]) -> None:
     """Walk every worker's steps through services.cases, day by day in time order, with the clock set to each day."""
-    actions = sorted(((day, worker.serial, trigger, worker) for worker in people for trigger, day in worker.days.items()), key=lambda a: a[:2])
+    actions = sorted(
+        ((day, worker.serial, trigger, worker) for worker in people for trigger, day in worker.days.items()), key=lambda a: a[:2]
+    )
     for day, _, trigger, worker in actions:
         clock.advance(seconds=(moment_of(day) - clock.now()).total_seconds())
         staff = officers[worker.commune]

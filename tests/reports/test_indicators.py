@@ -39,8 +39,7 @@ def seeded(rt, clock, actors):
     for serial, item, amount, paid_on in PAYMENTS:
         worker = priority.get(serial) or next(w for w in people if any(w.priority.values()) and w.serial > serial)
         support.record_payment(rt, officers[worker.commune]["finance"], worker.case_id, Payment(item, amount, paid_on, f"HD-{serial}"))
-        worker.days[f"paid:{item}"] = paid_on
-        worker.paid = getattr(worker, "paid", []) + [(item, amount, paid_on)]
+        worker.paid.append((item, amount, paid_on))
     return people
 
 
@@ -89,7 +88,7 @@ def test_province_indicators_match_the_seed(rt, actors, seeded):
     assert total["outcomes"]["absconded"] == outcomes["absconded"] and total["outcomes"]["deceased"] == outcomes["deceased"]
     backlog = Counter(state_at_end(w) for w in people if w.days["register"] <= END)
     assert {k: v for k, v in total["backlog"].items() if v} == {k: v for k, v in backlog.items() if k != "deceased"}
-    paid = [p for w in people for p in getattr(w, "paid", []) if in_period(p[2])]
+    paid = [p for w in people for p in w.paid if in_period(p[2])]
     assert total["support"]["amount_vnd"] == sum(p[1] for p in paid) and total["support"]["payments"] == len(paid)
     assert [row["unit_code"] for row in got["communes"]] == sorted(PROVINCE_COMMUNES)
     assert sum(row["departures"]["total"] for row in got["communes"]) == len(gone)
@@ -110,7 +109,13 @@ def test_stage_medians_are_over_the_unit_and_per_commune(rt, actors, seeded):
 
     def reported(figures):
         rows = {(d["department"], st["from_state"]): (st["cases"], st["median_days"]) for d in figures["departments"] for st in d["stages"]}
-        names = {"register": "registered", "counsel": "counselled", "train": "trained", "certify_health": "health_checked", "approve_loan": "loan_approved"}
+        names = {
+            "register": "registered",
+            "counsel": "counselled",
+            "train": "trained",
+            "certify_health": "health_checked",
+            "approve_loan": "loan_approved",
+        }
         return {(dep, first): rows[(dep, names[first])] for dep, first in medians([])}
 
     assert reported(got["total"]) == medians(people)
@@ -139,7 +144,11 @@ def test_deadlines_met_count_the_clocks_due_in_the_period(rt, actors, seeded):
 def test_a_commune_plan_of_its_own_is_the_target(rt, actors, seeded):
     plans.set_plan(rt, actors["admin"], "TH-CAMTAN", 2026, Targets(3, 100, 80, 20))
     got = indicators.indicators(rt, actors["supervisor"], "TH-CAMTAN", START, END)
-    assert {row["training"]: row["target_percent"] for row in got["total"]["training"]} == {"language_orientation": 100, "vocational": 80, "in_depth": 20}
+    assert {row["training"]: row["target_percent"] for row in got["total"]["training"]} == {
+        "language_orientation": 100,
+        "vocational": 80,
+        "in_depth": 20,
+    }
     province = indicators.indicators(rt, actors["province_supervisor"], "38", START, END)
     assert {row["training"]: row["target_percent"] for row in province["total"]["training"]}["vocational"] == 63
 

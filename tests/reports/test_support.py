@@ -52,9 +52,13 @@ def test_orientation_adds_food_per_day_and_lodging_per_month(rt, actors):
     case_id = _case(rt, actors)
     cap = 530_000 + 10 * 50_000 + 1 * 400_000
     with pytest.raises(RecordInvalid) as refused:
-        support.record_payment(rt, actors["finance"], case_id, Payment("orientation", cap + 1, PAID_ON, "HD-3", food_days=10, lodging_months=1))
+        support.record_payment(
+            rt, actors["finance"], case_id, Payment("orientation", cap + 1, PAID_ON, "HD-3", food_days=10, lodging_months=1)
+        )
     assert f"{cap:,} VND" in refused.value.problems[0].en
-    paid = support.record_payment(rt, actors["finance"], case_id, Payment("orientation", cap, PAID_ON, "HD-3", food_days=10, lodging_months=1))
+    paid = support.record_payment(
+        rt, actors["finance"], case_id, Payment("orientation", cap, PAID_ON, "HD-3", food_days=10, lodging_months=1)
+    )
     assert paid.cap_vnd == cap
     with pytest.raises(RecordInvalid):  # food and lodging belong to the orientation course only
         support.record_payment(rt, actors["finance"], case_id, Payment("travel", 200_000, PAID_ON, "HD-4", food_days=2))
@@ -83,7 +87,9 @@ def test_only_finance_of_the_cases_commune_records_it(rt, actors, other_commune)
     for name in ("social_policy", "bank", "supervisor", "auditor", "admin"):
         with pytest.raises(Forbidden):
             support.record_payment(rt, actors[name], case_id, Payment("language", 1_000_000, PAID_ON, "HD-9"))
-    theirs = cases.register(rt, other_commune["b_social_policy"], f.registration(rt.today(), 2, commune_code=OTHER_COMMUNE, village_code=OTHER_VILLAGE)).id
+    theirs = cases.register(
+        rt, other_commune["b_social_policy"], f.registration(rt.today(), 2, commune_code=OTHER_COMMUNE, village_code=OTHER_VILLAGE)
+    ).id
     with pytest.raises(NotFound):
         support.record_payment(rt, actors["finance"], theirs, Payment("language", 1_000_000, PAID_ON, "HD-10"))
     assert _rows(rt) == 0
