@@ -168,6 +168,14 @@ def stages(conn: Connection, scope: Scope) -> list[Any]:
         WHERE commune_id IN :communes AND {end}_at >= :start_at AND {end}_at < :end_at AND {start}_at IS NOT NULL"""
         for start, end, _ in STAGES
     )
+    median = sql.median("days")
+    if median is not None:
+        return scope.run(
+            conn,
+            f"""WITH spans AS MATERIALIZED ({spans})
+            SELECT commune_id, stage, count(*) AS cases, {median} AS median_days FROM spans GROUP BY commune_id, stage
+            UNION ALL SELECT NULL, stage, count(*), {median} FROM spans GROUP BY stage""",
+        )
     middle = "rn IN ((n + 1) / 2, (n + 2) / 2)"  # the middle row, or the two middle rows of an even count
     return scope.run(
         conn,
