@@ -59,15 +59,13 @@ _BIND_TYPES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def dated(scope: Scope, kind: str, *, parsed: bool = True) -> str:
-    """Return a subquery of a unit's records of a kind whose day falls in the period, parsed once each (if their fields are read)."""
-    sql = scope.sql
-    materialized = "MATERIALIZED " if sql.postgres else ""
-    document = sql.document("r.data") if parsed else "NULL"
+def dated(scope: Scope, kind: str) -> str:
+    """Return a subquery of a unit's records of a kind whose day falls in the period (found through their day's index)."""
+    materialized = "MATERIALIZED " if scope.sql.postgres else ""
     return f"""{kind}_rows AS {materialized}(
-        SELECT c.commune_id, r.case_id, r.application_no, {document} AS doc
+        SELECT c.commune_id, c.person_id, r.case_id, r.application_no, r.data
         FROM case_records r JOIN cases c ON c.id = r.case_id
-        WHERE r.kind = '{kind}' AND {sql.record_day(kind, "r.data")} BETWEEN :start AND :end AND c.commune_id IN :communes)"""
+        WHERE r.kind = '{kind}' AND {scope.sql.record_day(kind, "r.data")} BETWEEN :start AND :end AND c.commune_id IN :communes)"""
 
 
 def _same_application(alias: str, kind: str) -> str:
@@ -75,42 +73,42 @@ def _same_application(alias: str, kind: str) -> str:
 
 
 def departures(conn: Connection, scope: Scope) -> list[Any]:
-    """Count the period's departures by commune, market, programme, sex, ethnicity and poverty, with priority groups and training."""
+    """Count the period's departures by commune, market, programme, sex, ethnicity and poverty, with priority groups and training.
+
+    Sex and ethnicity come from the person row, the projection of the registration record that verify proves.
+    """
     sql = scope.sql
-    flags = ", ".join(f"sum({sql.flag('g.doc', 'priority', name)}) AS {name}" for name in PRIORITY_GROUPS)
-    any_group = " + ".join(sql.flag("g.doc", "priority", name) for name in PRIORITY_GROUPS)
+    flags = ", ".join(f"{sql.is_true('g.data', 'priority', name)} AS {name}" for name in PRIORITY_GROUPS)
     materialized = "MATERIALIZED " if sql.postgres else ""
-    poor, near_poor = sql.flag("g.doc", "priority", "poor_household"), sql.flag("g.doc", "priority", "near_poor_household")
     return scope.run(
         conn,
-        f"""WITH {dated(scope, "departure", parsed=False)},
+        f"""WITH {dated(scope, "departure")},
         joined AS {materialized}(
-            SELECT d.commune_id, {sql.document("g.data")} AS doc, {sql.text(sql.document("n.data"), "market_code")} AS market_code,
-                   {sql.document("t.data")} AS training
-            FROM departure_rows d LEFT JOIN {_same_application("g", "registration")}
+            SELECT d.commune_id, p.sex, p.ethnicity, {sql.code("n.data", "market_code")} AS market_code, {flags},
+                   CASE WHEN t.data IS NULL THEN 0 ELSE 1 END AS language_orientation,
+                   {sql.has_group("t.data", "vocational")} AS vocational, {sql.is_true("t.data", "vocational", "in_depth")} AS in_depth
+            FROM departure_rows d JOIN persons p ON p.id = d.person_id LEFT JOIN {_same_application("g", "registration")}
             LEFT JOIN {_same_application("n", "counselling")} LEFT JOIN {_same_application("t", "training")})
-        SELECT g.commune_id, g.market_code, m.programme, {sql.text("g.doc", "sex")} AS sex, {sql.text("g.doc", "ethnicity")} AS ethnicity,
-               CASE WHEN {poor} = 1 THEN 'poor' WHEN {near_poor} = 1 THEN 'near_poor' ELSE 'neither' END AS poverty,
-               count(*) AS departures, {flags}, sum(CASE WHEN {any_group} > 0 THEN 1 ELSE 0 END) AS any_group,
-               sum(CASE WHEN g.training IS NULL THEN 0 ELSE 1 END) AS language_orientation,
-               sum(CASE WHEN g.training IS NULL THEN 0 ELSE {sql.present("g.training", "vocational")} END) AS vocational,
-               sum(CASE WHEN g.training IS NULL THEN 0 ELSE {sql.flag("g.training", "vocational", "in_depth")} END) AS in_depth
-        FROM joined g LEFT JOIN markets m ON m.code = g.market_code
-        GROUP BY g.commune_id, g.market_code, m.programme, {sql.text("g.doc", "sex")}, {sql.text("g.doc", "ethnicity")},
-                 CASE WHEN {poor} = 1 THEN 'poor' WHEN {near_poor} = 1 THEN 'near_poor' ELSE 'neither' END""",
+        SELECT j.commune_id, j.market_code, m.programme, j.sex, j.ethnicity,
+               CASE WHEN j.poor_household = 1 THEN 'poor' WHEN j.near_poor_household = 1 THEN 'near_poor' ELSE 'neither' END AS poverty,
+               count(*) AS departures, {", ".join(f"sum(j.{name}) AS {name}" for name in PRIORITY_GROUPS)},
+               sum(CASE WHEN {" + ".join(f"j.{name}" for name in PRIORITY_GROUPS)} > 0 THEN 1 ELSE 0 END) AS any_group,
+               sum(j.language_orientation) AS language_orientation, sum(j.vocational) AS vocational, sum(j.in_depth) AS in_depth
+        FROM joined j LEFT JOIN markets m ON m.code = j.market_code
+        GROUP BY j.commune_id, j.market_code, m.programme, j.sex, j.ethnicity,
+                 CASE WHEN j.poor_household = 1 THEN 'poor' WHEN j.near_poor_household = 1 THEN 'near_poor' ELSE 'neither' END""",
     )
 
 
 def loans(conn: Connection, scope: Scope) -> list[Any]:
     """Count the period's bank loans and their amount, and the self-financing declarations, by commune."""
     sql = scope.sql
-    bank = f"{sql.text('doc', 'financing')} = 'bank_loan'"
+    bank = sql.equals("data", "bank_loan", "financing")
     return scope.run(
         conn,
         f"""WITH {dated(scope, "loan")}
-        SELECT commune_id, sum(CASE WHEN {bank} THEN 1 ELSE 0 END) AS bank_loans,
-               sum(CASE WHEN {bank} THEN {sql.integer("doc", "amount_vnd")} ELSE 0 END) AS amount_vnd,
-               sum(CASE WHEN {bank} THEN 0 ELSE 1 END) AS self_financed
+        SELECT commune_id, sum({bank}) AS bank_loans, sum(CASE WHEN {bank} = 1 THEN {sql.whole_number("data", "amount_vnd")} ELSE 0 END) AS amount_vnd,
+               sum(1 - {bank}) AS self_financed
         FROM loan_rows GROUP BY commune_id""",
     )
 
@@ -131,9 +129,9 @@ def outcomes(conn: Connection, scope: Scope) -> list[Any]:
     return scope.run(
         conn,
         f"""WITH {", ".join(parts)}
-        SELECT commune_id, 'return' AS kind, {sql.text("doc", "reason")} AS what, count(*) AS n FROM return_rows GROUP BY 1, 2, 3
-        UNION ALL SELECT commune_id, 'overstay', {sql.text("doc", "kind")}, count(*) FROM overstay_rows GROUP BY 1, 2, 3
-        UNION ALL SELECT commune_id, 'death', {sql.text("doc", "kind")}, count(*) FROM death_rows GROUP BY 1, 2, 3""",
+        SELECT commune_id, 'return' AS kind, {sql.code("data", "reason")} AS what, count(*) AS n FROM return_rows GROUP BY 1, 2, 3
+        UNION ALL SELECT commune_id, 'overstay', {sql.code("data", "kind")}, count(*) FROM overstay_rows GROUP BY 1, 2, 3
+        UNION ALL SELECT commune_id, 'death', {sql.code("data", "kind")}, count(*) FROM death_rows GROUP BY 1, 2, 3""",
     )
 
 

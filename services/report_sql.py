@@ -1,8 +1,9 @@
-"""The SQL that differs between PostgreSQL and SQLite in the reports: reading the records' JSON text, and spans of days.
+"""The SQL that differs between PostgreSQL and SQLite in the reports: reading the records' JSON text, spans of days, medians.
 
-case_records.data is canonical JSON as TEXT (so verify can compare it byte for byte with the history). PostgreSQL
-reads it with CAST(data AS jsonb) and ->> / #>>; SQLite with json_extract. Everything else in services/indicators.py
-is SQL both understand.
+case_records.data is canonical JSON as TEXT (so verify can compare it byte for byte with the history). SQLite reads
+it with json_extract; PostgreSQL finds a record's day with CAST(data AS jsonb) ->> (the expression migration 0010
+indexes) and its other fields by searching the canonical text (see below). Everything else in
+services/indicator_queries.py is SQL both understand.
 """
 
 from __future__ import annotations
@@ -38,37 +39,45 @@ class JsonSql:
             parts = [f"json_extract({column}, '$.{name}')" for name in RECORD_DAYS[kind]]
         return parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
 
-    def document(self, column: str) -> str:
-        """Return a record's JSON as the fragments below read it (the canonical text itself, on both dialects)."""
-        return column
+    # The fields are read from the canonical text itself on PostgreSQL: casting
+    # ~600 bytes to jsonb costs about 10 µs a record, a byte search (strpos) about 1 µs, and a province's year holds
+    # some 170,000 of those records (bench/reports.py). Canonical JSON has sorted keys, no spaces and every string
+    # escaped, so `"key":` can only be the key itself (a string cannot hold an unescaped quote); each field read this
+    # way has a name that occurs once in its record, and the codes read by code() hold no quote (they are checked
+    # against the markets of config/policy.toml). A colon is written \\: so that SQLAlchemy takes it for no bind.
+    def _found(self, column: str, needle: str) -> str:
+        return f"(CASE WHEN strpos({column}, '{needle.replace(':', chr(92) + ':')}') > 0 THEN 1 ELSE 0 END)"
 
-    # On PostgreSQL the fields are read from the canonical text (sorted keys, no spaces, every string escaped) by
-    # pattern, not by parsing it as jsonb: a cast costs about 10 µs a record, which over a province's year (some
-    # 300,000 records) was most of the roll-up (bench/reports.py). A string value cannot hold an unescaped quote, so
-    # `"key":` matches only the key itself; the fields read this way (RECORD_FIELDS) occur once in their record.
-    def text(self, doc: str, *path: str) -> str:
-        """Return a text field of a record (NULL when absent); the last name of the path must occur once in the record."""
+    def is_true(self, column: str, *path: str) -> str:
+        """Return 1 when a record's true/false field is true, else 0 (also for no record)."""
         if self.postgres:
-            return f"""substring({doc} from '"{path[-1]}":"((?:[^"\\\\]|\\\\.)*)"')"""
-        return f"json_extract({doc}, '$.{'.'.join(path)}')"
+            return self._found(column, f'"{path[-1]}":true')
+        return f"COALESCE(json_extract({column}, '$.{'.'.join(path)}'), 0)"
 
-    def integer(self, doc: str, *path: str) -> str:
-        """Return a whole-number field of a record."""
+    def has_group(self, column: str, *path: str) -> str:
+        """Return 1 when a record has a group of fields (an object) at the path, else 0 (also for no record)."""
         if self.postgres:
-            return f"""CAST(substring({doc} from '"{path[-1]}":(-?[0-9]+)') AS BIGINT)"""
-        return self.text(doc, *path)
+            return self._found(column, f'"{path[-1]}":{{')
+        return f"(CASE WHEN json_type({column}, '$.{'.'.join(path)}') = 'object' THEN 1 ELSE 0 END)"
 
-    def flag(self, doc: str, *path: str) -> str:
-        """Return a true/false field of a record as 1 or 0 (0 when absent)."""
+    def equals(self, column: str, value: str, *path: str) -> str:
+        """Return 1 when a record's text field holds the value (plain letters, digits and '_'), else 0."""
         if self.postgres:
-            return f"""(CASE WHEN {doc} LIKE '%"{path[-1]}"\\:true%' THEN 1 ELSE 0 END)"""  # \\: is a colon, not a bind
-        return f"COALESCE({self.text(doc, *path)}, 0)"
+            return self._found(column, f'"{path[-1]}":"{value}"')
+        return f"(CASE WHEN json_extract({column}, '$.{'.'.join(path)}') = '{value}' THEN 1 ELSE 0 END)"
 
-    def present(self, doc: str, *path: str) -> str:
-        """Return 1 when a record has a group of fields, else 0."""
+    def code(self, column: str, *path: str) -> str:
+        """Return a record's code field (a value with no quote in it); NULL when absent."""
         if self.postgres:
-            return f"""(CASE WHEN {doc} LIKE '%"{path[-1]}":{{%' THEN 1 ELSE 0 END)"""
-        return f"(CASE WHEN json_type({doc}, '$.{'.'.join(path)}') IS NOT NULL THEN 1 ELSE 0 END)"
+            return f"""NULLIF(split_part(split_part({column}, '"{path[-1]}"\\:"', 2), '"', 1), '')"""
+        return f"json_extract({column}, '$.{'.'.join(path)}')"
+
+    def whole_number(self, column: str, *path: str) -> str:
+        """Return a record's whole-number field; NULL when absent."""
+        if self.postgres:
+            after = f"""split_part({column}, '"{path[-1]}"\\:', 2)"""
+            return f"CAST(NULLIF(rtrim(split_part({after}, ',', 1), '}}'), '') AS BIGINT)"
+        return f"json_extract({column}, '$.{'.'.join(path)}')"
 
     def median(self, column: str) -> str | None:
         """Return PostgreSQL's median aggregate of a column; None on SQLite, which has none (the caller ranks rows)."""
