@@ -68,35 +68,35 @@ def dated(scope: Scope, kind: str) -> str:
         WHERE r.kind = '{kind}' AND {scope.sql.record_day(kind, "r.data")} BETWEEN :start AND :end AND c.commune_id IN :communes)"""
 
 
-def _same_application(alias: str, kind: str) -> str:
-    return f"case_records {alias} ON {alias}.case_id = d.case_id AND {alias}.application_no = d.application_no AND {alias}.kind = '{kind}'"
-
-
 def departures(conn: Connection, scope: Scope) -> list[Any]:
     """Count the period's departures by commune, market, programme, sex, ethnicity and poverty, with priority groups and training.
 
-    Sex and ethnicity come from the person row, the projection of the registration record that verify proves.
+    Sex and ethnicity come from the person row, the projection of the registration record that verify proves. The
+    registration, counselling and training records of a departure's application are read in one range of the
+    records' primary key (case, application, kind), and only the figures taken from them are kept.
     """
     sql = scope.sql
-    flags = ", ".join(f"{sql.is_true('g.data', 'priority', name)} AS {name}" for name in PRIORITY_GROUPS)
-    materialized = "MATERIALIZED " if sql.postgres else ""
+    of = lambda kind, figure: f"max(CASE WHEN x.kind = '{kind}' THEN {figure} ELSE 0 END)"  # noqa: E731
+    flags = ", ".join(f"{of('registration', sql.is_true('x.data', 'priority', name))} AS {name}" for name in PRIORITY_GROUPS)
+    poverty = "CASE WHEN j.poor_household = 1 THEN 'poor' WHEN j.near_poor_household = 1 THEN 'near_poor' ELSE 'neither' END"
     return scope.run(
         conn,
         f"""WITH {dated(scope, "departure")},
-        joined AS {materialized}(
-            SELECT d.commune_id, p.sex, p.ethnicity, {sql.code("n.data", "market_code")} AS market_code, {flags},
-                   CASE WHEN t.data IS NULL THEN 0 ELSE 1 END AS language_orientation,
-                   {sql.has_group("t.data", "vocational")} AS vocational, {sql.is_true("t.data", "vocational", "in_depth")} AS in_depth
-            FROM departure_rows d JOIN persons p ON p.id = d.person_id LEFT JOIN {_same_application("g", "registration")}
-            LEFT JOIN {_same_application("n", "counselling")} LEFT JOIN {_same_application("t", "training")})
-        SELECT j.commune_id, j.market_code, m.programme, j.sex, j.ethnicity,
-               CASE WHEN j.poor_household = 1 THEN 'poor' WHEN j.near_poor_household = 1 THEN 'near_poor' ELSE 'neither' END AS poverty,
+        joined AS (
+            SELECT d.commune_id, p.sex, p.ethnicity, max(CASE WHEN x.kind = 'counselling' THEN {sql.code("x.data", "market_code")} END)
+                   AS market_code, {flags}, {of("training", "1")} AS language_orientation,
+                   {of("training", sql.has_group("x.data", "vocational"))} AS vocational,
+                   {of("training", sql.is_true("x.data", "vocational", "in_depth"))} AS in_depth
+            FROM departure_rows d JOIN persons p ON p.id = d.person_id
+            LEFT JOIN case_records x ON x.case_id = d.case_id AND x.application_no = d.application_no
+                                    AND x.kind IN ('registration', 'counselling', 'training')
+            GROUP BY d.commune_id, d.case_id, d.application_no, p.sex, p.ethnicity)
+        SELECT j.commune_id, j.market_code, m.programme, j.sex, j.ethnicity, {poverty} AS poverty,
                count(*) AS departures, {", ".join(f"sum(j.{name}) AS {name}" for name in PRIORITY_GROUPS)},
                sum(CASE WHEN {" + ".join(f"j.{name}" for name in PRIORITY_GROUPS)} > 0 THEN 1 ELSE 0 END) AS any_group,
                sum(j.language_orientation) AS language_orientation, sum(j.vocational) AS vocational, sum(j.in_depth) AS in_depth
         FROM joined j LEFT JOIN markets m ON m.code = j.market_code
-        GROUP BY j.commune_id, j.market_code, m.programme, j.sex, j.ethnicity,
-                 CASE WHEN j.poor_household = 1 THEN 'poor' WHEN j.near_poor_household = 1 THEN 'near_poor' ELSE 'neither' END""",
+        GROUP BY j.commune_id, j.market_code, m.programme, j.sex, j.ethnicity, {poverty}""",
     )
 
 

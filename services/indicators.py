@@ -22,7 +22,7 @@ from dataclasses import asdict
 from datetime import date, time
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 
 from services.indicator_queries import OPEN_STATES, PRIORITY_GROUPS, QUERIES, STAGES, Scope
 from services.models import AdminUnit
@@ -44,6 +44,8 @@ def indicators(rt: Runtime, actor: Actor, unit_code: str, start: date, end: date
     with rt.unit_of_work(writes=False) as conn:
         unit = unit_in_scope(conn, actor, unit_code)
         scope = scope_of(conn, unit, start, end)
+        for statement in scope.sql.settings():
+            conn.execute(text(statement))
         raw = {name: query(conn, scope) for name, query in QUERIES.items()}
         communes = dict(conn.execute(select(AdminUnit.id, AdminUnit.code).where(AdminUnit.id.in_(scope.communes))).all())
         plans = targets_of(conn, rt.plan_defaults, [(unit.id, unit.kind)] + [(c, "commune") for c in scope.communes], end.year)

@@ -79,6 +79,10 @@ class JsonSql:
             return f"CAST(NULLIF(rtrim(split_part({after}, ',', 1), '}}'), '') AS BIGINT)"
         return f"json_extract({column}, '$.{'.'.join(path)}')"
 
+    def settings(self) -> list[str]:
+        """Return the statements that set up a report's read transaction: on PostgreSQL, memory to sort the stage times in."""
+        return ["SET LOCAL work_mem = '64MB'"] if self.postgres else []
+
     def median(self, column: str) -> str | None:
         """Return PostgreSQL's median aggregate of a column; None on SQLite, which has none (the caller ranks rows)."""
         return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {column})" if self.postgres else None
