@@ -76,7 +76,10 @@ def departures(conn: Connection, scope: Scope) -> list[Any]:
     records' primary key (case, application, kind), and only the figures taken from them are kept.
     """
     sql = scope.sql
-    of = lambda kind, figure: f"max(CASE WHEN x.kind = '{kind}' THEN {figure} ELSE 0 END)"  # noqa: E731
+
+    def of(kind: str, figure: str) -> str:
+        return f"max(CASE WHEN x.kind = '{kind}' THEN {figure} ELSE 0 END)"
+
     flags = ", ".join(f"{of('registration', sql.is_true('x.data', 'priority', name))} AS {name}" for name in PRIORITY_GROUPS)
     poverty = "CASE WHEN j.poor_household = 1 THEN 'poor' WHEN j.near_poor_household = 1 THEN 'near_poor' ELSE 'neither' END"
     return scope.run(
