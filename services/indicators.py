@@ -26,7 +26,7 @@ from sqlalchemy import Connection, select, text
 
 from services.indicator_queries import OPEN_STATES, PRIORITY_GROUPS, QUERIES, STAGES, Scope
 from services.models import AdminUnit
-from services.plans import Unit, require_report_reader, targets_of, unit_in_scope
+from services.plans import MAX_YEAR, MIN_YEAR, Unit, require_report_reader, targets_of, unit_in_scope
 from services.report_sql import JsonSql
 from services.runtime import Runtime
 from services.users import Actor
@@ -59,9 +59,9 @@ def scope_of(conn: Connection, unit: Unit, start: date, end: date) -> Scope:
 
 
 def _check_period(start: date, end: date) -> None:
-    if end < start or (end - start).days > MAX_PERIOD_DAYS:
-        vi = f"Kỳ báo cáo phải bắt đầu trước khi kết thúc và dài tối đa {MAX_PERIOD_DAYS} ngày."
-        en = f"The period must start before it ends and last at most {MAX_PERIOD_DAYS} days."
+    if not (date(MIN_YEAR, 1, 1) <= start <= end <= date(MAX_YEAR, 12, 31)) or (end - start).days > MAX_PERIOD_DAYS:
+        vi = f"Kỳ báo cáo phải bắt đầu trước khi kết thúc, dài tối đa {MAX_PERIOD_DAYS} ngày, trong các năm {MIN_YEAR}–{MAX_YEAR}."
+        en = f"The period must start before it ends, last at most {MAX_PERIOD_DAYS} days, and lie in {MIN_YEAR}–{MAX_YEAR}."
         raise RecordInvalid([problem("report.period", vi, en, "end")])
 
 

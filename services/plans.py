@@ -45,6 +45,8 @@ def require_report_reader(actor: Actor, *, admins: bool = False) -> None:
 
 def unit_in_scope(conn: Connection, actor: Actor, unit_code: str) -> Unit:
     """Return a commune or province whose communes all lie in the user's scope; any other unit does not exist for them."""
+    if "\x00" in unit_code:  # no code holds one, and PostgreSQL cannot compare text with it
+        unit_code = ""
     row: Any = conn.execute(select(AdminUnit.id, AdminUnit.code, AdminUnit.name, AdminUnit.kind).where(AdminUnit.code == unit_code)).first()
     communes = communes_under(conn, row.id) if row is not None and row.kind in PLAN_KINDS else frozenset()
     officer_elsewhere = actor.role == "officer" and (row is None or row.kind != "commune")

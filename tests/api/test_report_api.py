@@ -36,3 +36,10 @@ def test_a_payment_and_its_refusal(client, token, rt, actors):
     )
     assert over.status_code == 422 and "300,000 VND" in over.json()["problems"][0]["en"]
     assert client.get(f"/api/cases/{case_id}/verify", headers=token("auditor")).json()["ok"] is True
+
+
+def test_odd_units_and_periods_are_refused_not_crashed(client, token):
+    headers = token("province_supervisor")
+    assert client.get("/api/indicators/38", params={"start": "0001-01-01", "end": "0001-01-02"}, headers=headers).status_code == 422
+    assert client.get("/api/indicators/%00", params={"start": "2026-01-01", "end": "2026-01-02"}, headers=headers).status_code == 404
+    assert client.get("/api/plans/%00/2026", headers=headers).status_code == 404
