@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     clocks_file: Path = Field(default=CONFIG_DIR / "clocks.toml", description="The legal clocks and their reminder ladders.")
     access_file: Path = Field(default=CONFIG_DIR / "access.toml", description="Who sees which personal data; separation of duties.")
     departments_file: Path = Field(default=CONFIG_DIR / "departments.toml", description="The departments and their queues.")
+    plans_file: Path = Field(default=CONFIG_DIR / "plans.toml", description="Default plan targets per unit kind and year.")
+    support_file: Path = Field(default=CONFIG_DIR / "support.toml", description="Support items to priority groups and their caps.")
     broker_key_prefix: str = Field(
         default="", description="Prefix of every Redis key the broker writes (several deployments or test runs on one Redis)."
     )

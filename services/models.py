@@ -462,9 +462,9 @@ class AdminAction(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     actor: Mapped[str] = mapped_column(String(80))
-    # user.create, user.deactivate, user.reactivate, user.password, unit.add_village, unit.rename
+    # user.create, user.deactivate, user.reactivate, user.password, unit.add_village, unit.rename, plan.set
     action: Mapped[str] = mapped_column(String(40))
-    target_kind: Mapped[str] = mapped_column(String(10))  # user, unit
+    target_kind: Mapped[str] = mapped_column(String(10))  # user, unit, plan
     target_id: Mapped[int] = mapped_column(Id)
     unit_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"))  # the unit the target belongs to (bounds who reads the log)
     details: Mapped[dict[str, Any]] = mapped_column(Json)
@@ -478,3 +478,48 @@ class SealingKeys(Base):
     lookup_check: Mapped[str] = mapped_column(String(64))  # an HMAC of a fixed text under the lookup key: reveals nothing of it
     data_key_id: Mapped[str] = mapped_column(String(16))
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Plan(Base):
+    """A unit's targets for a year (an admin set them; a unit without a row follows config/plans.toml)."""
+
+    __tablename__ = "plans"
+    __table_args__ = (UniqueConstraint("unit_id", "year", name="uq_plans_unit_year"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    departures_more_than: Mapped[int] = mapped_column(Integer)
+    language_orientation_percent: Mapped[int] = mapped_column(Integer)
+    vocational_percent: Mapped[int] = mapped_column(Integer)
+    in_depth_percent: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class SupportPayment(Base):
+    """Non-refundable support paid to a worker of a priority group for one item (once per person); its event is in the history."""
+
+    __tablename__ = "support_payments"
+    __table_args__ = (
+        UniqueConstraint("person_id", "item", name="uq_support_payments_person_item"),
+        Index("ix_support_payments_commune_paid_on", "commune_id", "paid_on"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    commune_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"))
+    item: Mapped[str] = mapped_column(
+        String(30)
+    )  # orientation, language, vocational, health_check, passport, visa, criminal_record, travel
+    amount_vnd: Mapped[int] = mapped_column(BigInteger)
+    paid_on: Mapped[date] = mapped_column(Date)
+    invoice_number: Mapped[str] = mapped_column(String(60))
+    food_days: Mapped[int] = mapped_column(Integer, server_default="0")  # orientation only
+    lodging_months: Mapped[int] = mapped_column(Integer, server_default="0")  # orientation only
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# The indexes the indicators read (migration 0012): each dated record kind by its day (expression indexes,
+# written in the migration per dialect; services/report_sql.py writes the same expressions).

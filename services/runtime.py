@@ -10,7 +10,8 @@ from datetime import date
 from sqlalchemy import Engine, bindparam, text
 
 from config.policy import load_access, load_clocks, load_policy
-from config.settings import Settings, get_settings
+from config.settings import CONFIG_DIR, Settings, get_settings
+from config.targets import load_plan_defaults, load_support
 from services.clock import Clock, FixedClock, SystemClock, today
 from services.crypto import Sealer, load_keys
 from services.db import UnitOfWork, make_engine
@@ -18,7 +19,9 @@ from services.models import UtcDateTime
 from workflows.access import AccessPolicy
 from workflows.case import WORKFLOW_VERSION
 from workflows.clocks import ClockPolicy
+from workflows.plans import PlanDefaults
 from workflows.policy import Policy
+from workflows.support import SupportPolicy
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,8 @@ class Runtime:
     sealer: Sealer
     access: AccessPolicy = field(default_factory=AccessPolicy)
     publish: Publish | None = None
+    plan_defaults: PlanDefaults = field(default_factory=lambda: load_plan_defaults(CONFIG_DIR / "plans.toml"))
+    support: SupportPolicy = field(default_factory=lambda: load_support(CONFIG_DIR / "support.toml"))
 
     def unit_of_work(self, *, writes: bool = True) -> UnitOfWork:
         """Open one transaction (`writes=False` for a read that must not hold the SQLite write lock)."""
@@ -96,4 +101,6 @@ def build_runtime(settings: Settings | None = None, *, engine: Engine | None = N
         clocks=load_clocks(settings.clocks_file, settings.departments_file),
         sealer=Sealer(load_keys(settings), access.encrypted_fields()),
         access=access,
+        plan_defaults=load_plan_defaults(settings.plans_file),
+        support=load_support(settings.support_file),
     )

@@ -47,6 +47,14 @@ USER_COLUMNS = "u.id, u.username, u.role, u.department_code, u.unit_id"
 _BY_NAME = text(_ACTOR.format(who=f"SELECT {USER_COLUMNS} FROM users u WHERE u.username = :username AND u.active"))
 
 
+_COMMUNES_UNDER = text(_ACTOR.format(who="SELECT NULL AS id, NULL AS username, NULL AS role, NULL AS department_code, :unit_id AS unit_id"))
+
+
+def communes_under(conn: Connection, unit_id: int) -> frozenset[int]:
+    """Return the communes at or below a unit (the same walk of the hierarchy as an actor's scope)."""
+    return frozenset(row.commune_id for row in conn.execute(_COMMUNES_UNDER, {"unit_id": unit_id}) if row.commune_id is not None)
+
+
 def actor_query(who: str) -> TextClause:
     """Return the statement that reads an actor: `who` selects the user (with USER_COLUMNS), the rest adds the communes."""
     return text(_ACTOR.format(who=who))

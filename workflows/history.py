@@ -17,8 +17,9 @@ GENESIS = "0" * 64
 REGISTER, ADD_RECORD, CORRECT_RECORD = "register", "add_record", "correct_record"
 REASSIGN = "reassign_work"  # a supervisor gave a work item of the case to another officer; no state or record changes
 EXTEND_DEADLINE = "extend_deadline"  # a supervisor moved a clock's due time later, with a reason; no state or record changes
-# Events that note what a supervisor did beside the workflow: they leave the case where it is and carry no record.
-NOTES = {REASSIGN: "a reassignment", EXTEND_DEADLINE: "a deadline extension"}
+SUPPORT_PAYMENT = "support_payment"  # finance paid the worker a support item (its figures in the reason); no state or record changes
+# Events that note what was done beside the workflow: they leave the case where it is and carry no record.
+NOTES = {REASSIGN: "a reassignment", EXTEND_DEADLINE: "a deadline extension", SUPPORT_PAYMENT: "a support payment"}
 
 
 def canonical_json(data: Any) -> str:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.api.admin_routes import admin_api
 from services.api.deps import SESSION_COOKIE
 from services.api.intake_routes import intake_api
+from services.api.report_routes import report_api
 from services.api.routes import api
 from services.api.same_origin import SameOriginOnly
 from services.key_check import check_keys
@@ -151,6 +152,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(admin_api)
     app.include_router(intake_api)
+    app.include_router(report_api)
     app.include_router(pages)
     app.include_router(admin_pages)
     app.include_router(intake_pages)

@@ -32,7 +32,7 @@ REFERRAL_READERS = {"social_policy", "police", "auditor"} | SUPERVISORS
 @dataclass(frozen=True)
 class Route:
     method: str
-    path: str  # {case}, {item}, {deadline}, {referral}, {user}, {unit}: the case, work item, clock, referral, user and commune of the scope
+    path: str  # {case}, {item}, {deadline}, {referral}, {user}, {unit}, {commune}: the case, work item, clock, referral, user, commune id and code
     allowed: frozenset[str]  # the roles let through on a case of their own scope
     body: Callable[[Any], Any] | None = None
     upload: Callable[[Any], bytes] | None = None  # a file sent as multipart `file` instead of a JSON body
@@ -83,6 +83,12 @@ def _routes() -> list[Route]:
         r("GET", "/api/referrals/{referral}", REFERRAL_READERS),
         r("POST", "/api/referrals/{referral}/convert", {"social_policy"} | SUPERVISORS, lambda s: {"sex": "male"}),  # 422: no ID
         r("POST", "/api/referrals/{referral}/decline", {"social_policy"} | SUPERVISORS, lambda s: {"reason": "Không muốn đi"}),
+        r("GET", "/api/plans/{commune}/2026", SUPERVISORS | {"auditor", "social_policy", "admin"}),
+        r("PUT", "/api/plans/{commune}/2026", ADMINS, lambda s: {"departures_more_than": 6, "language_orientation_percent": 100,
+          "vocational_percent": 63, "in_depth_percent": 15}),
+        r("POST", "/api/cases/{case}/support-payments", {"finance"},
+          lambda s: {"item": "passport", "amount_vnd": 200_000, "paid_on": s.today.isoformat(), "invoice_number": "HD-1"}),
+        r("GET", "/api/indicators/{commune}?start=2026-01-01&end=2026-12-31", SUPERVISORS | {"auditor", "social_policy"}),
     ]  # fmt: skip
 
 
@@ -122,7 +128,13 @@ def _scope(rt, actor, referrer, commune, village, officer, serial) -> Scope:
 def _call(client, route: Route, scope: Scope, headers: dict[str, str]) -> Any:
     """Send the route's request for the scope; a bulk route's answer is reduced to its first item's status."""
     path = route.path.format(
-        case=scope.case, item=scope.item, deadline=scope.deadline, referral=scope.referral, user=scope.user, unit=scope.unit
+        case=scope.case,
+        item=scope.item,
+        deadline=scope.deadline,
+        referral=scope.referral,
+        user=scope.user,
+        unit=scope.unit,
+        commune=scope.commune,
     )
     if route.upload is not None:
         return client.request(route.method, path, files={"file": ("rows.csv", route.upload(scope))}, headers=headers)
@@ -359,7 +371,7 @@ def _flattened(routes: list[Any]) -> list[Any]:
     return flat
 
 
-_ANY = {name: 1 for name in ("case", "item", "deadline", "referral", "user", "unit")}
+_ANY = {name: 1 for name in ("case", "item", "deadline", "referral", "user", "unit", "commune")}
 
 
 def test_a_sibling_commune_of_the_same_province_is_outside_a_commune_users_scope_but_not_the_provinces(client, token, rt, actors):

@@ -14,10 +14,16 @@ from services import migrate
 from services.models import Base
 
 
+def _described_by_the_models(obj: Any, name: str | None, kind: str, reflected: bool, compare_to: Any) -> bool:
+    """Leave out the indicators' expression indexes on record days: migration 0012 writes them per dialect, no model can."""
+    return not (kind == "index" and (name or "").startswith("ix_case_records_") and (name or "").endswith("_day"))
+
+
 def _differences(engine: Engine) -> list[Any]:
     """Return what autogenerate would change to bring the database to the models (nothing, if they agree)."""
+    options = {"compare_type": True, "include_object": _described_by_the_models}
     with engine.connect() as conn:
-        return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata))
+        return list(compare_metadata(MigrationContext.configure(conn, opts=options), Base.metadata))
 
 
 def _migrate(engine: Engine, step: str, revision: str) -> None:

@@ -1,0 +1,50 @@
+"""The reporting API: plans per unit and year, support payments to priority groups, and the indicators."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, status
+
+from services import indicators, plans, support
+from services.api import report_schemas as shapes
+from services.api.deps import Me, Rt
+from services.api.routes import REFUSALS, CaseId
+from workflows.plans import Targets
+from workflows.support import Payment
+
+report_api = APIRouter(prefix="/api", responses=REFUSALS, tags=["reports"])
+
+UnitCode = Annotated[str, Path(max_length=40, description="The commune's or province's code.")]
+Year = Annotated[int, Path(ge=2000, le=2100)]
+
+
+@report_api.get("/plans/{unit_code}/{year}", response_model=shapes.PlanOut)
+def get_plan(rt: Rt, me: Me, unit_code: UnitCode, year: Year) -> dict[str, Any]:
+    """Return a unit's targets for a year (its own plan, or the defaults for its kind)."""
+    return plans.get_plan(rt, me, unit_code, year)
+
+
+@report_api.put("/plans/{unit_code}/{year}", response_model=shapes.PlanOut)
+def set_plan(rt: Rt, me: Me, unit_code: UnitCode, year: Year, body: shapes.TargetsIn) -> dict[str, Any]:
+    """Set a unit's targets for a year (admins of the unit or above; logged)."""
+    return plans.set_plan(rt, me, unit_code, year, Targets(**body.model_dump()))
+
+
+@report_api.post("/cases/{case_id}/support-payments", response_model=shapes.SupportPaidOut, status_code=status.HTTP_201_CREATED)
+def record_support_payment(rt: Rt, me: Me, case_id: CaseId, body: shapes.SupportPaymentIn) -> support.Paid:
+    """Record a support payment to the case's worker (finance; priority groups only; each item once per person, up to its cap)."""
+    return support.record_payment(rt, me, case_id, Payment(**body.model_dump()))
+
+
+@report_api.get("/indicators/{unit_code}", response_model=shapes.IndicatorsOut)
+def unit_indicators(
+    rt: Rt,
+    me: Me,
+    unit_code: UnitCode,
+    start: Annotated[date, Query(description="First day.")],
+    end: Annotated[date, Query(description="Last day.")],
+) -> dict[str, Any]:
+    """Return a commune's or province's indicators over a period (days inclusive), in total and per commune."""
+    return indicators.indicators(rt, me, unit_code, start, end)

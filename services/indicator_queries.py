@@ -1,0 +1,201 @@
+"""The SQL of each indicator over a unit's communes and a period, grouped by commune (and, for medians, over the unit).
+
+Period rules (services/indicators.py says why): a record counts by its own day — a departure by `departed_on`, a
+loan by `decided_on` (self-financing: `declared_on`), a return by `returned_on`, an overstay or a death by
+`reported_on`, a support payment by `paid_on`; deadlines by their due time; stage times by the moment the case reached
+the later state; the backlog by the state each case was in at the end of the period.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Date, Integer, String, bindparam, text
+
+from services.models import UtcDateTime
+from services.report_sql import JsonSql
+from workflows.case import STATE_BY_NAME, STATES
+
+PRIORITY_GROUPS = ("poor_household", "near_poor_household", "ethnic_minority", "land_revoked", "military_service_done",
+                   "police_service_done", "family_of_merit", "youth_volunteer")  # fmt: skip
+# The state a case was in at a moment is the latest it had reached by then. The workflow's transitions never lead
+# back to an earlier state within an application, so this order (latest first) decides it from the state timestamps:
+# tests/unit/test_indicator_order.py checks every transition against it.
+STATES_LATEST_FIRST = ("closed", "reintegrated", "returned", "deceased", "overstayed", "departed", "visa_refused", "withdrawn",
+                       "ineligible", "loan_approved", "health_checked", "trained", "counselled", "registered")  # fmt: skip
+OPEN_STATES = tuple(state.name for state in STATES if state.kind != "end")
+MAIN_PATH = tuple(state.name for state in STATES if state.kind == "main")
+# A stage is the time a case spends in a main state until it reaches the next; the state's owner is the department.
+STAGES = tuple((MAIN_PATH[i], MAIN_PATH[i + 1], STATE_BY_NAME[MAIN_PATH[i]].owner) for i in range(len(MAIN_PATH) - 1))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What every indicator query is bound to: the dialect, the communes, the period's days and its moments (UTC)."""
+
+    sql: JsonSql
+    communes: tuple[int, ...]
+    start: date
+    end: date
+    start_at: datetime  # 00:00 of the first day in Vietnam
+    end_at: datetime  # 00:00 of the day after the last, in Vietnam
+
+    def run(self, conn: Connection, sql: str) -> list[Any]:
+        """Run one indicator statement with the scope's parameters (those it names)."""
+        params = {"communes": list(self.communes), "start_at": self.start_at, "end_at": self.end_at, "start_day": self.start,
+                  "end_day": self.end, "start": self.start.isoformat(), "end": self.end.isoformat()}  # fmt: skip
+        used = {name for name in params if re.search(rf":{name}\b", sql)}
+        statement = text(sql).bindparams(*(bindparam(name, **_BIND_TYPES[name]) for name in sorted(used)))
+        return list(conn.execute(statement, {name: params[name] for name in used}))
+
+
+_BIND_TYPES: dict[str, dict[str, Any]] = {
+    "communes": {"expanding": True, "type_": Integer}, "start_at": {"type_": UtcDateTime}, "end_at": {"type_": UtcDateTime},
+    "start_day": {"type_": Date}, "end_day": {"type_": Date}, "start": {"type_": String}, "end": {"type_": String},
+}  # fmt: skip
+
+
+def dated(scope: Scope, kind: str) -> str:
+    """Return a subquery of a unit's records of a kind whose day falls in the period (found through their day's index)."""
+    materialized = "MATERIALIZED " if scope.sql.postgres else ""
+    return f"""{kind}_rows AS {materialized}(
+        SELECT c.commune_id, c.person_id, r.case_id, r.application_no, r.data
+        FROM case_records r JOIN cases c ON c.id = r.case_id
+        WHERE r.kind = '{kind}' AND {scope.sql.record_day(kind, "r.data")} BETWEEN :start AND :end AND c.commune_id IN :communes)"""
+
+
+def departures(conn: Connection, scope: Scope) -> list[Any]:
+    """Count the period's departures by commune, market, programme, sex, ethnicity and poverty, with priority groups and training.
+
+    Sex and ethnicity come from the person row, the projection of the registration record that verify proves. The
+    registration, counselling and training records of a departure's application are read in one range of the
+    records' primary key (case, application, kind), and only the figures taken from them are kept.
+    """
+    sql = scope.sql
+
+    def of(kind: str, figure: str) -> str:
+        return f"max(CASE WHEN x.kind = '{kind}' THEN {figure} ELSE 0 END)"
+
+    flags = ", ".join(f"{of('registration', sql.is_true('x.data', 'priority', name))} AS {name}" for name in PRIORITY_GROUPS)
+    poverty = "CASE WHEN j.poor_household = 1 THEN 'poor' WHEN j.near_poor_household = 1 THEN 'near_poor' ELSE 'neither' END"
+    return scope.run(
+        conn,
+        f"""WITH {dated(scope, "departure")},
+        joined AS (
+            SELECT d.commune_id, p.sex, p.ethnicity, max(CASE WHEN x.kind = 'counselling' THEN {sql.code("x.data", "market_code")} END)
+                   AS market_code, {flags}, {of("training", "1")} AS language_orientation,
+                   {of("training", sql.has_group("x.data", "vocational"))} AS vocational,
+                   {of("training", sql.is_true("x.data", "vocational", "in_depth"))} AS in_depth
+            FROM departure_rows d JOIN persons p ON p.id = d.person_id
+            LEFT JOIN case_records x ON x.case_id = d.case_id AND x.application_no = d.application_no
+                                    AND x.kind IN ('registration', 'counselling', 'training')
+            GROUP BY d.commune_id, d.case_id, d.application_no, p.sex, p.ethnicity)
+        SELECT j.commune_id, j.market_code, m.programme, j.sex, j.ethnicity, {poverty} AS poverty,
+               count(*) AS departures, {", ".join(f"sum(j.{name}) AS {name}" for name in PRIORITY_GROUPS)},
+               sum(CASE WHEN {" + ".join(f"j.{name}" for name in PRIORITY_GROUPS)} > 0 THEN 1 ELSE 0 END) AS any_group,
+               sum(j.language_orientation) AS language_orientation, sum(j.vocational) AS vocational, sum(j.in_depth) AS in_depth
+        FROM joined j LEFT JOIN markets m ON m.code = j.market_code
+        GROUP BY j.commune_id, j.market_code, m.programme, j.sex, j.ethnicity, {poverty}""",
+    )
+
+
+def loans(conn: Connection, scope: Scope) -> list[Any]:
+    """Count the period's bank loans and their amount, and the self-financing declarations, by commune."""
+    sql = scope.sql
+    bank = sql.equals("data", "bank_loan", "financing")
+    return scope.run(
+        conn,
+        f"""WITH {dated(scope, "loan")}
+        SELECT commune_id, sum({bank}) AS bank_loans, sum(CASE WHEN {bank} = 1 THEN {sql.whole_number("data", "amount_vnd")} ELSE 0 END) AS amount_vnd,
+               sum(1 - {bank}) AS self_financed
+        FROM loan_rows GROUP BY commune_id""",
+    )
+
+
+def support(conn: Connection, scope: Scope) -> list[Any]:
+    """Count and sum the support paid in the period by commune and item."""
+    return scope.run(
+        conn,
+        """SELECT commune_id, item, count(*) AS payments, sum(amount_vnd) AS amount_vnd FROM support_payments
+        WHERE commune_id IN :communes AND paid_on BETWEEN :start_day AND :end_day GROUP BY commune_id, item""",
+    )
+
+
+def outcomes(conn: Connection, scope: Scope) -> list[Any]:
+    """Count the period's returns by reason, overstays by kind (absconded, overstayed) and deaths by kind, by commune."""
+    sql = scope.sql
+    parts = [f"{dated(scope, kind)}" for kind in ("return", "overstay", "death")]
+    return scope.run(
+        conn,
+        f"""WITH {", ".join(parts)}
+        SELECT commune_id, 'return' AS kind, {sql.code("data", "reason")} AS what, count(*) AS n FROM return_rows GROUP BY 1, 2, 3
+        UNION ALL SELECT commune_id, 'overstay', {sql.code("data", "kind")}, count(*) FROM overstay_rows GROUP BY 1, 2, 3
+        UNION ALL SELECT commune_id, 'death', {sql.code("data", "kind")}, count(*) FROM death_rows GROUP BY 1, 2, 3""",
+    )
+
+
+def backlog(conn: Connection, scope: Scope) -> list[Any]:
+    """Count the cases open at the end of the period by the state they were in then, by commune."""
+    latest = " ".join(f"WHEN {state}_at < :end_at THEN '{state}'" for state in STATES_LATEST_FIRST)
+    open_states = ", ".join(f"'{state}'" for state in OPEN_STATES)
+    return scope.run(
+        conn,
+        f"""SELECT commune_id, state_then AS state, count(*) AS n FROM (
+            SELECT commune_id, CASE {latest} END AS state_then FROM cases WHERE commune_id IN :communes AND registered_at < :end_at
+        ) AS c WHERE state_then IN ({open_states}) GROUP BY commune_id, state_then""",
+    )
+
+
+def deadlines(conn: Connection, scope: Scope) -> list[Any]:
+    """Count the deadlines that fell due in the period and those closed by their due time, by commune and department."""
+    return scope.run(
+        conn,
+        """SELECT c.commune_id, d.department, count(*) AS due,
+               sum(CASE WHEN d.closed_at IS NOT NULL AND d.closed_at <= d.due_at THEN 1 ELSE 0 END) AS met
+        FROM deadlines d JOIN cases c ON c.id = d.case_id
+        WHERE c.commune_id IN :communes AND d.due_at >= :start_at AND d.due_at < :end_at GROUP BY c.commune_id, d.department""",
+    )
+
+
+def stages(conn: Connection, scope: Scope) -> list[Any]:
+    """Return the median days of each stage, by commune and over the unit (commune_id NULL), of cases that finished it in the period."""
+    sql = scope.sql
+    spans = " UNION ALL ".join(
+        f"""SELECT commune_id, '{start}' AS stage, {sql.days_between(f"{start}_at", f"{end}_at")} AS days FROM cases
+        WHERE commune_id IN :communes AND {end}_at >= :start_at AND {end}_at < :end_at AND {start}_at IS NOT NULL"""
+        for start, end, _ in STAGES
+    )
+    median = sql.median("days")
+    if median is not None:
+        return scope.run(
+            conn,
+            f"""WITH spans AS MATERIALIZED ({spans})
+            SELECT commune_id, stage, count(*) AS cases, {median} AS median_days FROM spans GROUP BY commune_id, stage
+            UNION ALL SELECT NULL, stage, count(*), {median} FROM spans GROUP BY stage""",
+        )
+    middle = "rn IN ((n + 1) / 2, (n + 2) / 2)"  # the middle row, or the two middle rows of an even count
+    return scope.run(
+        conn,
+        f"""WITH spans AS ({spans}),
+        by_commune AS (SELECT commune_id, stage, days, row_number() OVER (PARTITION BY commune_id, stage ORDER BY days) AS rn,
+                              count(*) OVER (PARTITION BY commune_id, stage) AS n FROM spans),
+        by_unit AS (SELECT stage, days, row_number() OVER (PARTITION BY stage ORDER BY days) AS rn,
+                           count(*) OVER (PARTITION BY stage) AS n FROM spans)
+        SELECT commune_id, stage, n AS cases, avg(days) AS median_days FROM by_commune WHERE {middle} GROUP BY commune_id, stage, n
+        UNION ALL SELECT NULL, stage, n, avg(days) FROM by_unit WHERE {middle} GROUP BY stage, n""",
+    )
+
+
+QUERIES: dict[str, Callable[[Connection, Scope], list[Any]]] = {
+    "departures": departures,
+    "loans": loans,
+    "support": support,
+    "outcomes": outcomes,
+    "backlog": backlog,
+    "deadlines": deadlines,
+    "stages": stages,
+}
