@@ -261,7 +261,8 @@ def _append_in_one(columns: tuple[str, ...], record: bool, queues: int, carry: b
         SELECT m.message_id, :topic, m.queue, :case_id, event.id, CAST(:payload AS jsonb), 'pending', :at, 0
         FROM event, (VALUES {messages}) AS m (message_id, queue)
     )"""
-    return text(sql + " SELECT id FROM event").bindparams(*_time_binds((*columns, "at")), bindparam("payload", type_=Json))
+    payload = [bindparam("payload", type_=Json)] if queues else []  # an event with no messages binds no payload
+    return text(sql + " SELECT id FROM event").bindparams(*_time_binds((*columns, "at")), *payload)
 
 
 def select_commune(case_id: int) -> Any:

@@ -552,3 +552,18 @@ def test_a_reopened_application_starts_its_own_timeline(rt, actors, clock):
         ).one()
     assert row.registered_at == clock.now()
     assert (row.counselled_at, row.departed_at, row.returned_at) == (None, None, None)
+
+
+def test_an_event_that_concerns_no_department_is_written_on_either_database(rt, actors):
+    from services import store
+    from services.users import SYSTEM
+
+    ref = cases.register(rt, actors["social_policy"], f.registration(rt.today(), serial=77))
+    with rt.unit_of_work() as conn:
+        head = store.lock_case(conn, ref.id)
+        entry = store.Entry(trigger="reassign_work", from_state=head.state, to_state=head.state, application_no=1,
+                            record_kind=None, record=None, reason="ghi chú", queues=())  # fmt: skip
+        _, seq, _ = store.append(conn, head, SYSTEM, rt.clock.now(), entry)
+    assert seq == 2
+    with rt.unit_of_work(writes=False) as conn:
+        assert audit.verify(conn, ref.id).ok
