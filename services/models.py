@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -299,6 +300,8 @@ class WorkItem(Base):
         # In the inbox's order within each of its ranges (overdue, due later, undated): see services.work.inbox.
         Index("ix_work_items_inbox", "department", "priority", "due_at", "id", **_where(OPEN_WORK)),
         Index("ix_work_items_open_case", "case_id", **_where(OPEN_WORK)),
+        # The inbox reads one range per priority (services.followups.PRIORITIES): any other value would never be shown.
+        CheckConstraint("priority IN (1, 2)", name="ck_work_items_priority"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))

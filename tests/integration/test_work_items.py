@@ -608,3 +608,15 @@ def test_an_officer_reads_the_inbox_and_claims_from_the_command_line(guestwork):
     counts = guestwork("work", "counts").stdout
     assert re.search(r"^social_policy\s+\d+\s+1\s+\d+$", counts, re.MULTILINE), counts
     assert "No department 'nobody'" in guestwork("inbox", "nobody", ok=False).stderr
+
+
+def test_a_work_item_priority_the_inbox_does_not_read_is_refused_by_the_database(rt, actors):
+    import pytest
+    from sqlalchemy import update
+    from sqlalchemy.exc import IntegrityError
+
+    from services.models import WorkItem
+
+    cases.register(rt, actors["social_policy"], f.registration(rt.today(), serial=91))
+    with pytest.raises(IntegrityError), rt.unit_of_work() as conn:
+        conn.execute(update(WorkItem).values(priority=3))
