@@ -27,8 +27,9 @@ def refer(rt: Runtime, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     now = rt.clock.now()
     with rt.unit_of_work() as conn:
         place, problems = places.in_scope(conn, actor).find(form.commune, form.village, commune_field="commune", village_field="village")
-        if place is None:  # a commune outside the scope is refused as registering there would be (403)
-            raise (Forbidden if any(p.code == "unit.commune" for p in problems) else RecordInvalid)(problems)
+        if place is None:  # a commune outside the scope is refused as registering there would be (403); a typo is a 422
+            outside = any(p.code == "unit.commune" for p in problems) and _is_a_commune(conn, form.commune)
+            raise (Forbidden if outside else RecordInvalid)(problems)
         values = {
             "commune_id": place.commune_id, "village_id": place.village_id, "department": department, "referred_by": actor.user_id,
             "full_name": form.full_name, "date_of_birth": form.date_of_birth, "phone": form.phone, "service_ended_on": form.service_ended_on,
@@ -91,6 +92,10 @@ def decline(rt: Runtime, actor: Actor, referral_id: int, reason: str) -> dict[st
         _open_for_social_policy(conn, actor, referral_id, "từ chối", "decline")
         _close(conn, rt, actor, referral_id, {"status": "declined", "decline_reason": why})
         return _one(conn, referral_id)
+
+
+def _is_a_commune(conn: Connection, code: str | None) -> bool:
+    return code is not None and conn.scalar(select(AdminUnit.id).where(AdminUnit.code == code, AdminUnit.kind == "commune")) is not None
 
 
 def _referring_department(actor: Actor, named: Any) -> str:

@@ -132,6 +132,9 @@ def test_another_communes_officer_sees_nothing_of_a_referral(client, token, rt, 
     )
     assert elsewhere.status_code == 403
     assert referrals.get_referral(rt, SYSTEM, referral["id"])["status"] == "open"
+    # A misspelt commune is a mistake to correct (422, the form comes back), not a refusal.
+    typo = client.post("/api/referrals", json=_referral(rt.today(), commune="Cam Tann"), headers=token("police"))
+    assert typo.status_code == 422 and typo.json()["problems"][0]["field"] == "commune"
 
 
 def test_a_referral_with_bad_fields_names_each_in_both_languages(client, token, rt):
