@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
+from starlette.types import Message
 
 from services import import_files, imports, referrals
 from services.api import intake_schemas as shapes
@@ -33,11 +34,21 @@ _UPLOAD_BODY = {
 
 
 async def read_form(request: Request, limit: int) -> FormData:
-    """Parse a multipart form, refusing one whose declared size is past the limit before reading it."""
+    """Parse a multipart form, refusing one past the limit: by its declared size before reading, else as its bytes come."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + _MULTIPART_SLACK:
         raise import_files.FileTooLarge([import_files.too_large()])
-    return await request.form(max_files=1, max_fields=10, max_part_size=limit + _MULTIPART_SLACK)
+    received = 0
+
+    async def bounded() -> Message:  # a chunked upload declares no size: stop it at the limit, not after spooling it all
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > limit + _MULTIPART_SLACK:
+            raise import_files.FileTooLarge([import_files.too_large()])
+        return message
+
+    return await Request(request.scope, bounded).form(max_files=1, max_fields=10, max_part_size=limit + _MULTIPART_SLACK)
 
 
 def uploaded(form: FormData) -> tuple[bytes, str]:

@@ -150,3 +150,33 @@ def test_who_may_import_and_rows_outside_the_scope(client, token, rt, other_comm
     assert _upload(client, token("supervisor"), content, "a.csv").json()["counts"]["registered"] == 1
     assert _upload(client, token("b_social_policy"), theirs, "b.csv").json()["counts"]["registered"] == 1
     assert _written(rt) == (2, 2, 2)
+
+
+def test_a_chunked_upload_with_no_declared_size_is_stopped_at_the_limit(token, rt):
+    import asyncio
+
+    import httpx
+
+    from services.api.app import create_app
+
+    boundary, sent = "gwboundary", 0
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="huge.csv"\r\nContent-Type: text/csv\r\n\r\n'
+
+    async def body():  # an async body goes out chunked, without Content-Length, read as the app asks for it
+        nonlocal sent
+        yield head.encode()
+        for _ in range(30):  # up to 30 MB, far past the 2 MB limit
+            sent += 1
+            yield b"x" * (1024 * 1024)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    async def upload() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(rt))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            headers = {**token("social_policy"), "Content-Type": f"multipart/form-data; boundary={boundary}"}
+            return await client.post("/api/imports/registrations", content=body(), headers=headers)
+
+    answer = asyncio.run(upload())
+    assert answer.status_code == 413 and answer.json()["problems"][0]["code"] == "file.too_large"
+    assert sent <= 4, f"{sent} MB were read before the refusal"
+    assert _written(rt) == (0, 0, 0)
