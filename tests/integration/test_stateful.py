@@ -242,12 +242,13 @@ class CaseCommands(RuleBasedStateMachine):
         """Correct a record on file, with a reason, as its department: that is always accepted."""
         on_file = queries.case_detail(self.rt, case_id)["records"]
         kind = data.draw(st.sampled_from(sorted(on_file)), label="kind")
+        # A correction changes one field of the record on file and keeps its dates (a fresh record dated today could
+        # rightly be refused: a training certificate issued after the departure it preceded).
+        record = dict(on_file[kind])
         if kind == "registration":
-            record = {**on_file[kind], "full_name": f"Nguyễn {text}"}
-        else:
-            record = record_for(kind, self.rt.today())
-            if kind in CORRECTABLE:
-                record[CORRECTABLE[kind]] = text
+            record["full_name"] = f"Nguyễn {text}"
+        elif kind in CORRECTABLE:
+            record[CORRECTABLE[kind]] = text
         actor = self.actors[workflow.record_departments(kind)[-1]]
         ref = self.attempt(
             f"correct {kind}", lambda: cases.put_record(self.rt, actor, case_id, kind, record, reason="Sửa sai sót"), case_id
