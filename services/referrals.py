@@ -12,7 +12,7 @@ from services import access, cases, places
 from services.models import AdminUnit, Referral, User
 from services.runtime import Runtime
 from services.users import Actor
-from workflows.errors import Conflict, Forbidden, NotFound, RecordInvalid, problem
+from workflows.errors import Conflict, Forbidden, NotFound, RecordInvalid, problem, required_reason
 from workflows.records import validate_model, vi_date
 from workflows.referrals import SERVICE_FACT, STATUSES, ReferralForm, registration_from
 
@@ -84,10 +84,10 @@ def convert(rt: Runtime, actor: Actor, referral_id: int, given: dict[str, Any]) 
 
 def decline(rt: Runtime, actor: Actor, referral_id: int, reason: str) -> dict[str, Any]:
     """Decline a referral with the reason (social policy), e.g. the youth does not want to work abroad."""
-    why = (reason or "").strip()
-    if not why or "\x00" in why or len(why) > 2000:
-        vi, en = "Từ chối phải ghi lý do (tối đa 2000 ký tự).", "A decline needs a reason (at most 2000 characters)."
-        raise RecordInvalid([problem("reason.required", vi, en, "reason")])
+    why = required_reason(reason, "Từ chối phải ghi lý do (tối đa 2000 ký tự).", "A decline needs a reason (at most 2000 characters).")
+    if len(why) > 2000:
+        vi, en = "Lý do dài quá 2000 ký tự.", "The reason is longer than 2000 characters."
+        raise RecordInvalid([problem("reason.too_long", vi, en, "reason")])
     with rt.unit_of_work() as conn:
         _open_for_social_policy(conn, actor, referral_id, "từ chối", "decline")
         _close(conn, rt, actor, referral_id, {"status": "declined", "decline_reason": why})
@@ -138,11 +138,21 @@ def _visible(conn: Connection, actor: Actor, referral_id: int) -> dict[str, Any]
     return _shown(row)
 
 
+def may_convert(actor: Actor) -> bool:
+    """Tell whether this user converts or declines referrals (social policy, supervisors)."""
+    return actor.role in ("supervisor", "system") or actor.department == "social_policy"
+
+
+def may_refer(actor: Actor) -> bool:
+    """Tell whether this user refers youths (police and military officers, or a supervisor naming one of them)."""
+    return actor.role == "supervisor" or (actor.role == "officer" and actor.department in SERVICE_FACT)
+
+
 def _open_for_social_policy(conn: Connection, actor: Actor, referral_id: int, verb_vi: str, verb_en: str) -> dict[str, Any]:
     """Return an open referral that this user may convert or decline, or refuse (404 outside the scope, 403, 409)."""
     _require_reader(actor)
     shown = _visible(conn, actor, referral_id)
-    if not (actor.role in ("supervisor", "system") or actor.department == "social_policy"):
+    if not may_convert(actor):
         vi, en = f"Chỉ bộ phận chính sách xã hội mới được {verb_vi} giới thiệu.", f"Only social policy may {verb_en} a referral."
         raise Forbidden([problem("referral.social_policy_only", vi, en, "actor")])
     if shown["status"] != "open":

@@ -84,13 +84,9 @@ def _content_of(form: Any) -> tuple[bytes, str]:
 # --- referrals --------------------------------------------------------------------------------------------------------
 
 
-def _may_refer(me: Actor) -> bool:
-    return me.role == "supervisor" or (me.role == "officer" and me.department in SERVICE_FACT)
-
-
 def _list_page(request: Request, rt: Any, me: Actor, status_code: int = 200, **extra: Any) -> HTMLResponse:
     rows = referrals.list_referrals(rt, me, limit=200)
-    context = {"rows": rows, "may_refer": _may_refer(me), "entered": {}} | extra  # a refused form comes back as it was entered
+    context = {"rows": rows, "may_refer": referrals.may_refer(me), "entered": {}} | extra  # a refused form comes back as it was entered
     return render(request, "referrals.html", me, status_code=status_code, **context)
 
 
@@ -116,14 +112,14 @@ async def refer_submit(request: Request, rt: Rt, me: User) -> Response:
 @intake_pages.get("/referrals/panel")
 def referrals_panel(request: Request, rt: Rt, me: User) -> HTMLResponse:
     """The open referrals, for the social-policy inbox (loaded into it by HTMX); empty for whoever does not convert them."""
-    converts = me.role == "supervisor" or me.department == "social_policy"
+    converts = referrals.may_convert(me)
     rows = referrals.list_referrals(rt, me, status="open", limit=100) if converts else []
     return render(request, "_referrals_panel.html", me, rows=rows)
 
 
 def _detail_page(request: Request, rt: Any, me: Actor, referral_id: int, status_code: int = 200, **extra: Any) -> HTMLResponse:
     shown = referrals.get_referral(rt, me, referral_id)
-    converts = shown["status"] == "open" and (me.role == "supervisor" or me.department == "social_policy")
+    converts = shown["status"] == "open" and referrals.may_convert(me)
     start = {"full_name": shown["full_name"], "date_of_birth": shown["date_of_birth"], "phone": shown["phone"],
              "commune_code": shown["commune_code"], "village_code": shown["village_code"],
              f"priority.{SERVICE_FACT[shown['department']]}": "on", "consent.given_on": rt.today().isoformat()}  # fmt: skip
