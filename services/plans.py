@@ -118,3 +118,16 @@ def _upsert(conn: Connection, actor: Actor, unit_id: int, year: int, targets: Ta
         conn.execute(update(Plan).where(Plan.id == existing).values(**values))
         return int(existing)
     return int(conn.execute(insert(Plan).returning(Plan.id), {"unit_id": unit_id, "year": year, **values}).scalar_one())
+
+
+def plan_units(rt: Runtime, actor: Actor) -> list[dict[str, Any]]:
+    """Return the communes and provinces whose plans a user may open: their own unit and the communes of their scope."""
+    require_report_reader(actor, admins=True)
+    with rt.unit_of_work(writes=False) as conn:
+        wanted = {actor.unit_id, *communes_under(conn, actor.unit_id)} if actor.unit_id is not None else set()
+        rows = conn.execute(
+            select(AdminUnit.code, AdminUnit.name, AdminUnit.kind)
+            .where(AdminUnit.id.in_(sorted(wanted)), AdminUnit.kind.in_(PLAN_KINDS))
+            .order_by(AdminUnit.kind.desc(), AdminUnit.code)  # the province first, then its communes
+        )
+        return [dict(row._mapping) for row in rows]

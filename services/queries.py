@@ -7,13 +7,14 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from services import access, audit, store
+from services import access, audit, store, support
 from services.models import AdminUnit, Case, Event, Person, PersonalDataRead, User
 from services.runtime import Runtime
 from services.users import SYSTEM, Actor
 from workflows import case as workflow
 from workflows.access import MASK, mask_record, mask_record_json
 from workflows.errors import Forbidden, problem
+from workflows.history import SUPPORT_PAYMENT
 from workflows.identity import fold_name
 from workflows.records import RECORD_LABELS, record_data, record_fields, references_of
 from workflows.subject import CaseSubject
@@ -115,6 +116,7 @@ def case_history(rt: Runtime, case_id: int, actor: Actor = SYSTEM, *, view: str 
         ).all()
     _log_read(rt, actor, case_id, view)
     hidden = access.hidden_fields(rt.access, actor)
+    money = support.may_read(rt.access, actor)  # a support payment's note holds its amount and invoice
     return [
         {
             "seq": row.seq,
@@ -127,7 +129,9 @@ def case_history(rt: Runtime, case_id: int, actor: Actor = SYSTEM, *, view: str 
             "application_no": row.application_no,
             "record_kind": row.record_kind,
             "record_json": mask_record_json(row.record_kind, rt.sealer.open_json(row.record_kind, row.record_json), hidden),
-            "reason": MASK if row.reason and row.record_kind in hidden else rt.sealer.open_reason(row.record_kind, row.reason),
+            "reason": MASK
+            if row.reason and (row.record_kind in hidden or (row.trigger == SUPPORT_PAYMENT and not money))
+            else rt.sealer.open_reason(row.record_kind, row.reason),
             "hash": row.hash,
         }
         for row in rows

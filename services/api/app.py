@@ -25,6 +25,7 @@ from services.runtime import Runtime, build_runtime
 from services.web.admin_pages import admin_pages
 from services.web.intake_pages import intake_pages
 from services.web.pages import pages, refusal_page
+from services.web.report_pages import report_pages
 from workflows.errors import DomainError, Problem, problem
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -156,6 +157,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     app.include_router(pages)
     app.include_router(admin_pages)
     app.include_router(intake_pages)
+    app.include_router(report_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SameOriginOnly, session_cookie=SESSION_COOKIE)
     app.add_middleware(NoStore)

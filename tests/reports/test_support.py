@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services import audit, cases, queries, support
-from services.models import SupportPayment
+from services.models import OutboxMessage, SupportPayment
 from tests import factories as f
 from tests.api.conftest import OTHER_COMMUNE, OTHER_VILLAGE
 from workflows.errors import Conflict, Forbidden, GuardFailed, NotFound, RecordInvalid
@@ -38,6 +38,19 @@ def test_a_payment_is_an_event_in_the_history_and_a_row(rt, actors):
         assert audit.verify(conn, case_id).ok
         row = conn.execute(select(SupportPayment)).one()
     assert (row.item, row.amount_vnd, row.paid_on, row.invoice_number) == ("language", 4_000_000, PAID_ON, "HD-001")
+
+
+def test_a_payment_lands_in_the_history_and_sends_no_message(rt, actors):
+    case_id = _case(rt, actors)
+    with rt.unit_of_work(writes=False) as conn:
+        before = conn.scalar(select(func.count()).select_from(OutboxMessage))
+    paid = support.record_payment(rt, actors["finance"], case_id, Payment("passport", 200_000, PAID_ON, "HD-0"))
+    with rt.unit_of_work(writes=False) as conn:
+        assert conn.scalar(select(func.count()).select_from(OutboxMessage)) == before  # no department waits on it
+        assert conn.scalar(select(SupportPayment.event_id).where(SupportPayment.id == paid.id)) is not None
+        assert audit.verify(conn, case_id).ok
+    history = queries.case_history(rt, case_id, actors["supervisor"])
+    assert history[-1]["trigger"] == SUPPORT_PAYMENT and "HD-0" in history[-1]["reason"] and paid.version == 2
 
 
 def test_over_the_cap_is_refused_saying_the_cap(rt, actors):
