@@ -27,6 +27,7 @@ SUPERVISORS = {"supervisor", "province_supervisor"}
 READERS = {*DEPARTMENTS, *SUPERVISORS, "auditor"}
 ADMINS = {"admin"}
 REFERRAL_READERS = {"social_policy", "police", "auditor"} | SUPERVISORS
+PLAN_READERS = {"social_policy", "auditor", "admin"} | SUPERVISORS
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def _routes() -> list[Route]:
         r("GET", "/api/referrals/{referral}", REFERRAL_READERS),
         r("POST", "/api/referrals/{referral}/convert", {"social_policy"} | SUPERVISORS, lambda s: {"sex": "male"}),  # 422: no ID
         r("POST", "/api/referrals/{referral}/decline", {"social_policy"} | SUPERVISORS, lambda s: {"reason": "Không muốn đi"}),
-        r("GET", "/api/plans/{commune}/2026", SUPERVISORS | {"auditor", "social_policy", "admin"}),
+        r("GET", "/api/plans/{commune}/2026", PLAN_READERS),
         r("PUT", "/api/plans/{commune}/2026", ADMINS, lambda s: {"departures_more_than": 6, "language_orientation_percent": 100,
           "vocational_percent": 63, "in_depth_percent": 15}),
         r("POST", "/api/cases/{case}/support-payments", {"finance"},
@@ -200,7 +201,7 @@ def test_lists_show_only_the_users_scope(client, token, rt, actors, other_commun
 @pytest.mark.parametrize(
     "path",
     ["/inbox", "/search", "/cases/1", "/dashboard", "/audit", "/admin/users", "/admin/units", "/admin/clocks", "/admin/log", "/imports",
-     "/referrals", "/referrals/1"],
+     "/referrals", "/referrals/1", "/plans", "/cases/1/support"],
 )  # fmt: skip
 def test_pages_send_a_stranger_to_the_login(client, path):
     answer = client.get(path, follow_redirects=False)
@@ -274,6 +275,12 @@ def _page_routes() -> list[Route]:
         r("GET", "/admin/units", ADMINS),
         r("GET", "/admin/clocks", ADMINS),
         r("GET", "/admin/log", ADMINS),
+        r("GET", "/plans?unit={commune}&year=2026", PLAN_READERS),
+        r("POST", "/plans/{commune}/2026", ADMINS, lambda s: {"departures_more_than": "6", "language_orientation_percent": "100",
+          "vocational_percent": "63", "in_depth_percent": "15"}),
+        r("GET", "/cases/{case}/support", PAGE_READERS),  # empty for whoever does not see the loan figures (tests/reports)
+        r("POST", "/cases/{case}/support-payments", {"finance"},
+          lambda s: {"item": "passport", "amount_vnd": "200000", "paid_on": s.today.isoformat(), "invoice_number": "HD-1"}),
     ]  # fmt: skip
 
 
