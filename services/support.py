@@ -106,8 +106,13 @@ def case_support(rt: Runtime, actor: Actor, case_id: int) -> dict[str, Any] | No
 
 
 _PAID = select(
-    SupportPayment.item, SupportPayment.amount_vnd, SupportPayment.paid_on, SupportPayment.invoice_number, SupportPayment.food_days,
-    SupportPayment.lodging_months, SupportPayment.case_id,
+    SupportPayment.item,
+    SupportPayment.amount_vnd,
+    SupportPayment.paid_on,
+    SupportPayment.invoice_number,
+    SupportPayment.food_days,
+    SupportPayment.lodging_months,
+    SupportPayment.case_id,
 )
 
 

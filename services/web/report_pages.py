@@ -110,7 +110,9 @@ def _payment(typed: dict[str, str]) -> Payment:
         paid_on = date.fromisoformat(typed["paid_on"])
     except ValueError:
         value = typed["paid_on"]
-        problems.append(problem("field.date", f"Ngày '{value}' không hợp lệ (YYYY-MM-DD).", f"'{value}' is not a date (YYYY-MM-DD).", "paid_on"))
+        problems.append(
+            problem("field.date", f"Ngày '{value}' không hợp lệ (YYYY-MM-DD).", f"'{value}' is not a date (YYYY-MM-DD).", "paid_on")
+        )
     if problems:
         raise RecordInvalid(problems)
     numbers = {name: int(typed[name] or 0) for name in ("amount_vnd", "food_days", "lodging_months")}
