@@ -39,10 +39,7 @@ class Paid:
 
 def record_payment(rt: Runtime, actor: Actor, case_id: int, payment: Payment) -> Paid:
     """Record a support payment for a case's worker (finance of the case's commune), or raise why not; nothing is written then."""
-    if not may_record(actor):
-        vi = f"Chỉ cán bộ Tài chính – Kế hoạch của xã mới ghi chi hỗ trợ ({actor.username} không phải)."
-        en = f"Only the commune's finance officer records support payments ({actor.username} is not one)."
-        raise Forbidden([problem("support.finance_only", vi, en, "actor")])
+    require_recorder(actor)
     if "\x00" in payment.invoice_number:
         raise RecordInvalid([problem("field.nul", "Có ký tự NUL (\\0) không hợp lệ.", "Contains a NUL character (\\0).", "invoice_number")])
     try:
@@ -70,6 +67,14 @@ def record_payment(rt: Runtime, actor: Actor, case_id: int, payment: Payment) ->
 def may_record(actor: Actor) -> bool:
     """Tell whether a user records support payments (the finance officers; their commune is checked on the case)."""
     return actor.role == "officer" and actor.department == PAYING_DEPARTMENT
+
+
+def require_recorder(actor: Actor) -> None:
+    """Refuse anyone but a finance officer (before their form is read: a stranger to it is told so, not what is wrong in it)."""
+    if not may_record(actor):
+        vi = f"Chỉ cán bộ Tài chính – Kế hoạch của xã mới ghi chi hỗ trợ ({actor.username} không phải)."
+        en = f"Only the commune's finance officer records support payments ({actor.username} is not one)."
+        raise Forbidden([problem("support.finance_only", vi, en, "actor")])
 
 
 def may_read(policy: AccessPolicy, actor: Actor) -> bool:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services import plans, support
+from services import admin, plans, support
 from services.api.deps import Rt
 from services.users import Actor
 from services.web.pages import Number, User, _case_page, render
@@ -45,6 +45,7 @@ def plans_page(
 @report_pages.post("/plans/{unit_code}/{year}")
 async def plan_submit(request: Request, rt: Rt, me: User, unit_code: Annotated[str, Path(max_length=40)], year: Year) -> Response:
     """Save a unit's targets from the form; a refusal shows the form again as typed, each problem next to its field."""
+    admin.require_admin(me)
     form = await request.form()
     typed = {name: str(form.get(name) or "").strip() for name in TARGET_FIELDS}
     try:
@@ -87,6 +88,7 @@ def support_panel(request: Request, rt: Rt, me: User, case_id: Number) -> HTMLRe
 @report_pages.post("/cases/{case_id}/support-payments")
 async def payment_submit(request: Request, rt: Rt, me: User, case_id: Number) -> Response:
     """Record a support payment from the case page; a refusal shows the case again with the reason next to the field, nothing written."""
+    support.require_recorder(me)
     form = await request.form()
     typed = {name: str(form.get(name) or "").strip() for name in PAYMENT_FIELDS}
     try:

@@ -88,6 +88,7 @@ def test_a_supervisor_reads_the_plans_of_their_scope_without_a_form(rt, actors, 
     commune = page.get(f"/plans?unit={f.COMMUNE}&year=2026")
     assert '<strong data-testid="departures_more_than">9</strong>' in commune.text and 'name="departures_more_than"' not in commune.text
     assert page.post(f"/plans/{f.COMMUNE}/2026", data=PLAN).status_code == 403
+    assert page.post(f"/plans/{f.COMMUNE}/2026", data={**PLAN, "vocational_percent": "x"}).status_code == 403  # the role first
     assert page.get("/plans?unit=CB-NAMTUAN&year=2026").status_code == 404
 
 
@@ -129,6 +130,7 @@ def test_a_refused_payment_shows_the_reason_next_to_the_field_and_writes_nothing
     twice = browser_of("finance", "en").post(f"/cases/{case_id}/support-payments", data={**over, "amount_vnd": "100000"})
     assert twice.status_code == 409 and "was paid to this person on 2026-05-30" in _errors(twice.text)["item"]
     assert _count(rt, SupportPayment) == 1
+    assert browser_of("police").post(f"/cases/{case_id}/support-payments", data={**over, "amount_vnd": "x"}).status_code == 403
     typo = page.post(f"/cases/{case_id}/support-payments", data={**over, "item": "passport", "amount_vnd": "2 trăm", "paid_on": "30/5"})
     assert typo.status_code == 422 and set(_errors(typo.text)) == {"amount_vnd", "paid_on"}
 
