@@ -146,7 +146,7 @@ def _write(conn: Connection, rt: Runtime, actor: Actor, case: Any, item: Support
     now = rt.clock.now()
     entry = store.Entry(
         trigger=SUPPORT_PAYMENT, from_state=case.state, to_state=case.state, application_no=case.application_no,
-        record_kind=None, record=None, reason=payment_note(item, payment), topic="case.support_paid",
+        record_kind=None, record=None, reason=payment_note(item, payment),
     )  # fmt: skip
     event_id, _, _ = store.append(conn, case, actor, now, entry)
     values = {
