@@ -25,7 +25,7 @@ from services.runtime import Runtime, build_runtime
 from services.web.admin_pages import admin_pages
 from services.web.intake_pages import intake_pages
 from services.web.pages import pages, refusal_page
-from services.web.report_pages import report_pages
+from services.web.plan_pages import plan_pages
 from workflows.errors import DomainError, Problem, problem
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -157,7 +157,7 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     app.include_router(pages)
     app.include_router(admin_pages)
     app.include_router(intake_pages)
-    app.include_router(report_pages)
+    app.include_router(plan_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SameOriginOnly, session_cookie=SESSION_COOKIE)
     app.add_middleware(NoStore)

@@ -1,4 +1,4 @@
-"""The report pages: a unit's plan for a year (admins edit it, report readers see it) and a case's support panel (finance pays)."""
+"""The plan and support pages: a unit's plan for a year (admins edit it, report readers see it) and a case's support panel (finance pays)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from workflows.errors import DomainError, Problem, RecordInvalid, problem
 from workflows.plans import Targets
 from workflows.support import Payment
 
-report_pages = APIRouter(include_in_schema=False)
+plan_pages = APIRouter(include_in_schema=False)
 Year = Annotated[int, Path(ge=plans.MIN_YEAR, le=plans.MAX_YEAR)]
 TARGET_FIELDS = ("departures_more_than", "language_orientation_percent", "vocational_percent", "in_depth_percent")
 PAYMENT_FIELDS = ("item", "amount_vnd", "paid_on", "invoice_number", "food_days", "lodging_months")
@@ -33,7 +33,7 @@ def _plans_page(request: Request, rt: Any, me: Actor, unit: str, year: int, stat
     return render(request, "plans.html", me, status_code=status_code, done=request.query_params.get("done"), **context)
 
 
-@report_pages.get("/plans")
+@plan_pages.get("/plans")
 def plans_page(
     request: Request, rt: Rt, me: User, unit: Annotated[str, Query(max_length=40)] = "",
     year: Annotated[int | None, Query(ge=plans.MIN_YEAR, le=plans.MAX_YEAR)] = None,
@@ -42,7 +42,7 @@ def plans_page(
     return _plans_page(request, rt, me, unit, year or rt.today().year)
 
 
-@report_pages.post("/plans/{unit_code}/{year}")
+@plan_pages.post("/plans/{unit_code}/{year}")
 async def plan_submit(request: Request, rt: Rt, me: User, unit_code: Annotated[str, Path(max_length=40)], year: Year) -> Response:
     """Save a unit's targets from the form; a refusal shows the form again as typed, each problem next to its field."""
     admin.require_admin(me)
@@ -79,13 +79,13 @@ def _by_field(problems: list[Problem]) -> dict[str, list[Problem]]:
 # --- support on the case page -----------------------------------------------------------------------------------------
 
 
-@report_pages.get("/cases/{case_id}/support")
+@plan_pages.get("/cases/{case_id}/support")
 def support_panel(request: Request, rt: Rt, me: User, case_id: Number) -> HTMLResponse:
     """The case's support panel, loaded into the case page by HTMX; empty for whoever may not see the support paid."""
     return render(request, "_support_panel.html", me, support_panel=support.case_support(rt, me, case_id), placed={}, entered={})
 
 
-@report_pages.post("/cases/{case_id}/support-payments")
+@plan_pages.post("/cases/{case_id}/support-payments")
 async def payment_submit(request: Request, rt: Rt, me: User, case_id: Number) -> Response:
     """Record a support payment from the case page; a refusal shows the case again with the reason next to the field, nothing written."""
     support.require_recorder(me)
