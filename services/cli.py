@@ -410,10 +410,11 @@ def audit_verify(
             report.findings += [finding] if finding else []
     rate = report.events / report.seconds if report.seconds else 0
     typer.echo(
-        f"checked {report.events} events in {report.cases} cases and {report.anchors} anchors in {report.seconds:.2f} s ({rate:,.0f} events/s)"
+        f"checked {report.events} events in {report.cases} cases, {report.report_events} in {report.reports} reports and {report.anchors} anchors in {report.seconds:.2f} s ({rate:,.0f} events/s)"
     )
     for finding in report.findings:
         where = f"case {finding.case_id}, event {finding.seq} (id {finding.event_id})" if finding.case_id else "anchors"
+        where = f"report {finding.report_id}, event {finding.seq}" if finding.report_id else where
         typer.echo(f"✗ {where}: {finding.en}\n  {finding.vi}")
     if report.ok:
         typer.echo("✓ history intact / lịch sử toàn vẹn")
