@@ -89,8 +89,9 @@ def verify_reports(conn: Connection, report_id: int | None = None) -> tuple[int,
     for chain, chain_events in groupby(conn.execute(events), key=itemgetter(1)):
         walked = list(chain_events)
         count += len(walked)
-        reports += chain not in rows
-        finding = _walk(chain, walked) or _check_head(chain, walked, rows.pop(chain, None))
+        head = rows.pop(chain, None)
+        reports += head is None
+        finding = _walk(chain, walked) or _check_head(chain, walked, head)
         if finding is not None:
             findings.append(finding)
     findings += [_finding(missing, None, None, "missing", "the report has no events left (deleted?)", "báo cáo không còn sự kiện nào (bị xóa?)")

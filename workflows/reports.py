@@ -26,6 +26,7 @@ class ReportKind:
     label_en: str
     period_end: tuple[int, int]  # (month, day): the period runs from 1 January to this day, which is also the due day
     draft_before: Length  # before the due day (negative), in working days: beat drafts on that day or after
+    draft_until: Length  # after the due day: beat still drafts a missing report (it was down, the commune is new) until then
     return_within: Length  # a returned report is due again this long after its return
     department: str
     ladder: tuple[Rung, ...]
@@ -51,15 +52,16 @@ class ReportPolicy:
     kinds: dict[str, ReportKind]
 
     def due_for_drafting(self, today: date) -> list[tuple[ReportKind, int]]:
-        """Return each kind's latest period whose drafting day has come, as (kind, year).
+        """Return the (kind, year) beat drafts today: from the drafting day to `draft_until` after the due day.
 
-        A period stays the current one until the next year's drafting day, so a commune that had no report (beat was
-        down that day, or the commune is new) still gets its draft, late, and its clock escalates at once.
+        A commune that had no report on the drafting day (beat was down, the commune is new) still gets its draft
+        within that grace, late, and its clock reminds and escalates at once.
         """
         found = []
         for kind in self.kinds.values():
-            year = today.year if kind.draft_day(today.year) <= today else today.year - 1
-            found.append((kind, year))
+            for year in (today.year - 1, today.year):
+                if kind.draft_day(year) <= today <= kind.draft_until.after(kind.period(year)[1]):
+                    found.append((kind, year))
         return found
 
     def by_clock(self, clock: str) -> ReportKind | None:
@@ -78,7 +80,7 @@ def build_report_policy(data: dict[str, Any], departments: set[str]) -> ReportPo
         month, day = (int(part) for part in spec["due"].split("-"))
         kinds[name] = ReportKind(
             name=name, label_vi=spec["label_vi"], label_en=spec["label_en"], period_end=(month, day),
-            draft_before=Length.parse(spec["draft_before"]), return_within=Length.parse(spec["return_within"]),
+            draft_before=Length.parse(spec["draft_before"]), draft_until=Length.parse(spec["draft_until"]), return_within=Length.parse(spec["return_within"]),
             department=spec["department"], ladder=build_ladder(ladder, ladders[ladder]["rungs"], departments),
         )  # fmt: skip
         date(2000, month, day)  # a due day that exists in every year (refuses 02-30, and 02-29 too)
