@@ -174,7 +174,7 @@ def view(rt: Runtime, report: Any) -> dict[str, Any]:
     due_at = moment(report.due_on, DUE_TIME)
     late = report.submitted_at > due_at if report.submitted_at is not None else rt.clock.now() > due_at
     return {
-        "id": report.id, "unit_code": report.unit_code, "unit_name": report.unit_name, "kind": report.kind, "year": report.year,
+        "id": report.id, "unit_id": report.unit_id, "province_id": report.province_id, "unit_code": report.unit_code, "unit_name": report.unit_name, "kind": report.kind, "year": report.year,
         "label_vi": kind.label_vi if kind else report.kind, "label_en": kind.label_en if kind else report.kind,
         "period_start": report.period_start, "period_end": report.period_end, "due_on": report.due_on, "state": report.state,
         "version": report.version, "drafted_at": report.drafted_at, "submitted_at": report.submitted_at,
@@ -220,9 +220,27 @@ def _check_reads(actor: Actor, report: Any) -> None:
         raise _outside(actor, report)
 
 
+def home_unit_code(rt: Runtime, actor: Actor) -> str:
+    """Return the code of the unit a user works for (their commune or province)."""
+    with rt.unit_of_work(writes=False) as conn:
+        return str(conn.scalar(text("SELECT code FROM admin_units WHERE id = :id"), {"id": actor.unit_id}) or "")
+
+
+def may_submit(rt: Runtime, actor: Actor, report: dict[str, Any]) -> bool:
+    """Tell whether a user may submit a report (a view of it) now: its commune's owning officers or supervisor."""
+    kind = rt.reports.kinds.get(report["kind"])
+    officer = actor.role == "officer" and kind is not None and actor.department == kind.department
+    return report["state"] == DRAFTED and (officer or actor.role == "supervisor") and actor.unit_id == report["unit_id"]
+
+
+def may_return(actor: Actor, report: dict[str, Any]) -> bool:
+    """Tell whether a user may return a report now: a supervisor of its commune's province, once it is submitted."""
+    return report["state"] != DRAFTED and actor.role == "supervisor" and actor.unit_id == report["province_id"]
+
+
 def _check_commune_may_submit(actor: Actor, report: Any, kind: ReportKind) -> None:
     _check_reads(actor, report)
-    officer = actor.role == "officer" and actor.department == kind.department
+    officer = actor.role == "officer" and actor.department == kind.department and actor.covers(report.unit_id)
     if not (officer or (actor.role == "supervisor" and actor.unit_id == report.unit_id)):
         vi = f"Chỉ cán bộ bộ phận {kind.department} hoặc lãnh đạo của xã mới được nộp báo cáo của xã."
         en = f"Only the commune's {kind.department} officers or its supervisor may submit its report."
