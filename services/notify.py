@@ -125,7 +125,9 @@ def send(channel: str, recipient: str, message: Any, notice: Notice | None, sett
     if channel == "email":
         subject = notice.subject(settings.language) if notice else message.topic
         report = notice.data.get("report_id") if notice else None
-        what_vi, what_en = (f"báo cáo số {report}", f"report {report}") if report else (f"hồ sơ số {message.case_id}", f"case {message.case_id}")
+        what_vi, what_en = (
+            (f"báo cáo số {report}", f"report {report}") if report else (f"hồ sơ số {message.case_id}", f"case {message.case_id}")
+        )
         content = f"{subject}\n\nMở {what_vi} trong guestwork. / Open {what_en} in guestwork.\n"
         # A stable Message-ID per (message, recipient): a resend after a crash can be dropped by the receiver.
         message_id = f"<{message.message_id}.{hashlib.sha256(recipient.encode()).hexdigest()[:12]}@guestwork>"

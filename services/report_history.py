@@ -120,7 +120,14 @@ def _check_head(report_id: int, events: list[Any], head: Any) -> Finding | None:
     """Compare an intact chain's end with the report row: head, state, and the figures of its last submission."""
     last = events[-1]
     if head is None:
-        return _finding(report_id, last.seq, last.id, "orphan", "events belong to a report that does not exist", "sự kiện thuộc một báo cáo không tồn tại")
+        return _finding(
+            report_id,
+            last.seq,
+            last.id,
+            "orphan",
+            "events belong to a report that does not exist",
+            "sự kiện thuộc một báo cáo không tồn tại",
+        )
     if (last.seq, last.hash, last.to_state) != (head.last_seq, head.head_hash, head.state):
         return _finding(report_id, last.seq, last.id, "head", "the report row does not match the end of its history (changed outside the application)",
                         "báo cáo không khớp với cuối lịch sử của nó (bị sửa ngoài ứng dụng)")  # fmt: skip

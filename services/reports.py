@@ -17,9 +17,9 @@ from sqlalchemy import Connection, Date, Integer, bindparam, text
 from services import indicators
 from services.followups import OTHERS, add_rungs
 from services.models import UtcDateTime
+from services.plans import require_report_reader, unit_in_scope
 from services.report_history import Entry, append, figures_hash
 from services.runtime import Runtime
-from services.plans import require_report_reader, unit_in_scope
 from services.users import Actor
 from workflows.calendar import local_date
 from workflows.clocks import DUE_TIME, moment, plan_ladder
@@ -182,10 +182,14 @@ def view(rt: Runtime, report: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-_LIST = text(
-    _REPORT.replace("WHERE r.id = :id", "WHERE r.unit_id IN :communes AND (:year IS NULL OR r.year = :year)")
-    + " ORDER BY r.year DESC, r.due_on DESC, a.name, r.id"
-).bindparams(bindparam("communes", expanding=True), bindparam("year", type_=Integer)).columns(**_COLUMNS)
+_LIST = (
+    text(
+        _REPORT.replace("WHERE r.id = :id", "WHERE r.unit_id IN :communes AND (:year IS NULL OR r.year = :year)")
+        + " ORDER BY r.year DESC, r.due_on DESC, a.name, r.id"
+    )
+    .bindparams(bindparam("communes", expanding=True), bindparam("year", type_=Integer))
+    .columns(**_COLUMNS)
+)
 
 
 def list_reports(rt: Runtime, actor: Actor, unit_code: str, year: int | None = None) -> dict[str, Any]:
@@ -270,4 +274,3 @@ def _check_version(report: Any, version: int) -> None:
 def _plain(figures: dict[str, Any]) -> Any:
     """Return the figures as plain JSON values (days as ISO text), the form they are frozen in."""
     return json.loads(json.dumps(figures, default=str))
-

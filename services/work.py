@@ -95,7 +95,10 @@ def complete(rt: Runtime, actor: Actor, item_id: int) -> ItemRef:
         if item.kind == STATE_ITEM:
             raise Conflict([_state_item(item_id)])
         if item.report_id is not None:  # submitting the report finishes its item
-            vi, en = f"Việc #{item_id} là một báo cáo: hãy nộp báo cáo số {item.report_id}.", f"Item #{item_id} is a report: submit report {item.report_id}."
+            vi, en = (
+                f"Việc #{item_id} là một báo cáo: hãy nộp báo cáo số {item.report_id}.",
+                f"Item #{item_id} is a report: submit report {item.report_id}.",
+            )
             raise Conflict([problem("work.report_item", vi, en, "id")])
         _check_unfinished(item)
         if item.status != "claimed":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from transitions import EventData, Machine
 
@@ -107,9 +107,10 @@ _TRANSITIONS = [
 
 
 def _collect(event_data: EventData) -> None:
-    subject: ReportSubject = event_data.model
-    assert event_data.transition is not None
-    subject.changes.append((event_data.event.name, event_data.transition.source, event_data.transition.dest))
+    subject = cast(ReportSubject, event_data.model)
+    transition = event_data.transition
+    assert transition is not None and transition.dest is not None
+    subject.changes.append((event_data.event.name, transition.source, transition.dest))
 
 
 MACHINE = Machine(

@@ -88,9 +88,13 @@ def test_a_year_of_beats_drafts_each_report_once_on_its_day_and_escalates_the_un
         ours = select(DeadlineRung.status).join(Deadline).where(Deadline.report_id == ids[f.COMMUNE, "half_year"])
         assert set(conn.scalars(ours)) == {"cancelled"}
     # The others: every rung of the ladder, each once, on its day, up to the province.
-    assert by_report[ids[OTHER, "half_year"]] == list(zip(HALF_YEAR_RUNGS, ["remind", "remind", "escalate", "escalate"], RECIPIENTS))
+    assert by_report[ids[OTHER, "half_year"]] == list(
+        zip(HALF_YEAR_RUNGS, ["remind", "remind", "escalate", "escalate"], RECIPIENTS, strict=True)
+    )
     for code in (f.COMMUNE, OTHER):
-        assert by_report[ids[code, "yearly"]] == list(zip(YEARLY_RUNGS, ["remind", "remind", "escalate", "escalate"], RECIPIENTS))
+        assert by_report[ids[code, "yearly"]] == list(
+            zip(YEARLY_RUNGS, ["remind", "remind", "escalate", "escalate"], RECIPIENTS, strict=True)
+        )
 
 
 def test_the_escalations_reach_the_communes_and_the_provinces_supervisors(rt, actors):
@@ -105,7 +109,9 @@ def test_the_escalations_reach_the_communes_and_the_provinces_supervisors(rt, ac
     told = Counter((name, data["action"]) for name, data in rows if data.get("report_id") == report_id)
     assert told == {("social_policy", "remind"): 2, ("supervisor", "escalate"): 1, ("province_supervisor", "escalate"): 1}
     subjects = {data["subject"] for name, data in rows if name == "province_supervisor"}
-    assert subjects == {f"[guestwork] Quá hạn, báo cáo lãnh đạo: Báo cáo năm về đưa người lao động đi làm việc ở nước ngoài — báo cáo số {report_id} (social_policy), hạn 31/12/2026"}
+    assert subjects == {
+        f"[guestwork] Quá hạn, báo cáo lãnh đạo: Báo cáo năm về đưa người lao động đi làm việc ở nước ngoài — báo cáo số {report_id} (social_policy), hạn 31/12/2026"
+    }
 
 
 def test_the_draft_waits_in_the_social_policy_inbox_and_submitting_closes_it(rt, actors):
@@ -171,7 +177,9 @@ def test_verify_names_a_tampered_report_event_and_a_changed_figure(rt, actors):
     with rt.unit_of_work(writes=False) as conn:
         assert audit.verify(conn).ok
     with rt.unit_of_work() as conn:
-        conn.execute(text("UPDATE reports SET figures = replace(figures, '\"departures\"', '\"Departures\"') WHERE id = :id"), {"id": report_id})
+        conn.execute(
+            text("UPDATE reports SET figures = replace(figures, '\"departures\"', '\"Departures\"') WHERE id = :id"), {"id": report_id}
+        )
     with rt.unit_of_work(writes=False) as conn:
         [finding] = audit.verify(conn).findings
     assert (finding.report_id, finding.code) == (report_id, "report.figures")
@@ -194,7 +202,7 @@ def _tamper_event(rt: Runtime, report_id: int) -> None:
 
 def test_the_report_history_refuses_update_and_delete(rt, actors):
     rt.clock.moment = _at(HALF_YEAR_DRAFT)
-    [report_id] = reports.draft_due(rt)
+    assert reports.draft_due(rt)
     for statement in ("UPDATE report_events SET reason = 'x'", "DELETE FROM report_events"):
         with pytest.raises(Exception, match="append-only"), rt.unit_of_work() as conn:
             conn.execute(text(statement))
