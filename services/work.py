@@ -363,13 +363,15 @@ def _inbox_row(row: Row[Any]) -> dict[str, Any]:
 
 @lru_cache(maxsize=2)
 def _counts_query(by_commune: bool) -> TextClause:
-    commune = "JOIN cases c ON c.id = w.case_id AND c.commune_id IN :communes" if by_commune else ""
+    # A report's item counts in the report's commune.
+    join = "LEFT JOIN cases c ON c.id = w.case_id LEFT JOIN reports r ON r.id = w.report_id" if by_commune else ""
+    commune = "AND COALESCE(c.commune_id, r.unit_id) IN :communes" if by_commune else ""
     binds = [bindparam("now", type_=UtcDateTime)] + ([bindparam("communes", expanding=True)] if by_commune else [])
     return text(
         f"""SELECT w.department, count(*) AS open, SUM(CASE WHEN w.status = 'claimed' THEN 1 ELSE 0 END) AS claimed,
                SUM(CASE WHEN w.due_at < :now THEN 1 ELSE 0 END) AS overdue
-        FROM work_items w {commune}
-        WHERE {_OUTSTANDING}
+        FROM work_items w {join}
+        WHERE {_OUTSTANDING} {commune}
         GROUP BY w.department ORDER BY w.department"""
     ).bindparams(*binds)
 

@@ -122,8 +122,10 @@ def test_the_draft_waits_in_the_social_policy_inbox_and_submitting_closes_it(rt,
     assert item["kind"] == "report.half_year" and item["state"] == "drafted" and item["village"] == "Xã Cẩm Tân"
     with pytest.raises(Conflict):
         work.complete(rt, actors["social_policy"], work.claim(rt, actors["social_policy"], item["id"]).id)  # submitting finishes it
+    assert work.counts(rt, rt.clock.now(), actors["supervisor"].communes)["social_policy"]["claimed"] == 1
     reports.submit(rt, actors["social_policy"], report_id, version=1)
     assert not [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["report_id"] == report_id]
+    assert "social_policy" not in work.counts(rt, rt.clock.now(), actors["supervisor"].communes)
 
 
 def test_a_stale_version_is_refused_and_nothing_is_written(rt, actors):
