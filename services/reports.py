@@ -107,7 +107,7 @@ def _open_clock(conn: Connection, report_id: int, kind: ReportKind, due_day: dat
     """Open the report's work item and its clock due at the end of the due day, with the kind's reminder ladder."""
     due_at = moment(due_day, DUE_TIME)
     values = {"report_id": report_id, "clock": kind.clock, "department": kind.department, "due_at": due_at, "now": now}
-    deadline_id = conn.execute(_OPEN_CLOCK, {**values, "counted_from": now.date()}).scalar_one()
+    deadline_id = conn.execute(_OPEN_CLOCK, {**values, "counted_from": local_date(now)}).scalar_one()
     add_rungs(conn, deadline_id, list(plan_ladder(kind.ladder, due_day)))
     conn.execute(_OPEN_ITEM, {**values, "state": DRAFTED, "priority": OTHERS})
 

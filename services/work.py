@@ -95,11 +95,7 @@ def complete(rt: Runtime, actor: Actor, item_id: int) -> ItemRef:
         if item.kind == STATE_ITEM:
             raise Conflict([_state_item(item_id)])
         if item.report_id is not None:  # submitting the report finishes its item
-            vi, en = (
-                f"Việc #{item_id} là một báo cáo: hãy nộp báo cáo số {item.report_id}.",
-                f"Item #{item_id} is a report: submit report {item.report_id}.",
-            )
-            raise Conflict([problem("work.report_item", vi, en, "id")])
+            raise Conflict([_report_item(item)])
         _check_unfinished(item)
         if item.status != "claimed":
             vi, en = f"Hãy nhận việc #{item_id} trước khi hoàn thành.", f"Claim item #{item_id} before completing it."
@@ -124,6 +120,8 @@ def reassign(rt: Runtime, actor: Actor, item_id: int, to_username: str, reason: 
             item = _load(conn, item_id)
             _check_supervises(actor, item, None)
             _check_unfinished(item)
+            if item.report_id is not None:  # a reassignment is recorded in a case's history, and a report's item has no case
+                raise Conflict([_report_item(item)])
             target = _officer_for(conn, to_username, item)
             case = store.lock_case(conn, item.case_id)
             now = rt.clock.now()
@@ -233,6 +231,12 @@ def _state_item(item_id: int) -> Any:
         f"Item #{item_id} is a case step's item: it closes when the case moves on. Fire the transition instead.",
         "id",
     )
+
+
+def _report_item(item: Any) -> Any:
+    vi = f"Việc #{item.id} là báo cáo số {item.report_id}: cán bộ của xã nhận việc rồi nộp báo cáo, không hoàn thành hay chuyển tay."
+    en = f"Item #{item.id} is report {item.report_id}: the commune's officers claim it and submit the report; it is not completed or reassigned by hand."
+    return problem("work.report_item", vi, en, "id")
 
 
 def _held_by(item_id: int, holder: str | None, verb_vi: str, verb_en: str) -> Any:

@@ -120,8 +120,12 @@ def test_the_draft_waits_in_the_social_policy_inbox_and_submitting_closes_it(rt,
     [item] = [i for i in work.inbox(rt, actors["social_policy"], department="social_policy", communes=actors["social_policy"].communes,
                                     now=rt.clock.now()) if i["report_id"] == report_id]  # fmt: skip
     assert item["kind"] == "report.half_year" and item["state"] == "drafted" and item["village"] == "Xã Cẩm Tân"
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict) as refused:
         work.complete(rt, actors["social_policy"], work.claim(rt, actors["social_policy"], item["id"]).id)  # submitting finishes it
+    assert refused.value.problems[0].code == "work.report_item"
+    with pytest.raises(Conflict) as refused:
+        work.reassign(rt, actors["supervisor"], item["id"], "social_policy", "Nghỉ phép")
+    assert refused.value.problems[0].code == "work.report_item"
     assert work.counts(rt, rt.clock.now(), actors["supervisor"].communes)["social_policy"]["claimed"] == 1
     reports.submit(rt, actors["social_policy"], report_id, version=1)
     assert not [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["report_id"] == report_id]
