@@ -382,7 +382,8 @@ def deadlines_sweep(
         moment = moment.replace(tzinfo=VIETNAM)
     fired = deadlines.sweep(rt, moment)
     for rung in fired:
-        typer.echo(f"✓ case {rung.case_id}: {rung.clock} rung {rung.rung} ({rung.action}) → {rung.queue}")
+        subject = f"case {rung.case_id}" if rung.case_id is not None else f"deadline {rung.deadline_id}"  # a report's clock has no case
+        typer.echo(f"✓ {subject}: {rung.clock} rung {rung.rung} ({rung.action}) → {rung.queue}")
     typer.echo(f"{len(fired)} rung(s) fired / đã kích hoạt {len(fired)} lời nhắc")
 
 
