@@ -93,6 +93,9 @@ def _beat_schedule(settings: Settings, embedded: bool) -> dict[str, Any]:
         "system.sweep_deadlines": 60.0,
         "system.relay_outbox": settings.relay_every_seconds,
         "system.republish_unhandled": 60.0,
+        # Hourly although a day would do: a draft is written once per commune and period, and a run with nothing due
+        # is one query per kind of report; an hour keeps a draft from waiting a day after a restart.
+        "system.draft_reports": 3600.0,
     }
     if embedded:  # kombu's SQLAlchemy transport never deletes the messages it delivered
         periods["system.purge_delivered"] = 3600.0

@@ -12,6 +12,7 @@ from workflows.case import STATES, TRANSITIONS
 from workflows.clocks import ClockPolicy, build_clock_policy
 from workflows.history import REGISTER
 from workflows.policy import Market, Policy
+from workflows.reports import ReportPolicy, build_report_policy
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,10 @@ def load_clocks(path: Path, departments_path: Path) -> ClockPolicy:
 def load_access(path: Path) -> AccessPolicy:
     """Return who sees which personal data and the separation-of-duties rules from a TOML file."""
     return build_access_policy(tomllib.loads(path.read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=8)
+def load_reports(path: Path, departments_path: Path) -> ReportPolicy:
+    """Return the kinds of periodic report, when beat drafts them and their ladders, from the clocks' TOML file."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return build_report_policy(data, {department.code for department in load_departments(departments_path)})

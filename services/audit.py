@@ -46,6 +46,7 @@ class Finding:
     code: str
     en: str
     vi: str
+    report_id: int | None = None  # a periodic report's chain (services/report_history.py)
 
 
 @dataclass
@@ -55,6 +56,8 @@ class VerifyReport:
     cases: int = 0
     events: int = 0
     anchors: int = 0
+    reports: int = 0
+    report_events: int = 0
     seconds: float = 0.0
     findings: list[Finding] = field(default_factory=list)
 
@@ -84,6 +87,7 @@ def verify_all(engine: Engine, workers: int | None = None) -> VerifyReport:
         parts = walking.get()
     for part in parts:
         report.cases, report.events = report.cases + part.cases, report.events + part.events
+        report.reports, report.report_events = report.reports + part.reports, report.report_events + part.report_events
         report.findings += part.findings
     report.findings.sort(key=lambda f: (f.case_id or 0, f.seq or 0))
     report.seconds = time.perf_counter() - started
@@ -141,6 +145,8 @@ def verify(conn: Connection, case_id: int | None = None, *, part: tuple[int, int
         if finding is not None:
             report.findings.append(finding)
     report.cases += len(heads)
+    if case_id is None and (part is None or part[0] == 0):  # the reports' chains, once per whole verify
+        _verify_reports(conn, report)
     for missing in sorted(heads):
         report.findings.append(
             _finding(missing, 1, None, "missing", "the case has no events left (deleted?)", "hồ sơ không còn sự kiện nào (bị xóa?)")
@@ -148,6 +154,13 @@ def verify(conn: Connection, case_id: int | None = None, *, part: tuple[int, int
     report.findings.sort(key=lambda f: (f.case_id or 0, f.seq or 0))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _verify_reports(conn: Connection, report: VerifyReport) -> None:
+    from services.report_history import verify_reports  # it builds our Finding: imported here, not at the top
+
+    report.reports, report.report_events, found = verify_reports(conn)
+    report.findings += found
 
 
 def _only(query: Any, column: Any, case_id: int | None, part: tuple[int, int] | None) -> Any:

@@ -382,7 +382,8 @@ def deadlines_sweep(
         moment = moment.replace(tzinfo=VIETNAM)
     fired = deadlines.sweep(rt, moment)
     for rung in fired:
-        typer.echo(f"✓ case {rung.case_id}: {rung.clock} rung {rung.rung} ({rung.action}) → {rung.queue}")
+        subject = f"case {rung.case_id}" if rung.case_id is not None else f"deadline {rung.deadline_id}"  # a report's clock has no case
+        typer.echo(f"✓ {subject}: {rung.clock} rung {rung.rung} ({rung.action}) → {rung.queue}")
     typer.echo(f"{len(fired)} rung(s) fired / đã kích hoạt {len(fired)} lời nhắc")
 
 
@@ -410,10 +411,11 @@ def audit_verify(
             report.findings += [finding] if finding else []
     rate = report.events / report.seconds if report.seconds else 0
     typer.echo(
-        f"checked {report.events} events in {report.cases} cases and {report.anchors} anchors in {report.seconds:.2f} s ({rate:,.0f} events/s)"
+        f"checked {report.events} events in {report.cases} cases, {report.report_events} in {report.reports} reports and {report.anchors} anchors in {report.seconds:.2f} s ({rate:,.0f} events/s)"
     )
     for finding in report.findings:
         where = f"case {finding.case_id}, event {finding.seq} (id {finding.event_id})" if finding.case_id else "anchors"
+        where = f"report {finding.report_id}, event {finding.seq}" if finding.report_id else where
         typer.echo(f"✗ {where}: {finding.en}\n  {finding.vi}")
     if report.ok:
         typer.echo("✓ history intact / lịch sử toàn vẹn")

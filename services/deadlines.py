@@ -69,7 +69,7 @@ class Fired:
     rung: int
     action: str
     recipient: str
-    case_id: int
+    case_id: int | None  # None for a periodic report's clock
     clock: str
     message_id: str
     queue: str

@@ -129,7 +129,7 @@ def _recount(conn: Connection, rt: Runtime, case_id: int, step: Step, records: d
         conn.execute(_MOVE_CLOCK, {"id": running.id, "counted_from": planned.counted_from, "due_at": planned.due_at})
         conn.execute(_DROP_PENDING_RUNGS, {"id": running.id})
         rang = set(conn.scalars(_RUNGS_DONE, {"id": running.id}))
-        _add_rungs(conn, running.id, [rung for rung in planned.rungs if rung.number not in rang])
+        add_rungs(conn, running.id, [rung for rung in planned.rungs if rung.number not in rang])
         if rule.until_done:
             conn.execute(_MOVE_TASK_ITEM, {**key, "due_at": planned.due_at})
 
@@ -149,13 +149,14 @@ def _open_clock(conn: Connection, case_id: int, application_no: int, planned: Pl
             "counted_from": planned.counted_from, "due_at": planned.due_at, "at": now,
         },
     ).scalar_one()  # fmt: skip
-    _add_rungs(conn, deadline_id, list(planned.rungs))
+    add_rungs(conn, deadline_id, list(planned.rungs))
     if rule.until_done:
         item = {"kind": rule.name, "state": None, "department": rule.department, "due_at": planned.due_at}
         conn.execute(_OPEN_ITEM, {"case_id": case_id, "application_no": application_no, "priority": priority, "at": now, **item})
 
 
-def _add_rungs(conn: Connection, deadline_id: int, rungs: list[PlannedRung]) -> None:
+def add_rungs(conn: Connection, deadline_id: int, rungs: list[PlannedRung]) -> None:
+    """Write a clock's planned rungs, pending."""
     if rungs:
         conn.execute(
             _ADD_RUNG,

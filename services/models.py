@@ -290,6 +290,8 @@ def _where(condition: str) -> dict[str, Any]:
 
 
 OPEN_WORK = "status IN ('open', 'claimed')"
+# A work item or a clock is about a case or about a report, never both, never neither.
+ONE_SUBJECT = "(case_id IS NULL) <> (report_id IS NULL)"
 
 
 class WorkItem(Base):
@@ -302,9 +304,12 @@ class WorkItem(Base):
         Index("ix_work_items_open_case", "case_id", **_where(OPEN_WORK)),
         # The inbox reads one range per priority (services.followups.PRIORITIES): any other value would never be shown.
         CheckConstraint("priority IN (1, 2)", name="ck_work_items_priority"),
+        CheckConstraint(ONE_SUBJECT, name="ck_work_items_one_subject"),
+        Index("ix_work_items_open_report", "report_id", **_where(f"{OPEN_WORK} AND report_id IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))  # a report's item (then application_no is 0)
     application_no: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(40))  # "state", or the clock that opened it
     state: Mapped[str | None] = mapped_column(String(30))
@@ -327,9 +332,13 @@ class Deadline(Base):
         # One open clock of a kind per application; a corrected date closes it and opens a new one.
         Index("uq_deadlines_open_clock", "case_id", "application_no", "clock", unique=True, **_where("status = 'open'")),
         Index("ix_deadlines_case_id", "case_id"),  # a case's clocks, closed ones too (the case page)
+        CheckConstraint(ONE_SUBJECT, name="ck_deadlines_one_subject"),
+        # One open clock per report; its closed ones stay (a returned report opens a new one).
+        Index("uq_deadlines_open_report", "report_id", unique=True, **_where("status = 'open' AND report_id IS NOT NULL")),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))  # a report's clock (then application_no is 0)
     application_no: Mapped[int] = mapped_column(Integer)
     clock: Mapped[str] = mapped_column(String(40))
     department: Mapped[str] = mapped_column(ForeignKey("departments.code"))
@@ -526,3 +535,48 @@ class SupportPayment(Base):
 
 # The indexes the indicators read (migration 0012): each dated record kind by its day (expression indexes,
 # written in the migration per dialect; services/report_sql.py writes the same expressions).
+
+
+class Report(Base):
+    """A commune's periodic report to the province (workflows/reports.py): one per commune, kind and year; its history is chained."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("unit_id", "kind", "year", name="uq_reports_unit_kind_year"),)  # beat drafts it once
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("admin_units.id"))  # the commune
+    kind: Mapped[str] = mapped_column(String(20))  # half_year, yearly
+    year: Mapped[int] = mapped_column(Integer)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(12))  # drafted, submitted
+    version: Mapped[int] = mapped_column(Integer)
+    drafted_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The indicators frozen at submission: canonical JSON, byte for byte the record_json of the submit event, and its sha256.
+    figures: Mapped[str | None] = mapped_column(Text)
+    figures_hash: Mapped[str | None] = mapped_column(String(64))
+    last_seq: Mapped[int] = mapped_column(Integer)
+    head_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ReportEvent(Base):
+    """One entry of a report's history; append-only, chained by the same hash as a case's events (workflows.history)."""
+
+    __tablename__ = "report_events"
+    __table_args__ = (UniqueConstraint("report_id", "seq", name="uq_report_events_report_seq"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: beat drafted it
+    department: Mapped[str | None] = mapped_column(String(40))
+    trigger: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str | None] = mapped_column(String(12))
+    to_state: Mapped[str] = mapped_column(String(12))
+    record_kind: Mapped[str | None] = mapped_column(String(30))
+    record_json: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -22,16 +22,16 @@ log = logging.getLogger(__name__)
 # No personal data leaves in a notification: a case is named by its number, the clock by its label.
 TEMPLATES = {
     "remind": (
-        "[guestwork] Nhắc việc: {label_vi} — hồ sơ số {case_id}, hạn {due_vi}",
-        "[guestwork] Reminder: {label_en} — case {case_id}, due {due_en}",
+        "[guestwork] Nhắc việc: {label_vi} — {subject_vi}, hạn {due_vi}",
+        "[guestwork] Reminder: {label_en} — {subject_en}, due {due_en}",
     ),
     "alert": (
-        "[guestwork] Cảnh báo: {label_vi} — hồ sơ số {case_id}, hạn {due_vi}",
-        "[guestwork] Alert: {label_en} — case {case_id}, due {due_en}",
+        "[guestwork] Cảnh báo: {label_vi} — {subject_vi}, hạn {due_vi}",
+        "[guestwork] Alert: {label_en} — {subject_en}, due {due_en}",
     ),
     "escalate": (
-        "[guestwork] Quá hạn, báo cáo lãnh đạo: {label_vi} — hồ sơ số {case_id} ({department}), hạn {due_vi}",
-        "[guestwork] Overdue, escalated: {label_en} — case {case_id} ({department}), due {due_en}",
+        "[guestwork] Quá hạn, báo cáo lãnh đạo: {label_vi} — {subject_vi} ({department}), hạn {due_vi}",
+        "[guestwork] Overdue, escalated: {label_en} — {subject_en} ({department}), due {due_en}",
     ),
 }
 
@@ -52,11 +52,10 @@ class Notice:
 
 # One query per reminder: the fired rung, its deadline and case, and the active users it goes to — the
 # officers of the clock's department (or of the department a rung names) in the case's commune, or the
-# supervisors of the commune or of its province.
-_RUNG_AND_RECIPIENTS = text(
-    """SELECT d.case_id, d.clock, d.department, d.due_at, r.recipient, u.id AS user_id, u.email
+# supervisors of the commune or of its province. A case's clock finds the commune on its case, a report's on its report.
+_RUNG_AND_RECIPIENTS_SQL = """SELECT d.case_id, d.report_id, d.clock, d.department, d.due_at, r.recipient, u.id AS user_id, u.email
     FROM deadlines d
-    JOIN cases c ON c.id = d.case_id
+    {subject}
     JOIN deadline_rungs r ON r.deadline_id = d.id AND r.rung = :rung
     LEFT JOIN users u ON u.active AND (
         (r.recipient = 'commune_supervisor' AND u.role = 'supervisor' AND u.unit_id = c.commune_id)
@@ -66,23 +65,38 @@ _RUNG_AND_RECIPIENTS = text(
             AND u.department_code = CASE WHEN r.recipient LIKE 'department:%' THEN substr(r.recipient, 12) ELSE d.department END))
     WHERE d.id = :deadline_id
     ORDER BY u.id"""
-).columns(due_at=UtcDateTime)
+_RUNG_AND_RECIPIENTS = {
+    is_report: text(_RUNG_AND_RECIPIENTS_SQL.format(subject=subject)).columns(due_at=UtcDateTime)
+    for is_report, subject in (
+        (False, "JOIN cases c ON c.id = d.case_id"),
+        (True, "JOIN (SELECT id, unit_id AS commune_id FROM reports) c ON c.id = d.report_id"),
+    )
+}
+REPORT_CLOCKS = "report."  # the prefix of a periodic report's clock (workflows.reports.ReportKind.clock)
 
 
 def rung_notice(conn: Connection, rt: Runtime, payload: dict[str, Any]) -> Notice | None:
     """Build the notice of a fired rung, with its recipients; None if the deadline is gone."""
-    rows = conn.execute(_RUNG_AND_RECIPIENTS, {"deadline_id": payload["deadline_id"], "rung": payload["rung"]}).all()
+    query = _RUNG_AND_RECIPIENTS[str(payload.get("clock", "")).startswith(REPORT_CLOCKS)]
+    rows = conn.execute(query, {"deadline_id": payload["deadline_id"], "rung": payload["rung"]}).all()
     if not rows:
         return None
     deadline = rows[0]
-    rule = rt.clocks.rules.get(deadline.clock)
+    rule = rt.clocks.rules.get(deadline.clock) or rt.reports.by_clock(deadline.clock)
     due = local_date(deadline.due_at)
     data = {
         "case_id": deadline.case_id, "clock": deadline.clock, "rung": payload["rung"], "action": payload["action"],
         "department": deadline.department, "due_on": due.isoformat(),
         "label_vi": rule.label_vi if rule else deadline.clock, "label_en": rule.label_en if rule else deadline.clock,
     }  # fmt: skip
-    words = {**data, "due_vi": due.strftime("%d/%m/%Y"), "due_en": due.isoformat()}
+    if deadline.report_id is not None:
+        data["report_id"] = deadline.report_id
+    subject_vi, subject_en = (
+        (f"báo cáo số {deadline.report_id}", f"report {deadline.report_id}")
+        if deadline.report_id is not None
+        else (f"hồ sơ số {deadline.case_id}", f"case {deadline.case_id}")
+    )
+    words = {**data, "due_vi": due.strftime("%d/%m/%Y"), "due_en": due.isoformat(), "subject_vi": subject_vi, "subject_en": subject_en}
     vi, en = TEMPLATES[payload["action"]]
     users = [(row.user_id, row.email) for row in rows if row.user_id is not None]
     if not users:  # nobody to tell: say so where an operator looks, rather than drop it silently
@@ -110,7 +124,11 @@ def send(channel: str, recipient: str, message: Any, notice: Notice | None, sett
     """Send one delivery; raise if the server refused it (the caller retries)."""
     if channel == "email":
         subject = notice.subject(settings.language) if notice else message.topic
-        content = f"{subject}\n\nMở hồ sơ số {message.case_id} trong guestwork. / Open case {message.case_id} in guestwork.\n"
+        report = notice.data.get("report_id") if notice else None
+        what_vi, what_en = (
+            (f"báo cáo số {report}", f"report {report}") if report else (f"hồ sơ số {message.case_id}", f"case {message.case_id}")
+        )
+        content = f"{subject}\n\nMở {what_vi} trong guestwork. / Open {what_en} in guestwork.\n"
         # A stable Message-ID per (message, recipient): a resend after a crash can be dropped by the receiver.
         message_id = f"<{message.message_id}.{hashlib.sha256(recipient.encode()).hexdigest()[:12]}@guestwork>"
         _MAIL.send(settings, recipient, mail.message(settings.smtp_sender, recipient, subject, content, message_id))

@@ -16,7 +16,8 @@ from workflows.access import MASK, mask_record, mask_record_json
 from workflows.errors import Forbidden, problem
 from workflows.history import SUPPORT_PAYMENT
 from workflows.identity import fold_name
-from workflows.records import RECORD_LABELS, record_data, record_fields, references_of
+from workflows.record_forms import record_fields
+from workflows.records import RECORD_LABELS, record_data, references_of
 from workflows.subject import CaseSubject
 
 

@@ -9,7 +9,7 @@ from datetime import date
 
 from sqlalchemy import Engine, bindparam, text
 
-from config.policy import load_access, load_clocks, load_policy
+from config.policy import load_access, load_clocks, load_policy, load_reports
 from config.settings import CONFIG_DIR, Settings, get_settings
 from config.targets import load_plan_defaults, load_support
 from services.clock import Clock, FixedClock, SystemClock, today
@@ -21,6 +21,7 @@ from workflows.case import WORKFLOW_VERSION
 from workflows.clocks import ClockPolicy
 from workflows.plans import PlanDefaults
 from workflows.policy import Policy
+from workflows.reports import ReportPolicy
 from workflows.support import SupportPolicy
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Runtime:
     publish: Publish | None = None
     plan_defaults: PlanDefaults = field(default_factory=lambda: load_plan_defaults(CONFIG_DIR / "plans.toml"))
     support: SupportPolicy = field(default_factory=lambda: load_support(CONFIG_DIR / "support.toml"))
+    reports: ReportPolicy = field(default_factory=lambda: load_reports(CONFIG_DIR / "clocks.toml", CONFIG_DIR / "departments.toml"))
 
     def unit_of_work(self, *, writes: bool = True) -> UnitOfWork:
         """Open one transaction (`writes=False` for a read that must not hold the SQLite write lock)."""
@@ -103,4 +105,5 @@ def build_runtime(settings: Settings | None = None, *, engine: Engine | None = N
         access=access,
         plan_defaults=load_plan_defaults(settings.plans_file),
         support=load_support(settings.support_file),
+        reports=load_reports(settings.clocks_file, settings.departments_file),
     )

@@ -33,9 +33,9 @@ class ItemRef:
 
 _TIMES = (bindparam("at", type_=UtcDateTime),)
 _ITEM = text(
-    """SELECT w.id, w.case_id, w.application_no, w.kind, w.department, w.status, w.assignee_id, u.username AS assignee,
-           c.commune_id
-    FROM work_items w JOIN cases c ON c.id = w.case_id
+    """SELECT w.id, w.case_id, w.report_id, w.application_no, w.kind, w.department, w.status, w.assignee_id, u.username AS assignee,
+           COALESCE(c.commune_id, r.unit_id) AS commune_id
+    FROM work_items w LEFT JOIN cases c ON c.id = w.case_id LEFT JOIN reports r ON r.id = w.report_id
     LEFT JOIN users u ON u.id = w.assignee_id
     WHERE w.id = :id"""
 )
@@ -94,6 +94,8 @@ def complete(rt: Runtime, actor: Actor, item_id: int) -> ItemRef:
         _check_may_work(actor, item)
         if item.kind == STATE_ITEM:
             raise Conflict([_state_item(item_id)])
+        if item.report_id is not None:  # submitting the report finishes its item
+            raise Conflict([_report_item(item)])
         _check_unfinished(item)
         if item.status != "claimed":
             vi, en = f"Hãy nhận việc #{item_id} trước khi hoàn thành.", f"Claim item #{item_id} before completing it."
@@ -118,6 +120,8 @@ def reassign(rt: Runtime, actor: Actor, item_id: int, to_username: str, reason: 
             item = _load(conn, item_id)
             _check_supervises(actor, item, None)
             _check_unfinished(item)
+            if item.report_id is not None:  # a reassignment is recorded in a case's history, and a report's item has no case
+                raise Conflict([_report_item(item)])
             target = _officer_for(conn, to_username, item)
             case = store.lock_case(conn, item.case_id)
             now = rt.clock.now()
@@ -229,6 +233,12 @@ def _state_item(item_id: int) -> Any:
     )
 
 
+def _report_item(item: Any) -> Any:
+    vi = f"Việc #{item.id} là báo cáo số {item.report_id}: cán bộ của xã nhận việc rồi nộp báo cáo, không hoàn thành hay chuyển tay."
+    en = f"Item #{item.id} is report {item.report_id}: the commune's officers claim it and submit the report; it is not completed or reassigned by hand."
+    return problem("work.report_item", vi, en, "id")
+
+
 def _held_by(item_id: int, holder: str | None, verb_vi: str, verb_en: str) -> Any:
     return problem(
         "work.not_holder",
@@ -280,19 +290,20 @@ _INBOX_RANGES = [(priority, "overdue") for priority in followups.PRIORITIES] + [
 ]
 # The names come from subqueries, run for the rows kept only: as joins, the five tables took PostgreSQL three times
 # longer to plan (1.1 ms) than to run the query.
-_ITEMS = """SELECT w.id, w.case_id, w.kind, c.state, c.version, w.priority, w.due_at, w.status,
+# A report's item (w.report_id) has no case: its state is the item's, its "village" the report's commune.
+_ITEMS = """SELECT w.id, w.case_id, w.report_id, w.kind, COALESCE(c.state, w.state) AS state, c.version, w.priority, w.due_at, w.status,
            (SELECT u.username FROM users u WHERE u.id = w.assignee_id) AS assignee,
            (SELECT p.full_name FROM persons p WHERE p.id = c.person_id) AS full_name,
-           (SELECT v.name FROM admin_units v WHERE v.id = c.village_id) AS village,
+           (SELECT v.name FROM admin_units v WHERE v.id = COALESCE(c.village_id, r.unit_id)) AS village,
            CASE WHEN w.due_at < :now THEN 1 ELSE 0 END AS overdue
-    FROM work_items w JOIN cases c ON c.id = w.case_id
+    FROM work_items w LEFT JOIN cases c ON c.id = w.case_id LEFT JOIN reports r ON r.id = w.report_id
     WHERE w.department = :department AND {outstanding} {visible} {commune} {where}
     ORDER BY w.due_at, w.id LIMIT :limit"""
 
 
 @lru_cache(maxsize=32)
 def _items_query(visible: str, by_commune: bool, where: str) -> TextualSelect:
-    commune = "AND c.commune_id IN :communes" if by_commune else ""
+    commune = "AND COALESCE(c.commune_id, r.unit_id) IN :communes" if by_commune else ""
     sql = _ITEMS.format(outstanding=_OUTSTANDING, visible=_VISIBLE[visible], commune=commune, where=where)
     binds = [bindparam("now", type_=UtcDateTime)] + ([bindparam("communes", expanding=True)] if by_commune else [])
     return text(sql).bindparams(*binds).columns(due_at=UtcDateTime)
@@ -356,13 +367,15 @@ def _inbox_row(row: Row[Any]) -> dict[str, Any]:
 
 @lru_cache(maxsize=2)
 def _counts_query(by_commune: bool) -> TextClause:
-    commune = "JOIN cases c ON c.id = w.case_id AND c.commune_id IN :communes" if by_commune else ""
+    # A report's item counts in the report's commune.
+    join = "LEFT JOIN cases c ON c.id = w.case_id LEFT JOIN reports r ON r.id = w.report_id" if by_commune else ""
+    commune = "AND COALESCE(c.commune_id, r.unit_id) IN :communes" if by_commune else ""
     binds = [bindparam("now", type_=UtcDateTime)] + ([bindparam("communes", expanding=True)] if by_commune else [])
     return text(
         f"""SELECT w.department, count(*) AS open, SUM(CASE WHEN w.status = 'claimed' THEN 1 ELSE 0 END) AS claimed,
                SUM(CASE WHEN w.due_at < :now THEN 1 ELSE 0 END) AS overdue
-        FROM work_items w {commune}
-        WHERE {_OUTSTANDING}
+        FROM work_items w {join}
+        WHERE {_OUTSTANDING} {commune}
         GROUP BY w.department ORDER BY w.department"""
     ).bindparams(*binds)
 

@@ -1,4 +1,4 @@
-"""System tasks on the `system` queue: the deadline sweep, the outbox relay and the reconciler (run by beat)."""
+"""System tasks on the `system` queue: the deadline sweep, the reports' drafting, the outbox relay and the reconciler (run by beat)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import create_engine, text
 
 from config.settings import get_settings
-from services import deadlines, outbox
+from services import deadlines, outbox, reports
 from workers.app import app, publish, runtime
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,15 @@ def sweep_deadlines() -> int:
     if fired:
         log.info("sweep fired %d rungs", len(fired))
     return len(fired)
+
+
+@app.task(name="system.draft_reports")
+def draft_reports() -> int:
+    """Draft the periodic reports whose drafting day has come, for every commune that has none for the period yet."""
+    drafted = reports.draft_due(runtime())
+    if drafted:
+        log.info("drafted %d reports", len(drafted))
+    return len(drafted)
 
 
 @app.task(name="system.relay_outbox")

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from workflows.records import RECORD_TYPES, record_fields
+from workflows.record_forms import record_fields
+from workflows.records import RECORD_TYPES
 
 MASK = "•••"
 

@@ -134,7 +134,12 @@ def plan(rule: ClockRule, event_day: date, records: dict[str, Any], policy: Poli
 
 def ladder_for(rule: ClockRule, due_day: date) -> tuple[PlannedRung, ...]:
     """Plan every rung of a clock's reminder ladder around its due day (working days counted as business time)."""
-    return tuple(PlannedRung(rung.number, moment(rung.at.after(due_day), REMINDER_TIME), rung.action, rung.to) for rung in rule.ladder)
+    return plan_ladder(rule.ladder, due_day)
+
+
+def plan_ladder(ladder: tuple[Rung, ...], due_day: date) -> tuple[PlannedRung, ...]:
+    """Plan every rung of a reminder ladder around a due day, each at the start of its office day."""
+    return tuple(PlannedRung(rung.number, moment(rung.at.after(due_day), REMINDER_TIME), rung.action, rung.to) for rung in ladder)
 
 
 def moment(day: date, at: time) -> datetime:
@@ -154,7 +159,7 @@ def _read_date(records: dict[str, Any], path: str) -> date | None:
 
 def build_clock_policy(data: dict[str, Any], departments: set[str], states: set[str], triggers: set[str]) -> ClockPolicy:
     """Build the clock rules from policy data ([clock.*] and [ladder.*]), refusing names that do not exist."""
-    ladders = {name: _ladder(name, spec["rungs"], departments) for name, spec in data.get("ladder", {}).items()}
+    ladders = {name: build_ladder(name, spec["rungs"], departments) for name, spec in data.get("ladder", {}).items()}
     rules = {}
     for name, spec in data.get("clock", {}).items():
         rule = ClockRule(
@@ -181,7 +186,8 @@ def _names(value: str | list[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def _ladder(name: str, rungs: list[dict[str, str]], departments: set[str]) -> tuple[Rung, ...]:
+def build_ladder(name: str, rungs: list[dict[str, str]], departments: set[str]) -> tuple[Rung, ...]:
+    """Build a reminder ladder from its rungs' data, refusing an unknown action or recipient."""
     built = tuple(Rung(number, Length.parse(rung["at"]), rung["action"], rung["to"]) for number, rung in enumerate(rungs, start=1))
     for rung in built:
         target = rung.to.removeprefix("department:")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import types
-import typing
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -21,7 +18,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from workflows.errors import Problem, RecordInvalid, problem
+from workflows.errors import RecordInvalid, problem
+from workflows.field_errors import refuse_nul, translate_errors
 from workflows.identity import age_on, personal_id_problems
 from workflows.policy import Policy, add_months
 
@@ -355,7 +353,7 @@ RECORD_LABELS: dict[str, tuple[str, str]] = {
 def validate_record(kind: str, data: Any, today: date, policy: Policy) -> Any:
     """Parse a record of a kind from plain data, or raise RecordInvalid naming each bad field."""
     adapter = _ADAPTERS.get(kind)
-    _refuse_nul(data)
+    refuse_nul(data)
     if adapter is None:
         known = ", ".join(sorted(RECORD_TYPES))
         raise RecordInvalid(
@@ -364,95 +362,22 @@ def validate_record(kind: str, data: Any, today: date, policy: Policy) -> Any:
     try:
         return adapter.validate_python(data, context={"today": today, "policy": policy})
     except ValidationError as error:
-        raise RecordInvalid(_translate(error, kind)) from None
+        raise RecordInvalid(translate_errors(error, kind)) from None
 
 
 def validate_model(model: type[BaseModel], data: Any, today: date, policy: Policy) -> Any:
     """Parse plain data into a model built on these record types, or raise RecordInvalid naming each bad field."""
-    _refuse_nul(data)
+    refuse_nul(data)
     try:
         return model.model_validate(data, context={"today": today, "policy": policy})
     except ValidationError as error:
-        raise RecordInvalid(_translate(error, model.__name__)) from None
-
-
-def _refuse_nul(data: Any) -> None:
-    nul = _nul_path(data)
-    if nul is not None:
-        raise RecordInvalid(
-            [problem("field.nul", "Có ký tự NUL (\\0) không hợp lệ.", "Contains a NUL character (\\0), which is not allowed.", nul)]
-        )
-
-
-def _nul_path(data: Any, path: str = "") -> str | None:
-    """Return the path of the first text holding a NUL character (no database stores one)."""
-    if isinstance(data, str):
-        return path if "\x00" in data else None
-    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
-    for key, value in items:
-        found = _nul_path(value, f"{path}.{key}" if path else str(key))
-        if found is not None:
-            return found
-    return None
+        raise RecordInvalid(translate_errors(error, model.__name__)) from None
 
 
 def record_data(record: Any) -> dict[str, Any]:
     """Return a validated record as JSON-ready data."""
     data: dict[str, Any] = record.model_dump(mode="json", exclude_none=True)
     return data
-
-
-def _translate(error: ValidationError, kind: str) -> list[Problem]:
-    found: list[Problem] = []
-    for item in error.errors(include_url=False):
-        path = [str(part) for part in item["loc"] if not str(part).startswith("function-")]
-        if kind == "loan" and path and path[0] in ("bank_loan", "self_financed"):
-            path = path[1:]  # the union's tag is not a field the user wrote
-        context = {key: str(value).strip("'") if key == "discriminator" else value for key, value in (item.get("ctx") or {}).items()}
-        if item["type"] == "union_tag_not_found":
-            path = [context["discriminator"]]
-        field = ".".join(path)
-        nested = context.get("error")
-        if isinstance(nested, RecordInvalid):
-            found.extend(nested.problems)
-            continue
-        vi, en = _MESSAGES.get(item["type"], ("Giá trị không hợp lệ: {msg}", "Invalid value: {msg}"))
-        values = {**context, "msg": item["msg"], "expected_vi": str(context.get("expected", "")).replace(" or ", " hoặc ")}
-        if "vi" in context:
-            vi, en = context["vi"], context["en"]
-        found.append(problem(f"field.{item['type']}", vi.format(**values), en.format(**values), field or None))
-    return found
-
-
-_MESSAGES = {
-    "missing": ("Thiếu trường bắt buộc.", "This field is required."),
-    "extra_forbidden": ("Trường này không có trong mẫu hồ sơ.", "This field is not part of the record."),
-    "string_too_short": ("Không được để trống (tối thiểu {min_length} ký tự).", "Must not be empty (at least {min_length} characters)."),
-    "string_too_long": ("Quá dài (tối đa {max_length} ký tự).", "Too long (at most {max_length} characters)."),
-    "string_pattern_mismatch": ("Sai định dạng (mẫu {pattern}).", "Wrong format (pattern {pattern})."),
-    "string_type": ("Phải là chuỗi ký tự.", "Must be text."),
-    "date_parsing": ("Ngày không hợp lệ; dùng dạng YYYY-MM-DD.", "Not a valid date; use YYYY-MM-DD."),
-    "date_from_datetime_parsing": ("Ngày không hợp lệ; dùng dạng YYYY-MM-DD.", "Not a valid date; use YYYY-MM-DD."),
-    "date_from_datetime_inexact": ("Chỉ nhập ngày, không nhập giờ.", "Give a date without a time."),
-    "date_type": ("Ngày không hợp lệ; dùng dạng YYYY-MM-DD.", "Not a valid date; use YYYY-MM-DD."),
-    "int_parsing": ("Phải là số nguyên.", "Must be a whole number."),
-    "int_type": ("Phải là số nguyên.", "Must be a whole number."),
-    "int_from_float": ("Phải là số nguyên.", "Must be a whole number."),
-    "greater_than": ("Phải lớn hơn {gt}.", "Must be greater than {gt}."),
-    "greater_than_equal": ("Phải từ {ge} trở lên.", "Must be at least {ge}."),
-    "less_than_equal": ("Phải không quá {le}.", "Must be at most {le}."),
-    "literal_error": ("Giá trị phải là một trong: {expected_vi}.", "Must be one of: {expected}."),
-    "bool_parsing": ("Phải là đúng/sai (true/false).", "Must be true or false."),
-    "bool_type": ("Phải là đúng/sai (true/false).", "Must be true or false."),
-    "model_type": ("Phải là một nhóm trường (đối tượng).", "Must be an object of fields."),
-    "model_attributes_type": ("Phải là một nhóm trường (đối tượng).", "Must be an object of fields."),
-    "dict_type": ("Phải là một nhóm trường (đối tượng).", "Must be an object of fields."),
-    "union_tag_invalid": (
-        "Giá trị '{tag}' không hợp lệ; phải là một trong: {expected_tags}.",
-        "'{tag}' is not valid; use one of: {expected_tags}.",
-    ),
-    "union_tag_not_found": ("Thiếu trường '{discriminator}'.", "The field '{discriminator}' is missing."),
-}
 
 
 def load_record(kind: str, data: Any) -> Any:
@@ -474,54 +399,3 @@ def references_of(*records: Any) -> dict[str, set[str]]:
         elif isinstance(record, Health):
             named["facilities"].add(record.facility_code)
     return named
-
-
-def record_fields(kind: str) -> list[tuple[str, bool]]:
-    """Return a record kind's top-level fields and whether each is required."""
-    kind_type = RECORD_TYPES[kind]
-    models: list[type[Record]] = [BankLoan, SelfFinancing] if kind == "loan" else [kind_type]
-    fields: dict[str, bool] = {}
-    for model in models:
-        for name, info in model.model_fields.items():
-            fields[name] = fields.get(name, True) and info.is_required()
-    return list(fields.items())
-
-
-@dataclass(frozen=True)
-class FormField:
-    """One input of a record's form: its dotted path, input type, whether required, and the choices of a list."""
-
-    path: str
-    kind: str  # text, date, number, checkbox, select
-    required: bool
-    choices: tuple[str, ...] = ()
-
-
-def form_fields(kind: str) -> list[FormField]:
-    """Return a record kind's fields flattened to dotted paths (nested groups included), for a web form."""
-    models: list[type[BaseModel]] = [BankLoan, SelfFinancing] if kind == "loan" else [RECORD_TYPES[kind]]
-    per_model = [{item.path: item for item in _flatten(model, "", True)} for model in models]
-    found: dict[str, FormField] = {}
-    for fields in per_model:
-        for path, item in fields.items():
-            required = all(path in other and other[path].required for other in per_model)  # a union's field: needed by each side
-            choices = tuple(dict.fromkeys((*found[path].choices, *item.choices))) if path in found else item.choices
-            found[path] = FormField(path, item.kind, required, choices)
-    return list(found.values())
-
-
-def _flatten(model: type[BaseModel], prefix: str, required: bool) -> list[FormField]:
-    fields: list[FormField] = []
-    for name, info in model.model_fields.items():
-        annotation, needed = info.annotation, required and info.is_required()
-        arguments = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(arguments) == 1:
-            annotation = arguments[0]
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            fields += _flatten(annotation, f"{prefix}{name}.", needed)
-        elif typing.get_origin(annotation) is Literal:
-            fields.append(FormField(prefix + name, "select", needed, tuple(str(a) for a in typing.get_args(annotation))))
-        else:
-            kind = {date: "date", int: "number", bool: "checkbox"}.get(annotation, "text")  # type: ignore[arg-type]
-            fields.append(FormField(prefix + name, kind, needed and kind != "checkbox"))
-    return fields

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.api.admin_routes import admin_api
 from services.api.deps import SESSION_COOKIE
 from services.api.intake_routes import intake_api
+from services.api.periodic_report_routes import periodic_report_api
 from services.api.report_routes import report_api
 from services.api.routes import api
 from services.api.same_origin import SameOriginOnly
@@ -26,6 +27,7 @@ from services.web.admin_pages import admin_pages
 from services.web.intake_pages import intake_pages
 from services.web.pages import pages, refusal_page
 from services.web.plan_pages import plan_pages
+from services.web.report_pages import report_pages
 from workflows.errors import DomainError, Problem, problem
 
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -154,10 +156,12 @@ def create_app(rt: Runtime | None = None) -> FastAPI:
     app.include_router(admin_api)
     app.include_router(intake_api)
     app.include_router(report_api)
+    app.include_router(periodic_report_api)
     app.include_router(pages)
     app.include_router(admin_pages)
     app.include_router(intake_pages)
     app.include_router(plan_pages)
+    app.include_router(report_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(SameOriginOnly, session_cookie=SESSION_COOKIE)
     app.add_middleware(NoStore)

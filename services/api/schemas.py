@@ -194,16 +194,17 @@ class DeadlineOut(BaseModel):
 
 class WorkItemOut(BaseModel):
     id: int
-    case_id: int
+    case_id: int | None  # None for a periodic report's item: then report_id names it
+    report_id: int | None = None
     kind: str
     state: str
-    version: int
+    version: int | None
     priority: int
     due_at: datetime | None
     status: str
     assignee: str | None
-    full_name: str
-    village: str
+    full_name: str | None  # None for a report's item
+    village: str  # a report's item: its commune
     overdue: bool
 
 

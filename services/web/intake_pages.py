@@ -16,7 +16,7 @@ from services.api.intake_routes import read_form, template_response, uploaded
 from services.users import Actor
 from services.web.pages import Number, User, place_problems, record_from_form, render
 from workflows.errors import DomainError, RecordInvalid, problem
-from workflows.records import form_fields
+from workflows.record_forms import form_fields
 from workflows.referrals import SERVICE_FACT
 
 intake_pages = APIRouter(include_in_schema=False)

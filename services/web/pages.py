@@ -19,7 +19,7 @@ from services.web.diagram import workflow_svg
 from workflows import case as workflow
 from workflows.errors import DomainError, RecordInvalid
 from workflows.errors import problem as field_problem
-from workflows.records import form_fields
+from workflows.record_forms import form_fields
 
 TEMPLATES = Jinja2Templates(directory=FilePath(__file__).resolve().parent / "templates")
 LANG_COOKIE = "gw_lang"

@@ -90,6 +90,11 @@ def _routes() -> list[Route]:
         r("POST", "/api/cases/{case}/support-payments", {"finance"},
           lambda s: {"item": "passport", "amount_vnd": 200_000, "paid_on": s.today.isoformat(), "invoice_number": "HD-1"}),
         r("GET", "/api/indicators/{commune}?start=2026-01-01&end=2026-12-31", SUPERVISORS | {"auditor", "social_policy"}),
+        r("GET", "/api/reports/units/{commune}", SUPERVISORS | {"auditor", "social_policy"}),
+        r("GET", "/api/reports/{report}", SUPERVISORS | {"auditor", "social_policy"}),
+        # the commune submits (the first one through submits it, the next get 409); the province returns it
+        r("POST", "/api/reports/{report}/submit", {"social_policy", "supervisor"}, lambda s: {"version": 1}),
+        r("POST", "/api/reports/{report}/return", {"province_supervisor"}, lambda s: {"version": 1, "reason": "Thiếu số liệu"}),
     ]  # fmt: skip
 
 
@@ -110,11 +115,12 @@ class Scope:
     today: Any
     user: int  # an officer of the scope that nobody logs in as, for the admin routes to deactivate and reset
     unit: int  # the scope's commune
+    report: int  # the commune's 6-month report, drafted
 
 
 def _scope(rt, actor, referrer, commune, village, officer, serial) -> Scope:
     case_id = register_in(rt, actor, serial, commune, village)
-    from services import deadlines, referrals, work
+    from services import deadlines, referrals, reports, work
 
     [item] = [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["case_id"] == case_id]
     [deadline] = deadlines.case_deadlines(rt, case_id)
@@ -123,7 +129,8 @@ def _scope(rt, actor, referrer, commune, village, officer, serial) -> Scope:
         unit = conn.scalar(select(AdminUnit.id).where(AdminUnit.code == commune))
         values = {"username": f"target_{serial}", "full_name": "Target", "role": "officer", "department_code": "finance", "unit_id": unit}
         user = conn.execute(insert(User).returning(User.id), {**values, "active": True}).scalar_one()
-    return Scope(case_id, item["id"], deadline["id"], referral["id"], commune, village, officer, rt.today(), user, unit)
+        report = reports.draft(conn, rt.reports.kinds["half_year"], rt.today().year, unit, rt.clock.now())
+    return Scope(case_id, item["id"], deadline["id"], referral["id"], commune, village, officer, rt.today(), user, unit, report)
 
 
 def _call(client, route: Route, scope: Scope, headers: dict[str, str]) -> Any:
@@ -136,6 +143,7 @@ def _call(client, route: Route, scope: Scope, headers: dict[str, str]) -> Any:
         user=scope.user,
         unit=scope.unit,
         commune=scope.commune,
+        report=scope.report,
     )
     if route.upload is not None:
         return client.request(route.method, path, files={"file": ("rows.csv", route.upload(scope))}, headers=headers)
@@ -281,6 +289,10 @@ def _page_routes() -> list[Route]:
         r("GET", "/cases/{case}/support", PAGE_READERS),  # empty for whoever does not see the loan figures (tests/reports)
         r("POST", "/cases/{case}/support-payments", {"finance"},
           lambda s: {"item": "passport", "amount_vnd": "200000", "paid_on": s.today.isoformat(), "invoice_number": "HD-1"}),
+        r("GET", "/reports", SUPERVISORS | {"auditor", "social_policy"}),
+        r("GET", "/reports/{report}", SUPERVISORS | {"auditor", "social_policy"}),
+        r("POST", "/reports/{report}/submit", {"social_policy", "supervisor"}, lambda s: {"version": "1"}),
+        r("POST", "/reports/{report}/return", {"province_supervisor"}, lambda s: {"version": "1", "reason": "Thiếu số liệu"}),
     ]  # fmt: skip
 
 
@@ -298,6 +310,7 @@ PAGE_LISTS = {
     "/admin/units",
     "/admin/clocks",
     "/admin/log",
+    "/reports",
 }
 
 
@@ -378,7 +391,7 @@ def _flattened(routes: list[Any]) -> list[Any]:
     return flat
 
 
-_ANY = {name: 1 for name in ("case", "item", "deadline", "referral", "user", "unit", "commune")}
+_ANY = {name: 1 for name in ("case", "item", "deadline", "referral", "user", "unit", "commune", "report")}
 
 
 def test_a_sibling_commune_of_the_same_province_is_outside_a_commune_users_scope_but_not_the_provinces(client, token, rt, actors):

@@ -47,3 +47,26 @@ def test_every_migration_downgrades_and_the_upgrade_then_builds_the_same_schema(
     _migrate(engine, "upgrade", "head")
 
     assert _differences(engine) == []
+
+
+def test_0014_down_drops_the_reports_with_their_items_and_clocks_and_up_brings_the_tables_back(engine):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import inspect, text
+
+    from config.settings import Settings
+    from services import reports
+    from services.clock import FixedClock
+    from services.runtime import build_runtime
+
+    rt = build_runtime(Settings(), engine=engine, clock=FixedClock(datetime(2026, 6, 16, 2, tzinfo=UTC)))
+    assert reports.draft_due(rt)
+    _migrate(engine, "downgrade", "0013")
+    with engine.connect() as conn:
+        assert not {"reports", "report_events"} & set(inspect(conn).get_table_names())
+        assert conn.scalar(text("SELECT count(*) FROM deadlines")) == conn.scalar(text("SELECT count(*) FROM work_items")) == 0
+        for table in ("work_items", "deadlines"):  # a case is required again, and there is no report column
+            columns = {column["name"]: column for column in inspect(conn).get_columns(table)}
+            assert not columns["case_id"]["nullable"] and "report_id" not in columns
+    _migrate(engine, "upgrade", "head")
+    assert _differences(engine) == []

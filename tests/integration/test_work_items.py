@@ -402,7 +402,7 @@ def test_the_inbox_lists_overdue_first_then_priority_then_due_time_then_id(rt, a
     assert rows[0] == {
         "id": the_item(rt, ids["late"]), "case_id": ids["late"], "kind": "state", "state": "registered", "priority": 2,
         "due_at": end_of_day_in_vietnam(START + timedelta(days=7), 30), "overdue": True, "status": "open", "assignee": None,
-        "version": 1, "full_name": "Nguyễn Văn An", "village": "Thôn Tân Lập",
+        "version": 1, "full_name": "Nguyễn Văn An", "village": "Thôn Tân Lập", "report_id": None,
     }  # fmt: skip
     assert [row["case_id"] for row in work.inbox(rt, me, department="social_policy", now=clock.now(), limit=2)] == [
         ids["late"],

@@ -9,7 +9,7 @@ import pytest
 from services import import_files
 from services.import_files import COLUMN_BY_FIELD, cell_value
 from workflows.errors import RecordInvalid
-from workflows.records import form_fields
+from workflows.record_forms import form_fields
 
 # The place columns take a code or a name; the record holds the codes.
 PLACE = {"commune_code": "commune", "village_code": "village"}
