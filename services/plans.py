@@ -118,3 +118,12 @@ def _upsert(conn: Connection, actor: Actor, unit_id: int, year: int, targets: Ta
         conn.execute(update(Plan).where(Plan.id == existing).values(**values))
         return int(existing)
     return int(conn.execute(insert(Plan).returning(Plan.id), {"unit_id": unit_id, "year": year, **values}).scalar_one())
+
+
+def own_unit_code(rt: Runtime, actor: Actor) -> str | None:
+    """Return the code of the user's own unit when it is a commune or province (what their dashboard reports on)."""
+    if actor.unit_id is None:
+        return None
+    with rt.unit_of_work(writes=False) as conn:
+        row = conn.execute(select(AdminUnit.code, AdminUnit.kind).where(AdminUnit.id == actor.unit_id)).first()
+    return str(row.code) if row is not None and row.kind in PLAN_KINDS else None
