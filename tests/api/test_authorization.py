@@ -89,6 +89,8 @@ def _routes() -> list[Route]:
         r("POST", "/api/cases/{case}/support-payments", {"finance"},
           lambda s: {"item": "passport", "amount_vnd": 200_000, "paid_on": s.today.isoformat(), "invoice_number": "HD-1"}),
         r("GET", "/api/indicators/{commune}?start=2026-01-01&end=2026-12-31", SUPERVISORS | {"auditor", "social_policy"}),
+        r("GET", "/api/indicators/{commune}/export?start=2026-01-01&end=2026-12-31&format=xlsx", SUPERVISORS | {"auditor", "social_policy"}),
+        r("GET", "/api/indicators/{commune}/export?start=2026-01-01&end=2026-12-31&format=pdf", SUPERVISORS | {"auditor", "social_policy"}),
     ]  # fmt: skip
 
 
@@ -200,7 +202,7 @@ def test_lists_show_only_the_users_scope(client, token, rt, actors, other_commun
 @pytest.mark.parametrize(
     "path",
     ["/inbox", "/search", "/cases/1", "/dashboard", "/audit", "/admin/users", "/admin/units", "/admin/clocks", "/admin/log", "/imports",
-     "/referrals", "/referrals/1"],
+     "/referrals", "/referrals/1", "/reports/print?unit=TH-CAMTAN&start=2026-01-01&end=2026-12-31"],
 )  # fmt: skip
 def test_pages_send_a_stranger_to_the_login(client, path):
     answer = client.get(path, follow_redirects=False)
@@ -274,6 +276,7 @@ def _page_routes() -> list[Route]:
         r("GET", "/admin/units", ADMINS),
         r("GET", "/admin/clocks", ADMINS),
         r("GET", "/admin/log", ADMINS),
+        r("GET", "/reports/print?unit={commune}&start=2026-01-01&end=2026-12-31", SUPERVISORS | {"auditor", "social_policy"}),
     ]  # fmt: skip
 
 
