@@ -61,7 +61,7 @@ def _svg(name: str, title: str, height: int, body: list[str]) -> str:
 
 def columns_svg(name: str, title: str, points: list[tuple[str, str, int]]) -> str:
     """Draw a column per point (key, label, count), the count above each column and every few labels below."""
-    top, plot_h, bottom = 20, 160, 34
+    top, plot_h, bottom = 20, 160, 24
     peak = max((n for _, _, n in points), default=0) or 1
     step = (WIDTH - 20) / max(len(points), 1)
     every = max(1, -(-len(points) // 12))  # at most about 12 labels under the axis
