@@ -265,21 +265,22 @@ def dashboard_page(request: Request, rt: Rt, me: User) -> HTMLResponse:
     return render(
         request, "dashboard.html", me, by_state=queries.count_by_state(rt, communes), villages=queries.funnel_by_village(rt, communes),
         counts=work.counts(rt, rt.clock.now(), communes), oldest=work.oldest(rt, communes), done=request.query_params.get("done"),
-        **_year_charts(request, rt, me),
     )  # fmt: skip
 
 
-def _year_charts(request: Request, rt: Any, me: Actor) -> dict[str, Any]:
-    """Return the report charts of the supervisor's own unit for the current year, and the address of its printable page."""
+@pages.get("/dashboard/charts")
+def dashboard_charts(request: Request, rt: Rt, me: User) -> HTMLResponse:
+    """Draw the report charts of the supervisor's own unit for this year (the dashboard loads them after its lists: a province's take a while)."""
+    access.require_role(me, ("supervisor",), "xem bảng điều hành", "read the dashboard")
     unit = plans.own_unit_code(rt, me)
     if unit is None:
-        return {"charts": None}
+        return render(request, "_dashboard_charts.html", me, charts=None)
     year = rt.today().year
     start, end = date(year, 1, 1), date(year, 12, 31)
     figures = indicators.indicators(rt, me, unit, start, end)
     printable = "/reports/print?" + urlencode({"unit": unit, "start": start.isoformat(), "end": end.isoformat()})
     charts = {name: Markup(svg) for name, svg in report_charts(figures, language(request)).items()}  # drawn by us, text escaped
-    return {"charts": charts, "chart_year": year, "printable": printable}
+    return render(request, "_dashboard_charts.html", me, charts=charts, chart_year=year, printable=printable)
 
 
 @pages.get("/reports/print")
@@ -321,7 +322,7 @@ async def bulk_reassign(request: Request, rt: Rt, me: User) -> Response:
         return render(
             request, "dashboard.html", me, status_code=refused[0][1].http_status, problems=problems, done=",".join(map(str, done)),
             by_state=queries.count_by_state(rt, communes), villages=queries.funnel_by_village(rt, communes),
-            counts=work.counts(rt, rt.clock.now(), communes), oldest=work.oldest(rt, communes), **_year_charts(request, rt, me),
+            counts=work.counts(rt, rt.clock.now(), communes), oldest=work.oldest(rt, communes),
         )  # fmt: skip
     return RedirectResponse(f"/dashboard?done={','.join(map(str, done))}", status_code=303)
 

@@ -201,7 +201,7 @@ def test_lists_show_only_the_users_scope(client, token, rt, actors, other_commun
 
 @pytest.mark.parametrize(
     "path",
-    ["/inbox", "/search", "/cases/1", "/dashboard", "/audit", "/admin/users", "/admin/units", "/admin/clocks", "/admin/log", "/imports",
+    ["/inbox", "/search", "/cases/1", "/dashboard", "/dashboard/charts", "/audit", "/admin/users", "/admin/units", "/admin/clocks", "/admin/log", "/imports",
      "/referrals", "/referrals/1", "/reports/print?unit=TH-CAMTAN&start=2026-01-01&end=2026-12-31"],
 )  # fmt: skip
 def test_pages_send_a_stranger_to_the_login(client, path):
@@ -254,6 +254,7 @@ def _page_routes() -> list[Route]:
         r("POST", "/cases/{case}/steps/counsel", {"social_policy", "enterprise"} | SUPERVISORS, lambda s: {"version": "1"}),
         r("POST", "/cases/{case}/deadlines/{deadline}/extend", SUPERVISORS, lambda s: {"version": "1", "days": "5", "reason": "Chờ giấy tờ"}),
         r("GET", "/dashboard", SUPERVISORS),
+        r("GET", "/dashboard/charts", SUPERVISORS),
         r("POST", "/dashboard/reassign", SUPERVISORS, lambda s: {"item": str(s.item), "to": s.officer, "reason": "Nghỉ phép"}),
         r("GET", "/audit?case={case}", {"auditor"} | SUPERVISORS),
         r("GET", "/audit/{case}.csv", {"auditor"} | SUPERVISORS),
@@ -285,6 +286,7 @@ PAGE_LISTS = {
     "/inbox",
     "/search",
     "/dashboard",
+    "/dashboard/charts",
     "/imports",
     "/imports/template.csv",
     "/referrals",

@@ -148,7 +148,9 @@ def test_the_printable_page_holds_the_three_charts_and_the_figures(client, token
 
 
 def test_the_dashboard_shows_the_charts_of_the_supervisors_own_unit_this_year(client, rt, seeded):  # noqa: F811
-    page = _logged_in(client, "supervisor").get("/dashboard")
+    dashboard = _logged_in(client, "supervisor").get("/dashboard")
+    assert dashboard.status_code == 200 and 'hx-get="/dashboard/charts"' in dashboard.text  # drawn after the lists, not before
+    page = client.get("/dashboard/charts")
     assert page.status_code == 200
     assert re.findall(r'data-chart="(\w+)"', page.text) == ["departures_per_month", "funnel_by_state", "targets_against_actual"]
     year = rt.today().year
