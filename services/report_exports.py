@@ -95,24 +95,17 @@ def _sheet(book: Workbook, table: Table, labels: Labels) -> None:
 def printable_html(
     figures: Mapping[str, Any], lang: str = "vi", labels: Labels | None = None, links: Mapping[str, str] | None = None
 ) -> str:
-    """Return the printable page: the labels, the three charts, then the tables (wide ones for the whole unit only)."""
+    """Return the printable page: the labels, the three charts, the summary per commune, the other tables for the whole unit."""
     labels = labels or labels_of(figures)
 
     def t(vi: str, en: str) -> str:
         return en if lang == "en" else vi
 
     charts = {name: Markup(svg) for name, svg in report_charts(figures, lang).items()}  # our own SVG, its text escaped when drawn
-    shown = [_printed(table) for table in tables(figures)]
+    shown = [table.whole_unit_only() for table in tables(figures)]  # a province's communes in detail fill the XLSX, not paper
     return _environment.get_template(PRINT_TEMPLATE).render(
         lang=lang, t=t, labels=labels, charts=charts, tables=shown, links=links or {}, number=lambda value: _number(value, lang)
     )
-
-
-def _printed(table: Table) -> Table:
-    """Keep a wide table's columns for the whole unit only: a province's communes would not fit a page across."""
-    if not table.wide:
-        return table
-    return Table(table.sheet, table.title, table.headers[: table.keys + 1], [row[: table.keys + 1] for row in table.rows], table.keys)
 
 
 def _number(value: Any, lang: str) -> str:

@@ -46,7 +46,11 @@ SUMMARY = (  # (vi, en, part, name): a unit's figure at figures[part][name]
 
 @dataclass(frozen=True)
 class Table:
-    """One table: its sheet name, bilingual title and headers, its rows, and how many leading columns name a row."""
+    """One table: its sheet name, bilingual title and headers, its rows, and how many leading columns name a row.
+
+    `wide`: a column per commune after the whole unit's; `detail`: rows per commune after the whole unit's (the
+    summary has neither flag: its rows per commune are the point of it).
+    """
 
     sheet: str
     title: tuple[str, str]
@@ -54,6 +58,16 @@ class Table:
     rows: list[list[Cell]]
     keys: int
     wide: bool = False
+    detail: bool = False
+
+    def whole_unit_only(self) -> Table:
+        """Return the table with the whole unit's figures alone (its column of a wide table, its rows of a detail table)."""
+        if self.wide:
+            return Table(self.sheet, self.title, self.headers[: self.keys + 1], [row[: self.keys + 1] for row in self.rows], self.keys)
+        if self.detail:
+            whole = f"{WHOLE_UNIT[0]} / {WHOLE_UNIT[1]}"
+            return Table(self.sheet, self.title, self.headers, [row for row in self.rows if row[0] == whole], self.keys)
+        return self
 
 
 def units_of(figures: Mapping[str, Any]) -> list[tuple[tuple[str, str], Mapping[str, Any]]]:
@@ -109,7 +123,7 @@ def _training(figures: Mapping[str, Any]) -> Table:
 
     headers = [SCOPE, UNIT, ("Đào tạo", "Training"), ("Mã", "Code"), ("Xuất cảnh", "Departures"), ("Đã đào tạo", "Trained"),
                ("Tỷ lệ (%)", "Share (%)"), ("Chỉ tiêu (%)", "Target (%)"), ("Đạt chỉ tiêu", "Target met")]  # fmt: skip
-    return Table("Đào tạo", ("Đào tạo so với chỉ tiêu", "Training against targets"), headers, _unit_rows(figures, cells), 4)
+    return Table("Đào tạo", ("Đào tạo so với chỉ tiêu", "Training against targets"), headers, _unit_rows(figures, cells), 4, detail=True)
 
 
 def _support(figures: Mapping[str, Any]) -> Table:
@@ -118,7 +132,7 @@ def _support(figures: Mapping[str, Any]) -> Table:
         return [[item, items[item]["payments"], items[item]["amount_vnd"]] for item in sorted(items)]
 
     headers = [SCOPE, UNIT, ("Khoản hỗ trợ", "Item"), ("Lượt chi", "Payments"), ("Số tiền (VND)", "Amount (VND)")]
-    return Table("Hỗ trợ", ("Hỗ trợ đã chi theo khoản", "Support paid by item"), headers, _unit_rows(figures, cells), 3)
+    return Table("Hỗ trợ", ("Hỗ trợ đã chi theo khoản", "Support paid by item"), headers, _unit_rows(figures, cells), 3, detail=True)
 
 
 def _backlog(figures: Mapping[str, Any]) -> Table:
@@ -138,7 +152,7 @@ def _deadlines(figures: Mapping[str, Any]) -> Table:
 
     headers = [SCOPE, UNIT, ("Bộ phận", "Department"), ("Đến hạn", "Due"), ("Đúng hạn", "Met"), ("Tỷ lệ đúng hạn (%)", "Met (%)")]
     return Table("Thời hạn", ("Thời hạn đến hạn trong kỳ và đúng hạn", "Deadlines due in the period and met"), headers,
-                 _unit_rows(figures, cells), 3)  # fmt: skip
+                 _unit_rows(figures, cells), 3, detail=True)  # fmt: skip
 
 
 def _stages(figures: Mapping[str, Any]) -> Table:
@@ -151,7 +165,9 @@ def _stages(figures: Mapping[str, Any]) -> Table:
 
     headers = [SCOPE, UNIT, ("Bộ phận", "Department"), ("Từ bước", "From state"), ("Đến bước", "To state"), ("Hồ sơ", "Cases"),
                ("Trung vị (ngày)", "Median (days)")]  # fmt: skip
-    return Table("Giai đoạn", ("Thời gian trung vị mỗi giai đoạn", "Median days per stage"), headers, _unit_rows(figures, cells), 5)
+    return Table(
+        "Giai đoạn", ("Thời gian trung vị mỗi giai đoạn", "Median days per stage"), headers, _unit_rows(figures, cells), 5, detail=True
+    )
 
 
 def _met(met: bool | None) -> str:

@@ -142,6 +142,9 @@ def test_the_printable_page_holds_the_three_charts_and_the_figures(client, token
     assert f">{vocational['percent']:g}% / 63%<" in html
     assert "Xuất cảnh theo tháng" in html and "Tỉnh Thanh Hóa (38)" in html and "20/06/2026 – 30/09/2026" in html
     assert f"{api['loans']['amount_vnd']:,}".replace(",", ".") in html  # the summary table, in Vietnamese digits
+    summary, training = (re.search(rf'<table data-table="{name}">(.*?)</table>', html, re.S).group(1) for name in ("Tổng hợp", "Đào tạo"))
+    assert summary.count("<tr>") == 1 + 1 + 2  # the header, the province, its two communes
+    assert training.count("<tr>") == 1 + 3  # on paper the detail tables keep the whole unit (the XLSX has every commune)
     assert 'href="/api/indicators/38/export?start=2026-06-20&amp;end=2026-09-30&amp;format=xlsx"' in html
     english = client.get("/reports/print", params={"unit": "38", **PERIOD, "lang": "en"}).text
     assert "Departures per month" in english and f"{api['loans']['amount_vnd']:,}" in english
