@@ -1,4 +1,4 @@
-"""The web pages (server-rendered, Vietnamese by default with an English switch): login, inbox, case, search, dashboard, audit."""
+"""The web pages (server-rendered, Vietnamese by default with an English switch): login, inbox, case, search, dashboard, printable report, audit."""
 
 from __future__ import annotations
 
