@@ -199,3 +199,16 @@ QUERIES: dict[str, Callable[[Connection, Scope], list[Any]]] = {
     "deadlines": deadlines,
     "stages": stages,
 }
+
+
+def departures_by_month(conn: Connection, scope: Scope) -> list[Any]:
+    """Count the period's departures by commune and month of `departed_on` (YYYY-MM), one per application's departure record."""
+    return scope.run(
+        conn,
+        f"""WITH {dated(scope, "departure")}
+        SELECT commune_id, substr({scope.sql.record_day("departure", "data")}, 1, 7) AS month, count(*) AS departures
+        FROM departure_rows GROUP BY 1, 2""",
+    )
+
+
+QUERIES["departures_by_month"] = departures_by_month

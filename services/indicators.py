@@ -72,6 +72,8 @@ def assemble(
     rows: dict[int | None, dict[str, Any]] = {commune: _empty() for commune in codes}
     for row in raw["departures"]:
         _add_departures(rows[row.commune_id], row)
+    for row in raw["departures_by_month"]:
+        rows[row.commune_id]["departures"]["by_month"][row.month] += int(row.departures)
     for row in raw["loans"]:
         figures = rows[row.commune_id]["loans"]
         for name in ("bank_loans", "amount_vnd", "self_financed"):
@@ -104,7 +106,7 @@ def _empty() -> dict[str, Any]:
 
     return {
         "departures": {"total": 0, "by_market": counter(), "by_programme": counter(), "by_sex": counter(), "by_ethnicity": counter(),
-                       "by_poverty": counter(), "by_priority_group": counter()},
+                       "by_poverty": counter(), "by_priority_group": counter(), "by_month": counter()},
         "training": counter(), "loans": {"bank_loans": 0, "amount_vnd": 0, "self_financed": 0}, "support": {},
         "outcomes": counter(), "backlog": counter(), "deadlines": defaultdict(lambda: {"due": 0, "met": 0}),
     }  # fmt: skip

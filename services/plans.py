@@ -131,3 +131,12 @@ def plan_units(rt: Runtime, actor: Actor) -> list[dict[str, Any]]:
             .order_by(AdminUnit.kind.desc(), AdminUnit.code)  # the province first, then its communes
         )
         return [dict(row._mapping) for row in rows]
+
+
+def own_unit_code(rt: Runtime, actor: Actor) -> str | None:
+    """Return the code of the user's own unit when it is a commune or province (what their dashboard reports on)."""
+    if actor.unit_id is None:
+        return None
+    with rt.unit_of_work(writes=False) as conn:
+        row = conn.execute(select(AdminUnit.code, AdminUnit.kind).where(AdminUnit.id == actor.unit_id)).first()
+    return str(row.code) if row is not None and row.kind in PLAN_KINDS else None

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 
-from services import indicators, plans, support
+from services import indicators, plans, report_exports, support
 from services.api import report_schemas as shapes
 from services.api.deps import Me, Rt
 from services.api.routes import REFUSALS, CaseId
+from services.api.schemas import ProblemsOut
 from workflows.plans import Targets
 from workflows.support import Payment
 
@@ -48,3 +49,27 @@ def unit_indicators(
 ) -> dict[str, Any]:
     """Return a commune's or province's indicators over a period (days inclusive), in total and per commune."""
     return indicators.indicators(rt, me, unit_code, start, end)
+
+
+_EXPORT_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {media: {"schema": {"type": "string", "format": "binary"}} for media in report_exports.FORMATS.values()},
+          "description": "The XLSX workbook (a sheet per table) or the PDF of the printable page."},
+    503: {"model": ProblemsOut, "description": "This server cannot make the format (the PDF's system library is missing)."},
+}  # fmt: skip
+
+
+@report_api.get("/indicators/{unit_code}/export", response_class=Response, responses=_EXPORT_ANSWERS)
+def export_indicators(
+    rt: Rt,
+    me: Me,
+    unit_code: UnitCode,
+    start: Annotated[date, Query(description="First day.")],
+    end: Annotated[date, Query(description="Last day.")],
+    format: Annotated[Literal["xlsx", "pdf"], Query(description="xlsx: a sheet per table; pdf: the printable page.")] = "xlsx",
+    lang: Annotated[Literal["vi", "en"], Query(description="The PDF's language (the XLSX has both).")] = "vi",
+) -> Response:
+    """Download a unit's indicators over a period as XLSX or PDF: the same figures as the JSON, the same checks."""
+    figures = indicators.indicators(rt, me, unit_code, start, end)
+    body = report_exports.xlsx(figures) if format == "xlsx" else report_exports.pdf(figures, lang)
+    disposition = f'attachment; filename="{report_exports.filename(figures, format)}"'
+    return Response(body, media_type=report_exports.FORMATS[format], headers={"Content-Disposition": disposition})

@@ -94,6 +94,7 @@ class DeparturesOut(BaseModel):
     by_ethnicity: dict[str, int]
     by_poverty: dict[str, int]
     by_priority_group: dict[str, int]
+    by_month: dict[str, int] = Field(description="Departures by month of the departure day (YYYY-MM); months without any are left out.")
 
 
 class LoansOut(BaseModel):

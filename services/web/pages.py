@@ -1,4 +1,4 @@
-"""The web pages (server-rendered, Vietnamese by default with an English switch): login, inbox, case, search, dashboard, audit."""
+"""The web pages (server-rendered, Vietnamese by default with an English switch): login, inbox, case, search, dashboard, printable report, audit."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path as FilePath
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
-from services import access, auth, cases, deadlines, extensions, outbox, queries, work
+from services import access, auth, cases, deadlines, extensions, indicators, outbox, plans, queries, report_exports, work
 from services.api.deps import SESSION_COOKIE, Rt, remote_address
+from services.charts import report_charts
 from services.exports import csv_document
 from services.users import Actor
 from services.web.diagram import workflow_svg
@@ -263,6 +266,39 @@ def dashboard_page(request: Request, rt: Rt, me: User) -> HTMLResponse:
         request, "dashboard.html", me, by_state=queries.count_by_state(rt, communes), villages=queries.funnel_by_village(rt, communes),
         counts=work.counts(rt, rt.clock.now(), communes), oldest=work.oldest(rt, communes), done=request.query_params.get("done"),
     )  # fmt: skip
+
+
+@pages.get("/dashboard/charts")
+def dashboard_charts(request: Request, rt: Rt, me: User) -> HTMLResponse:
+    """Draw the report charts of the supervisor's own unit for this year (the dashboard loads them after its lists: a province's take a while)."""
+    access.require_role(me, ("supervisor",), "xem bảng điều hành", "read the dashboard")
+    unit = plans.own_unit_code(rt, me)
+    if unit is None:
+        return render(request, "_dashboard_charts.html", me, charts=None)
+    year = rt.today().year
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    figures = indicators.indicators(rt, me, unit, start, end)
+    printable = "/reports/print?" + urlencode({"unit": unit, "start": start.isoformat(), "end": end.isoformat()})
+    charts = {name: Markup(svg) for name, svg in report_charts(figures, language(request)).items()}  # drawn by us, text escaped
+    return render(request, "_dashboard_charts.html", me, charts=charts, chart_year=year, printable=printable)
+
+
+@pages.get("/reports/print")
+def report_print_page(
+    request: Request, rt: Rt, me: User, unit: Annotated[str, Query(max_length=40)], start: date, end: date
+) -> HTMLResponse:
+    """Show a unit's indicators over a period as a printable page (charts and tables), with its XLSX and PDF downloads."""
+    figures = indicators.indicators(rt, me, unit, start, end)
+    lang = language(request)
+    period = {"start": start.isoformat(), "end": end.isoformat()}
+    export = f"/api/indicators/{figures['unit_code']}/export?"
+    other = "en" if lang == "vi" else "vi"
+    links = {
+        "XLSX": export + urlencode({**period, "format": "xlsx"}),
+        "PDF": export + urlencode({**period, "format": "pdf", "lang": lang}),
+        "English" if other == "en" else "Tiếng Việt": "/reports/print?" + urlencode({"unit": unit, **period, "lang": other}),
+    }
+    return HTMLResponse(report_exports.printable_html(figures, lang, links=links))
 
 
 @pages.post("/dashboard/reassign")

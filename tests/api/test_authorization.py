@@ -95,6 +95,8 @@ def _routes() -> list[Route]:
         # the commune submits (the first one through submits it, the next get 409); the province returns it
         r("POST", "/api/reports/{report}/submit", {"social_policy", "supervisor"}, lambda s: {"version": 1}),
         r("POST", "/api/reports/{report}/return", {"province_supervisor"}, lambda s: {"version": 1, "reason": "Thiếu số liệu"}),
+        r("GET", "/api/indicators/{commune}/export?start=2026-01-01&end=2026-12-31&format=xlsx", SUPERVISORS | {"auditor", "social_policy"}),
+        r("GET", "/api/indicators/{commune}/export?start=2026-01-01&end=2026-12-31&format=pdf", SUPERVISORS | {"auditor", "social_policy"}),
     ]  # fmt: skip
 
 
@@ -208,8 +210,9 @@ def test_lists_show_only_the_users_scope(client, token, rt, actors, other_commun
 
 @pytest.mark.parametrize(
     "path",
-    ["/inbox", "/search", "/cases/1", "/dashboard", "/audit", "/admin/users", "/admin/units", "/admin/clocks", "/admin/log", "/imports",
-     "/referrals", "/referrals/1", "/plans", "/cases/1/support"],
+    ["/inbox", "/search", "/cases/1", "/dashboard", "/dashboard/charts", "/audit", "/admin/users", "/admin/units", "/admin/clocks",
+     "/admin/log", "/imports", "/referrals", "/referrals/1", "/plans", "/cases/1/support",
+     "/reports/print?unit=TH-CAMTAN&start=2026-01-01&end=2026-12-31"],
 )  # fmt: skip
 def test_pages_send_a_stranger_to_the_login(client, path):
     answer = client.get(path, follow_redirects=False)
@@ -261,6 +264,7 @@ def _page_routes() -> list[Route]:
         r("POST", "/cases/{case}/steps/counsel", {"social_policy", "enterprise"} | SUPERVISORS, lambda s: {"version": "1"}),
         r("POST", "/cases/{case}/deadlines/{deadline}/extend", SUPERVISORS, lambda s: {"version": "1", "days": "5", "reason": "Chờ giấy tờ"}),
         r("GET", "/dashboard", SUPERVISORS),
+        r("GET", "/dashboard/charts", SUPERVISORS),
         r("POST", "/dashboard/reassign", SUPERVISORS, lambda s: {"item": str(s.item), "to": s.officer, "reason": "Nghỉ phép"}),
         r("GET", "/audit?case={case}", {"auditor"} | SUPERVISORS),
         r("GET", "/audit/{case}.csv", {"auditor"} | SUPERVISORS),
@@ -293,6 +297,7 @@ def _page_routes() -> list[Route]:
         r("GET", "/reports/{report}", SUPERVISORS | {"auditor", "social_policy"}),
         r("POST", "/reports/{report}/submit", {"social_policy", "supervisor"}, lambda s: {"version": "1"}),
         r("POST", "/reports/{report}/return", {"province_supervisor"}, lambda s: {"version": "1", "reason": "Thiếu số liệu"}),
+        r("GET", "/reports/print?unit={commune}&start=2026-01-01&end=2026-12-31", SUPERVISORS | {"auditor", "social_policy"}),
     ]  # fmt: skip
 
 
@@ -301,6 +306,7 @@ PAGE_LISTS = {
     "/inbox",
     "/search",
     "/dashboard",
+    "/dashboard/charts",
     "/imports",
     "/imports/template.csv",
     "/referrals",

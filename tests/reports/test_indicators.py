@@ -184,3 +184,13 @@ def test_the_other_province_sees_its_own_commune_only(rt, seeded):
     got = indicators.indicators(rt, boss, "04", START, END)
     gone, _ = expected_departures([w for w in seeded if w.commune == "CB-HOAAN"])
     assert [row["unit_code"] for row in got["communes"]] == ["CB-HOAAN"] and got["total"]["departures"]["total"] == len(gone)
+
+
+def test_departures_per_month_count_each_departure_in_its_month(rt, actors, seeded):
+    got = indicators.indicators(rt, actors["province_supervisor"], "38", START, END)
+    people = [w for w in seeded if w.commune in PROVINCE_COMMUNES and in_period(w.days.get("depart"))]
+    assert got["total"]["departures"]["by_month"] == dict(Counter(w.days["depart"].strftime("%Y-%m") for w in people))
+    assert len(got["total"]["departures"]["by_month"]) > 1, "the seed departs in more than one month"
+    for row in got["communes"]:
+        mine = Counter(w.days["depart"].strftime("%Y-%m") for w in people if w.commune == row["unit_code"])
+        assert row["departures"]["by_month"] == dict(mine)
