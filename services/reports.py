@@ -18,6 +18,7 @@ from services import indicators
 from services.followups import OTHERS, add_rungs
 from services.models import UtcDateTime
 from services.plans import require_report_reader, unit_in_scope
+from services.report_exports import Labels, labels_of
 from services.report_history import Entry, append, figures_hash
 from services.runtime import Runtime
 from services.users import Actor
@@ -160,6 +161,19 @@ def get(rt: Runtime, actor: Actor, report_id: int) -> dict[str, Any]:
         _check_reads(actor, report)
         history = [dict(row._mapping) for row in conn.execute(_HISTORY, {"id": report_id})]
     return {**view(rt, report), "figures": json.loads(report.figures) if report.figures else None, "history": history}
+
+
+def figures_of(rt: Runtime, actor: Actor, report_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return a report and its figures: those frozen at submission, or for a draft those it would freeze now."""
+    shown = get(rt, actor, report_id)
+    if shown["state"] == DRAFTED:
+        return shown, indicators.indicators(rt, actor, shown["unit_code"], shown["period_start"], shown["period_end"])
+    return shown, shown["figures"]
+
+
+def export_labels(shown: dict[str, Any], figures: dict[str, Any]) -> Labels:
+    """Return what a report's exports say they are: its kind and year, its unit and period."""
+    return labels_of(figures, f"{shown['label_vi']} {shown['year']}", f"{shown['label_en']} {shown['year']}")
 
 
 _HISTORY = text(

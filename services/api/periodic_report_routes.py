@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from services import reports
 from services.api import periodic_report_schemas as shapes
 from services.api.deps import Me, Rt
-from services.api.report_routes import UnitCode
+from services.api.report_routes import EXPORT_ANSWERS, ExportFormat, ExportLanguage, UnitCode, export_response
 from services.api.routes import REFUSALS
 
 periodic_report_api = APIRouter(prefix="/api", responses=REFUSALS, tags=["reports"])
@@ -27,6 +27,19 @@ def unit_reports(rt: Rt, me: Me, unit_code: UnitCode, year: Annotated[int | None
 def get_report(rt: Rt, me: Me, report_id: ReportId) -> dict[str, Any]:
     """Return a report with its frozen figures (once submitted) and its history."""
     return reports.get(rt, me, report_id)
+
+
+@periodic_report_api.get("/reports/{report_id}/export", response_class=Response, responses=EXPORT_ANSWERS)
+def export_report(
+    rt: Rt,
+    me: Me,
+    report_id: ReportId,
+    format: ExportFormat = "xlsx",
+    lang: ExportLanguage = "vi",
+) -> Response:
+    """Download a report as XLSX or PDF: the figures frozen at submission, or a draft's figures as of now."""
+    shown, figures = reports.figures_of(rt, me, report_id)
+    return export_response(figures, format, lang, reports.export_labels(shown, figures))
 
 
 @periodic_report_api.post("/reports/{report_id}/submit", response_model=shapes.ReportDetailOut)

@@ -51,25 +51,33 @@ def unit_indicators(
     return indicators.indicators(rt, me, unit_code, start, end)
 
 
-_EXPORT_ANSWERS: dict[int | str, dict[str, Any]] = {
+EXPORT_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"content": {media: {"schema": {"type": "string", "format": "binary"}} for media in report_exports.FORMATS.values()},
           "description": "The XLSX workbook (a sheet per table) or the PDF of the printable page."},
     503: {"model": ProblemsOut, "description": "This server cannot make the format (the PDF's system library is missing)."},
 }  # fmt: skip
 
 
-@report_api.get("/indicators/{unit_code}/export", response_class=Response, responses=_EXPORT_ANSWERS)
+ExportFormat = Annotated[Literal["xlsx", "pdf"], Query(description="xlsx: a sheet per table; pdf: the printable page.")]
+ExportLanguage = Annotated[Literal["vi", "en"], Query(description="The PDF's language (the XLSX has both).")]
+
+
+@report_api.get("/indicators/{unit_code}/export", response_class=Response, responses=EXPORT_ANSWERS)
 def export_indicators(
     rt: Rt,
     me: Me,
     unit_code: UnitCode,
     start: Annotated[date, Query(description="First day.")],
     end: Annotated[date, Query(description="Last day.")],
-    format: Annotated[Literal["xlsx", "pdf"], Query(description="xlsx: a sheet per table; pdf: the printable page.")] = "xlsx",
-    lang: Annotated[Literal["vi", "en"], Query(description="The PDF's language (the XLSX has both).")] = "vi",
+    format: ExportFormat = "xlsx",
+    lang: ExportLanguage = "vi",
 ) -> Response:
     """Download a unit's indicators over a period as XLSX or PDF: the same figures as the JSON, the same checks."""
-    figures = indicators.indicators(rt, me, unit_code, start, end)
-    body = report_exports.xlsx(figures) if format == "xlsx" else report_exports.pdf(figures, lang)
+    return export_response(indicators.indicators(rt, me, unit_code, start, end), format, lang)
+
+
+def export_response(figures: dict[str, Any], format: str, lang: str, labels: report_exports.Labels | None = None) -> Response:
+    """Answer with figures rendered as an XLSX or PDF download."""
+    body = report_exports.xlsx(figures, labels) if format == "xlsx" else report_exports.pdf(figures, lang, labels)
     disposition = f'attachment; filename="{report_exports.filename(figures, format)}"'
     return Response(body, media_type=report_exports.FORMATS[format], headers={"Content-Disposition": disposition})

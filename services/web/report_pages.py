@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
-from services import indicators, reports
+from services import report_exports, reports
 from services.api.deps import Rt
+from services.charts import report_charts
 from services.users import Actor
-from services.web.pages import Number, User, render
+from services.web.pages import Number, User, language, render
 from workflows.errors import DomainError
-from workflows.reports import DRAFTED
 
 report_pages = APIRouter(include_in_schema=False)
 
@@ -25,17 +27,32 @@ def reports_page(request: Request, rt: Rt, me: User) -> HTMLResponse:
 
 
 def _report_page(request: Request, rt: Any, me: Actor, report_id: int, status_code: int = 200, **extra: Any) -> HTMLResponse:
-    shown = reports.get(rt, me, report_id)
-    figures = shown["figures"]
-    if shown["state"] == DRAFTED:  # a draft shows what it would freeze if submitted now
-        figures = indicators.indicators(rt, me, shown["unit_code"], shown["period_start"], shown["period_end"])
-    context = {"report": shown, "figures": figures, "submits": reports.may_submit(rt, me, shown), "returns": reports.may_return(me, shown)}
+    shown, figures = reports.figures_of(rt, me, report_id)  # a draft shows what it would freeze if submitted now
+    charts = {name: Markup(svg) for name, svg in report_charts(figures, language(request)).items()}  # drawn by us, text escaped
+    context = {"report": shown, "figures": figures, "charts": charts, "exports": _exports(report_id, language(request)),
+               "submits": reports.may_submit(rt, me, shown), "returns": reports.may_return(me, shown)}  # fmt: skip
     return render(request, "report.html", me, status_code=status_code, **context | extra)
+
+
+def _exports(report_id: int, lang: str) -> dict[str, str]:
+    """Return the report's printable page and downloads, named as the links show them."""
+    api = f"/api/reports/{report_id}/export?"
+    return {"print": f"/reports/{report_id}/print?lang={lang}", "XLSX": api + urlencode({"format": "xlsx"}),
+            "PDF": api + urlencode({"format": "pdf", "lang": lang})}  # fmt: skip
 
 
 @report_pages.get("/reports/{report_id}")
 def report_page(request: Request, rt: Rt, me: User, report_id: Number) -> HTMLResponse:
     return _report_page(request, rt, me, report_id)
+
+
+@report_pages.get("/reports/{report_id}/print")
+def report_print_page(request: Request, rt: Rt, me: User, report_id: Number) -> HTMLResponse:
+    """Show a report as a printable page (charts and tables), with its XLSX and PDF downloads."""
+    shown, figures = reports.figures_of(rt, me, report_id)
+    lang = language(request)
+    links = {name: link for name, link in _exports(report_id, lang).items() if name != "print"}
+    return HTMLResponse(report_exports.printable_html(figures, lang, reports.export_labels(shown, figures), links))
 
 
 @report_pages.post("/reports/{report_id}/submit")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
-from services import reports
+import openpyxl
+
+from services import report_exports, reports
 from tests import factories as f
-from tests.api.conftest import OTHER_COMMUNE
+from tests.api.conftest import OTHER_COMMUNE, register_in
 
 DRAFT_DAY = datetime(2026, 6, 16, 2, tzinfo=UTC)  # 09:00 in Vietnam, 10 working days before 30 June 2026
 LATE = datetime(2026, 7, 2, 2, tzinfo=UTC)
@@ -101,3 +104,30 @@ def test_the_report_page_offers_submit_to_the_commune_and_return_to_the_province
     assert 'data-testid="return"' in province and "The figures frozen at submission" in province and "social_policy" in province
     listing = client.get("/reports", headers={"Accept": "text/html"}).text
     assert f'href="/reports/{report_id}"' in listing and "Submitted" in listing
+
+
+def _summary(workbook: bytes) -> dict[str, object]:
+    """The whole unit's row of the workbook's summary sheet, by English header."""
+    rows = list(openpyxl.load_workbook(io.BytesIO(workbook))["Tổng hợp"].iter_rows(values_only=True))
+    headers = [str(h).split(" / ")[-1] for h in rows[1]]
+    [whole] = [row for row in rows[2:] if str(row[0]).startswith("Toàn đơn vị")]
+    return dict(zip(headers, whole, strict=True))
+
+
+def test_a_submitted_report_exports_the_figures_it_froze_not_the_records_of_today(client, token, rt, actors, other_commune):
+    report_id = _drafted(rt, actors)[f.COMMUNE]
+    assert client.post(f"/api/reports/{report_id}/submit", json={"version": 1}, headers=token("social_policy")).status_code == 200
+    case_id = register_in(rt, actors["social_policy"], 31)  # a departure in the period, recorded after the submission
+    f.walk(rt, actors, case_id, f.MAIN_PATH[:5])
+    headers = token("province_supervisor")
+    live = client.get(f"/api/indicators/{f.COMMUNE}/export", params={"start": "2026-01-01", "end": "2026-06-30"}, headers=headers)
+    report = client.get(f"/api/reports/{report_id}/export", headers=headers)
+    assert report.status_code == 200 and report.headers["content-type"].startswith(report_exports.XLSX_TYPE)
+    frozen, today = _summary(report.content), _summary(live.content)
+    assert (frozen["Departures"], today["Departures"]) == (0, 1)
+    assert _summary(report_exports.xlsx(client.get(f"/api/reports/{report_id}", headers=headers).json()["figures"])) == frozen
+    client.post("/login", data={"username": "province_supervisor", "password": "demo-camtan"}, follow_redirects=False)
+    printable = client.get(f"/reports/{report_id}/print?lang=en", headers={"Accept": "text/html"})
+    assert printable.status_code == 200 and "The 6-month report on workers sent abroad 2026" in printable.text and "<svg" in printable.text
+    assert f"/api/reports/{report_id}/export?format=pdf&amp;lang=en" in printable.text
+    assert client.get(f"/api/reports/{report_id}/export", headers=token("b_social_policy")).status_code == 403
