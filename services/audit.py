@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, String, bindparam, cast, func, insert
 from sqlalchemy.pool import NullPool
 
 from services.db import make_engine
-from services.models import Anchor, AnchorHead, Case, CaseRecord, Event, Person
+from services.models import Anchor, AnchorHead, AnchorReportHead, Case, CaseRecord, Event, Person
 from workflows.case import CARRIED_OVER_RECORDS
 from workflows.history import GENESIS, AnchorHasher, anchor_hash, event_hash
 
@@ -335,15 +335,27 @@ def _check_anchors(conn: Connection, report: VerifyReport, case_id: int | None, 
                 hashers[anchor_id] = AnchorHasher(anchor.prev_hash if anchor else GENESIS)
             hashers[anchor_id].add(head_case, seq, digest)
         latest[head_case] = (seq, digest)
-    prev = GENESIS
+    prev, report_heads = GENESIS, _report_heads_by_anchor(conn) if whole else {}
     for anchor in anchors.values():
         report.anchors += 1
-        recomputed = (hashers.get(anchor.id) or AnchorHasher(anchor.prev_hash)).hexdigest()
+        hasher = hashers.get(anchor.id) or AnchorHasher(anchor.prev_hash)
+        for report_id, seq, digest in report_heads.get(anchor.id, ()):  # after the case heads, as seal hashed them
+            hasher.add_report(report_id, seq, digest)
+        recomputed = hasher.hexdigest()
         if anchor.prev_hash != prev or recomputed != anchor.hash:
             en = f"anchor {anchor.id} was changed or an anchor before it was removed"
             report.findings.append(Finding(None, None, None, "anchor", en, f"mốc neo {anchor.id} đã bị sửa hoặc một mốc trước nó bị xóa"))
         prev = anchor.hash
     return latest
+
+
+def _report_heads_by_anchor(conn: Connection) -> dict[int, list[tuple[int, int, str]]]:
+    from services.report_history import sealed_heads  # it imports our Finding: imported here, not at the top
+
+    by_anchor: dict[int, list[tuple[int, int, str]]] = {}
+    for anchor_id, report_id, seq, digest in sealed_heads(conn):
+        by_anchor.setdefault(anchor_id, []).append((report_id, seq, digest))
+    return by_anchor
 
 
 def check_pinned(conn: Connection, anchor_id: int, digest: str) -> Finding | None:
@@ -358,29 +370,36 @@ def check_pinned(conn: Connection, anchor_id: int, digest: str) -> Finding | Non
 
 @dataclass(frozen=True)
 class Sealed:
-    """A new anchor: its id, hash and how many chain heads it sealed."""
+    """A new anchor: its id, hash and how many chain heads it sealed (cases' and reports'), of which reports'."""
 
     id: int
     hash: str
     heads: int
+    reports: int = 0
 
 
 def seal(conn: Connection, now: datetime) -> Sealed | None:
-    """Seal every chain head that moved since the last anchor into a new anchor; None if none moved."""
+    """Seal every case and report chain head that moved since the last anchor into a new anchor; None if none moved."""
+    from services.report_history import heads_to_seal  # it imports our Finding: imported here, not at the top
+
     heads = [
         (row.id, row.last_seq, row.head_hash)
         for row in conn.execute(select(Case.id, Case.last_seq, Case.head_hash).where(Case.last_seq != Case.anchored_seq).order_by(Case.id))
     ]
-    if not heads:
+    reports = heads_to_seal(conn)
+    if not heads and not reports:
         return None
     prev = conn.scalar(select(Anchor.hash).order_by(Anchor.id.desc()).limit(1)) or GENESIS
-    digest = anchor_hash(prev, heads)
+    digest, count = anchor_hash(prev, heads, reports), len(heads) + len(reports)
     anchor_id = conn.execute(
-        insert(Anchor).returning(Anchor.id), {"at": now, "heads_count": len(heads), "prev_hash": prev, "hash": digest}
+        insert(Anchor).returning(Anchor.id), {"at": now, "heads_count": count, "prev_hash": prev, "hash": digest}
     ).scalar_one()
-    conn.execute(insert(AnchorHead), [{"anchor_id": anchor_id, "case_id": c, "seq": s, "hash": h} for c, s, h in heads])
-    conn.execute(
-        update(Case).where(Case.id == bindparam("case_id")).values(anchored_seq=bindparam("seq")),
-        [{"case_id": c, "seq": s} for c, s, _ in heads],
-    )
-    return Sealed(anchor_id, digest, len(heads))
+    if heads:
+        conn.execute(insert(AnchorHead), [{"anchor_id": anchor_id, "case_id": c, "seq": s, "hash": h} for c, s, h in heads])
+        conn.execute(
+            update(Case).where(Case.id == bindparam("case_id")).values(anchored_seq=bindparam("seq")),
+            [{"case_id": c, "seq": s} for c, s, _ in heads],
+        )
+    if reports:
+        conn.execute(insert(AnchorReportHead), [{"anchor_id": anchor_id, "report_id": r, "seq": s, "hash": h} for r, s, h in reports])
+    return Sealed(anchor_id, digest, count, len(reports))

@@ -227,6 +227,16 @@ class AnchorHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AnchorReportHead(Base):
+    """A report's chain head an anchor sealed: the report's last event number and hash at that moment."""
+
+    __tablename__ = "anchor_report_heads"
+    anchor_id: Mapped[int] = mapped_column(ForeignKey("anchors.id"), primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 class OutboxMessage(Base):
     """A message to a department queue, written with the command and sent after commit."""
 

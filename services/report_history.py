@@ -3,7 +3,8 @@
 A report event is hashed by the case history's own function (workflows.history.event_hash), the report's id in
 the case's place and application 0; its triggers (report.*) are none of a case's, so no event of one chain can pass
 for an event of the other. Verify recomputes each chain, compares its head with the report row, and proves the
-figures the row holds against the last submission in the history.
+figures the row holds against the last submission in the history, and each chain against every head an anchor
+sealed of it (anchor_report_heads), so a chain rewritten wholesale or cut short after an anchor is found.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, literal_column, select, text
+from sqlalchemy import Connection, and_, bindparam, func, literal_column, select, text
 
 from services.audit import Finding
-from services.models import Report, ReportEvent, UtcDateTime
+from services.models import AnchorReportHead, Report, ReportEvent, UtcDateTime
 from services.users import Actor
 from workflows.history import GENESIS, canonical_time, event_hash
 from workflows.reports import DRAFTED, SUBMIT
@@ -69,6 +70,34 @@ def figures_hash(figures_json: str) -> str:
     return hashlib.sha256(figures_json.encode()).hexdigest()
 
 
+def heads_to_seal(conn: Connection) -> list[tuple[int, int, str]]:
+    """Return the report chain heads (report, seq, hash) that moved since the last anchor that sealed them."""
+    latest = (
+        select(AnchorReportHead.report_id, func.max(AnchorReportHead.anchor_id).label("anchor_id"))
+        .group_by(AnchorReportHead.report_id)
+        .subquery()
+    )
+    sealed = (
+        select(AnchorReportHead.report_id, AnchorReportHead.hash)
+        .join(latest, and_(latest.c.report_id == AnchorReportHead.report_id, latest.c.anchor_id == AnchorReportHead.anchor_id))
+        .subquery()
+    )
+    query = (
+        select(Report.id, Report.last_seq, Report.head_hash)
+        .outerjoin(sealed, sealed.c.report_id == Report.id)
+        .where((sealed.c.hash.is_(None)) | (sealed.c.hash != Report.head_hash))
+        .order_by(Report.id)
+    )
+    return [(report_id, seq, digest) for report_id, seq, digest in conn.execute(query)]
+
+
+def sealed_heads(conn: Connection, report_id: int | None = None) -> list[Any]:
+    """Return every report head the anchors sealed (anchor, report, seq, hash), in anchor then report order."""
+    h = AnchorReportHead
+    query = select(h.anchor_id, h.report_id, h.seq, h.hash).order_by(h.anchor_id, h.report_id)
+    return list(conn.execute(query if report_id is None else query.where(h.report_id == report_id)))
+
+
 # The time as verify reads it: the same canonical text the events were hashed with (services/audit.py does the same).
 _AT = {
     "postgresql": func.to_char(func.timezone("UTC", ReportEvent.at), literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS.US'")),
@@ -85,21 +114,26 @@ def verify_reports(conn: Connection, report_id: int | None = None) -> tuple[int,
     if report_id is not None:
         events, heads = events.where(e.report_id == report_id), heads.where(Report.id == report_id)
     rows = {row.id: row for row in conn.execute(heads)}
+    sealed: dict[int, dict[int, str]] = {}  # every head sealed of each report, not only the last: a later seal cannot launder a cut
+    for _, sealed_report, seq, digest in sealed_heads(conn, report_id):
+        sealed.setdefault(sealed_report, {})[seq] = digest
     reports, findings, count = len(rows), [], 0
     for chain, chain_events in groupby(conn.execute(events), key=itemgetter(1)):
         walked = list(chain_events)
         count += len(walked)
-        head = rows.pop(chain, None)
+        head, seals = rows.pop(chain, None), sealed.pop(chain, {})
         reports += head is None
-        finding = _walk(chain, walked) or _check_head(chain, walked, head)
+        finding = _walk(chain, walked, seals) or _check_sealed_end(chain, walked[-1], seals) or _check_head(chain, walked, head)
         if finding is not None:
             findings.append(finding)
     findings += [_finding(missing, None, None, "missing", "the report has no events left (deleted?)", "báo cáo không còn sự kiện nào (bị xóa?)")
                  for missing in sorted(rows)]  # fmt: skip
+    findings += [_finding(gone, None, None, "anchor", "the report an anchor sealed is gone with its whole history",
+                          "báo cáo mà mốc neo đã niêm phong đã mất cùng toàn bộ lịch sử") for gone in sorted(sealed)]  # fmt: skip
     return reports, count, findings
 
 
-def _walk(report_id: int, events: list[Any]) -> Finding | None:
+def _walk(report_id: int, events: list[Any], sealed: dict[int, str]) -> Finding | None:
     expected, prev = 1, GENESIS
     for row in events:
         event_id, _, seq, at, actor, dept, trigger, source, dest, kind, record, reason, prev_hash, digest = row
@@ -112,8 +146,21 @@ def _walk(report_id: int, events: list[Any]) -> Finding | None:
         if event_hash(report_id, seq, at, actor, dept, trigger, source, dest, 0, kind, record, reason, prev_hash) != digest:
             return _finding(report_id, seq, event_id, "content", f"report event {seq} was changed after it was written (its hash does not match)",
                             f"sự kiện {seq} của báo cáo đã bị sửa sau khi ghi (mã băm không khớp)")  # fmt: skip
+        if sealed.get(seq, digest) != digest:
+            return _finding(report_id, seq, event_id, "anchor", f"report event {seq} differs from the value sealed in an anchor",
+                            f"sự kiện {seq} của báo cáo khác với giá trị đã niêm phong trong mốc neo")  # fmt: skip
         expected, prev = seq + 1, digest
     return None
+
+
+def _check_sealed_end(report_id: int, last: Any, sealed: dict[int, str]) -> Finding | None:
+    """Name an intact chain that ends before the furthest head an anchor sealed of it (events cut off its end)."""
+    furthest = max(sealed, default=0)
+    if furthest <= last.seq:
+        return None
+    return _finding(report_id, last.seq, last.id, "anchor",
+                    f"report events after {last.seq} are missing: an anchor sealed the chain up to event {furthest}",
+                    f"thiếu các sự kiện sau số {last.seq} của báo cáo: mốc neo đã niêm phong chuỗi đến sự kiện {furthest}")  # fmt: skip
 
 
 def _check_head(report_id: int, events: list[Any], head: Any) -> Finding | None:

@@ -77,7 +77,11 @@ def event_hash(
 
 
 class AnchorHasher:
-    """Hash an anchor incrementally: the previous anchor's hash, then its heads in (case, seq) order."""
+    """Hash an anchor incrementally: the previous anchor's hash, its case heads in (case, seq) order, then its report heads.
+
+    A report head is written "|report:id:seq:hash" and a case head "|id:seq:hash", so the bytes tell them apart; an
+    anchor that sealed no report head hashes the same bytes as before reports were sealed (its hash is unchanged).
+    """
 
     def __init__(self, prev_hash: str) -> None:
         self._digest = hashlib.sha256(prev_hash.encode())
@@ -86,16 +90,22 @@ class AnchorHasher:
         """Add the next chain head; heads must come in (case, seq) order."""
         self._digest.update(f"|{case_id}:{seq}:{head}".encode())
 
+    def add_report(self, report_id: int, seq: int, head: str) -> None:
+        """Add a report's chain head, after every case head; report heads must come in (report, seq) order."""
+        self._digest.update(f"|report:{report_id}:{seq}:{head}".encode())
+
     def hexdigest(self) -> str:
         """Return the anchor's hash."""
         return self._digest.hexdigest()
 
 
-def anchor_hash(prev_hash: str, heads: Iterable[tuple[int, int, str]]) -> str:
-    """Hash an anchor: the previous anchor's hash and the chain heads (case, seq, hash) in order."""
+def anchor_hash(prev_hash: str, heads: Iterable[tuple[int, int, str]], report_heads: Iterable[tuple[int, int, str]] = ()) -> str:
+    """Hash an anchor: the previous anchor's hash, the case chain heads (case, seq, hash), then the report heads, in order."""
     hasher = AnchorHasher(prev_hash)
     for case_id, seq, head in sorted(heads):
         hasher.add(case_id, seq, head)
+    for report_id, seq, head in sorted(report_heads):
+        hasher.add_report(report_id, seq, head)
     return hasher.hexdigest()
 
 

@@ -70,3 +70,33 @@ def test_0014_down_drops_the_reports_with_their_items_and_clocks_and_up_brings_t
             assert not columns["case_id"]["nullable"] and "report_id" not in columns
     _migrate(engine, "upgrade", "head")
     assert _differences(engine) == []
+
+
+def test_0016_down_drops_unused_report_seals_and_refuses_once_an_anchor_sealed_a_report(engine):
+    from datetime import UTC, datetime
+
+    import pytest
+    from sqlalchemy import inspect, text
+
+    from config.settings import Settings
+    from services import audit, reports
+    from services.clock import FixedClock
+    from services.runtime import build_runtime
+
+    rt = build_runtime(Settings(), engine=engine, clock=FixedClock(datetime(2026, 6, 16, 2, tzinfo=UTC)))
+    assert reports.draft_due(rt)
+    _migrate(engine, "downgrade", "0016-1")  # relative: still one step after the lead re-chains 0016
+    with engine.connect() as conn:
+        assert "anchor_report_heads" not in inspect(conn).get_table_names() and "reports" in inspect(conn).get_table_names()
+    _migrate(engine, "upgrade", "head")
+    assert _differences(engine) == []
+
+    with rt.unit_of_work() as conn:
+        assert audit.seal(conn, rt.clock.now()) is not None
+    # Dropping the sealed report heads would leave the anchor's hash unrecomputable: refused, nothing changed.
+    with pytest.raises(RuntimeError, match="Cannot downgrade: anchors have sealed report chain heads"):
+        _migrate(engine, "downgrade", "0016-1")
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == "0016"
+        assert conn.scalar(text("SELECT count(*) FROM anchor_report_heads")) == 1
+        assert audit.verify(conn).ok

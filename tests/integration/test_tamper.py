@@ -6,17 +6,18 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError
 
-from services import audit, cases
-from services.models import Anchor, AnchorHead, Case, CaseRecord, Event, OutboxMessage, Person
+from services import audit, cases, reports
+from services.models import Anchor, AnchorHead, AnchorReportHead, Case, CaseRecord, Event, OutboxMessage, Person, Report, ReportEvent
+from services.report_history import figures_hash
 from tests import factories as f
-from workflows.history import canonical_json, canonical_time, event_hash
+from workflows.history import GENESIS, anchor_hash, canonical_json, canonical_time, event_hash
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def world(rt, actors, clock) -> World:
 def attacker(engine: Engine) -> Iterator[Connection]:
     """Open a transaction with the append-only triggers switched off, as someone with DB access would."""
     with engine.begin() as conn:
-        for table in ("events", "anchors", "anchor_heads"):
+        for table in ("events", "anchors", "anchor_heads", "report_events", "anchor_report_heads"):
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
             else:
@@ -388,3 +389,140 @@ def test_a_worker_identity_changed_outside_the_application_is_named(rt, world):
         conn.execute(update(Person).where(Person.id == person_id).values(phone="0999999999"))
     found = findings(rt)
     assert [(x.case_id, x.code) for x in found] == [(world.short, "person")]
+
+
+# ---- the reports' chains under the anchors --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reports:
+    """The commune's half-year report, submitted, and its yearly report, drafted."""
+
+    half_year: int
+    yearly: int
+
+
+@pytest.fixture
+def commune_reports(rt, actors, clock) -> Reports:
+    clock.moment = datetime(2026, 6, 16, 2, tzinfo=UTC)  # the half-year report's drafting day
+    [half_year] = reports.draft_due(rt)
+    reports.submit(rt, actors["social_policy"], half_year, version=1)
+    clock.moment = datetime(2026, 12, 17, 2, tzinfo=UTC)  # the yearly report's
+    [yearly] = reports.draft_due(rt)
+    with rt.unit_of_work() as conn:
+        assert audit.verify(conn).ok
+    return Reports(half_year, yearly)
+
+
+def report_events_of(conn: Connection, report_id: int) -> list[Any]:
+    return list(conn.execute(select(ReportEvent.__table__).where(ReportEvent.report_id == report_id).order_by(ReportEvent.seq)))
+
+
+def rewrite_report(conn: Connection, report_id: int, old: str = '"departures"', new: str = '"Departures"') -> None:
+    """Forge the submitted figures (old text to new) and rehash the whole chain, the row's figures and head with it, as one who read the code."""
+    prev, figures = GENESIS, None
+    for row in report_events_of(conn, report_id):
+        record_json = row.record_json and row.record_json.replace(old, new)
+        digest = event_hash(
+            report_id, row.seq, canonical_time(row.at), row.actor_id, row.department, row.trigger, row.from_state, row.to_state, 0,
+            row.record_kind, record_json, row.reason, prev,
+        )  # fmt: skip
+        conn.execute(update(ReportEvent).where(ReportEvent.id == row.id).values(record_json=record_json, prev_hash=prev, hash=digest))
+        prev, figures = digest, record_json or figures
+    assert figures is not None and new in figures
+    conn.execute(update(Report).where(Report.id == report_id).values(head_hash=prev, figures=figures, figures_hash=figures_hash(figures)))
+
+
+def report_findings(rt) -> list[tuple[int | None, int | None, str]]:
+    return [(x.report_id, x.seq, x.code) for x in findings(rt)]
+
+
+def test_a_report_chain_rewritten_wholesale_passes_without_an_anchor_and_is_named_after_one(rt, clock, commune_reports):
+    with attacker(rt.engine) as conn:
+        rewrite_report(conn, commune_reports.half_year)
+    assert findings(rt) == []  # a chain and its row alone cannot tell
+    with rt.unit_of_work() as conn:
+        sealed = audit.seal(conn, clock.now())
+    assert sealed is not None and sealed.reports == 2
+    with attacker(rt.engine) as conn:
+        rewrite_report(conn, commune_reports.half_year, '"Departures"', '"departures"')  # the true figures back, every hash fresh
+    found = findings(rt)
+    assert [(x.report_id, x.seq, x.code) for x in found] == [(commune_reports.half_year, 2, "report.anchor")]
+    assert "report event 2 differs from the value sealed in an anchor" in found[0].en
+    assert "sự kiện 2 của báo cáo khác với giá trị đã niêm phong trong mốc neo" in found[0].vi
+
+
+def test_a_report_event_cut_off_the_end_after_an_anchor_is_named(rt, clock, commune_reports):
+    with rt.unit_of_work() as conn:
+        audit.seal(conn, clock.now())
+    with attacker(rt.engine) as conn:
+        first, submitted = report_events_of(conn, commune_reports.half_year)
+        conn.execute(delete(ReportEvent).where(ReportEvent.id == submitted.id))
+        conn.execute(  # the row put back as it was before submitting, so the chain and the row agree
+            update(Report)
+            .where(Report.id == commune_reports.half_year)
+            .values(
+                state="drafted", last_seq=1, head_hash=first.hash, figures=None, figures_hash=None, submitted_at=None, submitted_by=None
+            )
+        )
+    found = findings(rt)
+    assert [(x.report_id, x.seq, x.code) for x in found] == [(commune_reports.half_year, 1, "report.anchor")]
+    assert "report events after 1 are missing: an anchor sealed the chain up to event 2" in found[0].en
+    assert "thiếu các sự kiện sau số 1 của báo cáo" in found[0].vi
+
+
+def test_a_later_anchor_does_not_launder_a_cut_report_chain(rt, clock, commune_reports):
+    with rt.unit_of_work() as conn:
+        audit.seal(conn, clock.now())
+    with attacker(rt.engine) as conn:
+        first, submitted = report_events_of(conn, commune_reports.half_year)
+        conn.execute(delete(ReportEvent).where(ReportEvent.id == submitted.id))
+        conn.execute(update(Report).where(Report.id == commune_reports.half_year).values(state="drafted", last_seq=1, head_hash=first.hash,
+                                                                                       figures=None, figures_hash=None))  # fmt: skip
+    with rt.unit_of_work() as conn:
+        again = audit.seal(conn, clock.now())  # the cut head is sealed too, but the earlier seal still stands
+    assert again is not None and (again.heads, again.reports) == (1, 1)
+    assert report_findings(rt) == [(commune_reports.half_year, 1, "report.anchor")]
+
+
+def test_reports_moving_on_after_an_anchor_verify_and_only_moved_heads_are_sealed_again(rt, actors, clock, world, commune_reports):
+    with rt.unit_of_work() as conn:
+        first = audit.seal(conn, clock.now())
+        assert first is not None and (first.heads, first.reports) == (3 + 2, 2)
+        assert audit.seal(conn, clock.now()) is None  # nothing moved
+    reports.submit(rt, actors["social_policy"], commune_reports.yearly, version=1)
+    with rt.unit_of_work() as conn:
+        second = audit.seal(conn, clock.now())
+        assert second is not None and (second.heads, second.reports) == (1, 1)
+        report = audit.verify(conn)
+    assert report.ok, report.findings
+    assert (report.anchors, report.reports, report.report_events) == (2, 2, 4)
+    assert audit.verify_all(rt.engine, workers=2).ok
+
+
+def test_anchors_sealed_before_reports_existed_still_verify_beside_those_sealing_reports(rt, world, clock, actors):
+    with rt.unit_of_work() as conn:
+        before = audit.seal(conn, clock.now())
+        heads = [(row.case_id, row.seq, row.hash) for row in conn.execute(select(AnchorHead).where(AnchorHead.anchor_id == before.id))]
+    assert before is not None and before.hash == anchor_hash(GENESIS, heads)  # the case-only hash, as it always was
+    clock.moment = datetime(2026, 6, 16, 2, tzinfo=UTC)
+    assert reports.draft_due(rt)
+    with rt.unit_of_work() as conn:
+        after = audit.seal(conn, clock.now())
+        assert after is not None and after.reports == 1
+        assert audit.verify(conn).ok
+
+
+def test_sealed_report_heads_are_append_only_and_an_edited_one_breaks_its_anchor(rt, clock, commune_reports):
+    with rt.unit_of_work() as conn:
+        sealed = audit.seal(conn, clock.now())
+    assert sealed is not None
+    for statement in (delete(AnchorReportHead), update(AnchorReportHead).values(seq=9)):
+        with pytest.raises(DBAPIError, match="append-only"), rt.engine.begin() as conn:
+            conn.execute(statement)
+    with attacker(rt.engine) as conn:
+        conn.execute(update(AnchorReportHead).where(AnchorReportHead.report_id == commune_reports.yearly).values(hash="e" * 64))
+    found = findings(rt)
+    # The anchor no longer hashes to itself, and the report's chain no longer ends at what it says was sealed.
+    assert [(x.code, x.report_id, x.seq) for x in found] == [("anchor", None, None), ("report.anchor", commune_reports.yearly, 1)]
+    assert f"anchor {sealed.id} was changed" in found[0].en

@@ -136,6 +136,16 @@ def test_an_anchor_covers_every_chain_head_whatever_their_order():
     assert anchor != anchor_hash("f" * 64, heads)
 
 
+def test_an_anchor_without_report_heads_hashes_as_before_and_a_report_head_is_never_a_case_head():
+    heads = [(1, 7, "a" * 64), (2, 1, "b" * 64), (3, 10, "d" * 64)]
+    # The hash of these heads by the code before anchors sealed report heads: the anchors sealed then still verify.
+    assert anchor_hash(GENESIS, heads) == "84efd42c9dcdaf0e68100cd095a023d539ea32b98371985f1480faa29058942d"
+    with_report = anchor_hash(GENESIS, heads, [(3, 10, "d" * 64)])
+    assert with_report not in (anchor_hash(GENESIS, heads), anchor_hash(GENESIS, [*heads, (4, 10, "d" * 64)]))
+    assert anchor_hash(GENESIS, heads[:2], [(3, 10, "d" * 64)]) != anchor_hash(GENESIS, heads)
+    assert with_report != anchor_hash(GENESIS, heads, [(3, 10, "e" * 64)])
+
+
 # ---- replay -------------------------------------------------------------------------------------------------------
 
 RECORDS = valid_data(TODAY)
