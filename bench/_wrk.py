@@ -84,6 +84,8 @@ def run(base: str, paths: list[str], headers: dict[str, str], *, clients: int, s
         raise SystemExit(f"wrk failed ({done.returncode}): {done.stderr[-2000:]}{done.stdout[-2000:]}")
     figures = json.loads(line.removeprefix("WRK-JSON "))
     if figures["status_errors"] or figures["errors"] or done.stderr.strip():
-        raise SystemExit(f"wrk on {paths[0]}: {figures['status_errors']} answers not 200, {figures['errors']} socket errors: {done.stderr[-1000:]}")
+        raise SystemExit(
+            f"wrk on {paths[0]}: {figures['status_errors']} answers not 200, {figures['errors']} socket errors: {done.stderr[-1000:]}"
+        )
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return Run(figures["requests"], figures["duration_us"] / 1e6, figures["p50"] / 1000, figures["p95"] / 1000, figures["p99"] / 1000, cpu)

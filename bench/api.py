@@ -25,25 +25,30 @@ Before timing, the social_policy officer logs in twice (POST /api/auth/token for
 `gw_session` cookie), and every template case and one copy per state are read as the HTML page and as JSON (each
 must answer 200), as is the inbox (50 items, overdue first).
 
-The load: --clients concurrent clients, each a keep-alive HTTP/1.1 connection (asyncio streams; httpx, used for the
-logins and checks, costs 1 to 2.5 ms of CPU per request here, which on two cores would be taken from the server),
-send a fixed number of GET requests per phase after a warm-up, none after --cap seconds; a request's latency runs
+The load: --clients concurrent keep-alive HTTP/1.1 connections on loopback, each sending its next GET when its last
+answer has come (a closed loop), for one phase at a time. By default the load generator is wrk (Debian's `wrk`; the
+bench writes it a Lua script that sets the login header, takes the phase's paths in turn, stops at any answer but
+200 and reports p50/p95/p99 as JSON): it runs --warmup-seconds untimed, then --seconds timed, costing ~0.05 ms of CPU
+per request. Without wrk (or with `--client python`) the bench says so and uses its own asyncio clients instead
+(~0.1 ms of CPU per request, taken from the server on two cores; httpx, used for the logins and checks, costs 1 to
+2.5 ms): --warmup untimed requests, then --requests timed, none sent after --cap seconds. A request's latency runs
 from its send to the last byte of its body. Phases: `health` (GET /health, no database), `inbox` (GET
 /api/inbox/social_policy with the bearer token: 50 items), `case page` (GET /cases/{id} with the cookie: the HTML page
 with records, history, clocks and the workflow diagram; it logs two personal-data reads, so it commits twice), `case
-json` (GET /api/cases/{id}: one logged read); case ids at random among all cases. Each round runs the phases in
-alternating order and prints p50, p95, p99 (ms), requests/s and, per request, the CPU ms of the server processes and
-of this load generator, the ms the scratch database spent running statements (pg_stat_database.active_time, which
-also counts parallel workers) and the database sessions opened (a connection pool that closes and reopens
-connections shows here). Then the medians over rounds, each phase's ratio to health in the same run, the goal's
+json` (GET /api/cases/{id}: one logged read); case ids at random among all cases (wrk cycles through --requests of
+them). Each round runs the phases in alternating order and prints p50, p95, p99 (ms), requests/s and, per request,
+the CPU ms of the server processes and of the load generator, the ms the scratch database spent running statements
+(pg_stat_database.active_time, which also counts parallel workers), the database sessions opened (a connection pool
+that closes and reopens connections shows here) and the load average. Then the medians over rounds, each phase's ratio to health in the same run, the goal's
 verdict (inbox p95 < 50 ms), and EXPLAIN (ANALYZE, BUFFERS) of the inbox's first range with the inbox's time alone. Other work on the
 machine slows every phase: read the ratios to health.
 
 Run from the repository root (PostgreSQL from --database-url or $TEST_DATABASE_URL; the scratch database is dropped
 at the end, also on failure, Ctrl-C or SIGTERM, and the server stopped):
 
-    .venv/bin/python bench/api.py                       # 100,000 cases, 2,000 requests a phase, 3 rounds, 20 clients
-    .venv/bin/python bench/api.py --cases 20000 --requests 500 --rounds 5 --clients 20 --workers 2
+    .venv/bin/python bench/api.py                       # 100,000 cases, wrk, 10 s a phase, 3 rounds, 20 clients
+    .venv/bin/python bench/api.py --cases 20000 --seconds 5 --rounds 5 --clients 20 --workers 2
+    .venv/bin/python bench/api.py --client python       # this script's asyncio clients, 2,000 requests a phase
     .venv/bin/python bench/api.py --loop asyncio --http h11  # the pure-Python loop and parser
 """
 
@@ -142,7 +147,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10, help="wrk: timed seconds per phase and round (default %(default)s)")
     parser.add_argument("--warmup-seconds", type=float, default=2, help="wrk: untimed seconds before each phase (default %(default)s)")
     parser.add_argument(
-        "--requests", type=int, default=2_000, help="python: timed requests per phase and round; wrk: the case paths it cycles through (default %(default)s)"
+        "--requests",
+        type=int,
+        default=2_000,
+        help="python: timed requests per phase and round; wrk: the case paths it cycles through (default %(default)s)",
     )
     parser.add_argument("--warmup", type=int, default=200, help="python: untimed requests before each phase (default %(default)s)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of all phases (default %(default)s)")
@@ -158,7 +166,9 @@ def main() -> None:
     if args.client == "wrk" and not _wrk.available():
         raise SystemExit("--client wrk: wrk is not installed (apt-get install wrk), or run with --client python")
     if args.client == "python":
-        print("load generator: this script's asyncio clients" + ("" if _wrk.available() else " (wrk is not installed: apt-get install wrk)"))
+        print(
+            "load generator: this script's asyncio clients" + ("" if _wrk.available() else " (wrk is not installed: apt-get install wrk)")
+        )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` drops the scratch database and stops the server too
     on_scratch_database(args.database_url, lambda engine, url: run(args, engine, url))
 
@@ -168,7 +178,11 @@ def run(args: argparse.Namespace, engine: Engine, url: str) -> None:
     load(engine, url, args.cases)
     options = ["--workers", str(args.workers), "--loop", args.loop, "--http", args.http]
     with tempfile.TemporaryDirectory() as scratch, Server(url, options, Path(scratch) / "uvicorn.log") as server:
-        per_phase = f"{args.seconds:g} s a phase after {args.warmup_seconds:g} s of warm-up" if args.client == "wrk" else f"{args.requests:,} requests a phase"
+        per_phase = (
+            f"{args.seconds:g} s a phase after {args.warmup_seconds:g} s of warm-up"
+            if args.client == "wrk"
+            else f"{args.requests:,} requests a phase"
+        )
         print(f"server: uvicorn {' '.join(options)} on {server.base}; load: {args.client}, {args.clients} clients, {per_phase}")
         results = asyncio.run(measure(args, server, engine))
     report(results, args)
