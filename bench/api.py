@@ -68,7 +68,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -158,6 +158,12 @@ def main() -> None:
     parser.add_argument(
         "--cap", type=float, default=120, help="seconds after which a phase (or its warm-up) sends no more requests (default %(default)s)"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (e.g. `git worktree add --detach ../base main`): its code is served too, on the same database"
+        " with this virtual environment, and every phase runs against both servers in turn, so before and after share a run",
+    )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default %(default)s)")
     parser.add_argument("--loop", default="uvloop", help="uvicorn's event loop: uvloop or asyncio (default %(default)s)")
     parser.add_argument("--http", default="httptools", help="uvicorn's HTTP parser: httptools or h11 (default %(default)s)")
@@ -177,15 +183,24 @@ def run(args: argparse.Namespace, engine: Engine, url: str) -> None:
     print(server_summary(engine))
     load(engine, url, args.cases)
     options = ["--workers", str(args.workers), "--loop", args.loop, "--http", args.http]
-    with tempfile.TemporaryDirectory() as scratch, Server(url, options, Path(scratch) / "uvicorn.log") as server:
+    roots = {"this checkout": ROOT} | ({f"baseline {args.baseline}": args.baseline.resolve()} if args.baseline else {})
+    with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
+        servers = {
+            name: stack.enter_context(Server(url, options, Path(scratch) / f"uvicorn-{number}.log", root))
+            for number, (name, root) in enumerate(roots.items())
+        }
         per_phase = (
             f"{args.seconds:g} s a phase after {args.warmup_seconds:g} s of warm-up"
             if args.client == "wrk"
             else f"{args.requests:,} requests a phase"
         )
-        print(f"server: uvicorn {' '.join(options)} on {server.base}; load: {args.client}, {args.clients} clients, {per_phase}")
-        results = asyncio.run(measure(args, server, engine))
-    report(results, args)
+        for name, server in servers.items():
+            print(
+                f"server ({name}): uvicorn {' '.join(options)} on {server.base}; load: {args.client}, {args.clients} clients, {per_phase}"
+            )
+        results = asyncio.run(measure(args, servers, engine))
+    for name, by_phase in results.items():
+        report(name, by_phase, args)
     explain(engine)
 
 
@@ -428,6 +443,7 @@ class Server:
     url: str
     options: list[str]  # --workers, --loop, --http
     log: Path
+    root: Path = ROOT  # the checkout whose code is served
     port: int = 0
     base: str = ""
     process: subprocess.Popen[bytes] | None = None
@@ -441,7 +457,7 @@ class Server:
         command = [sys.executable, "-m", "uvicorn", "services.api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
                    *self.options, "--no-access-log", "--log-level", "warning"]  # fmt: skip
         with self.log.open("wb") as log:
-            self.process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(command, env=env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             self._wait_ready()
         except BaseException:
@@ -517,8 +533,8 @@ class Figures:
         return self.requests / self.seconds
 
 
-async def measure(args: argparse.Namespace, server: Server, engine: Engine) -> dict[str, list[Figures]]:
-    """Log in, check the pages answer, then run the phases round after round; return each phase's figures."""
+async def measure(args: argparse.Namespace, servers: dict[str, Server], engine: Engine) -> dict[str, dict[str, list[Figures]]]:
+    """Log in, check the pages answer, then run the phases round after round on each server; return their figures by phase."""
     with engine.connect() as conn:
         case_ids = list(conn.scalars(text("SELECT id FROM cases ORDER BY id")))
         samples = list(conn.scalars(text("SELECT max(id) FROM cases GROUP BY state, application_no")))
@@ -528,21 +544,23 @@ async def measure(args: argparse.Namespace, server: Server, engine: Engine) -> d
         Phase("case page", "page", lambda rng: f"/cases/{rng.choice(case_ids)}"),
         Phase("case json", "api", lambda rng: f"/api/cases/{rng.choice(case_ids)}"),
     ]
-    async with httpx.AsyncClient(base_url=server.base, timeout=60) as api, httpx.AsyncClient(base_url=server.base, timeout=60) as page:
-        headers = await log_in(api, page)
-        await check(api, page, case_ids[: len(TEMPLATES)] + samples)
-    results: dict[str, list[Figures]] = {phase.name: [] for phase in phases}
-    with psycopg.connect(libpq_url(server.url), autocommit=True) as pg:
+    for server in servers.values():  # the logins are rows of the shared database: each server accepts them
+        async with httpx.AsyncClient(base_url=server.base, timeout=60) as api, httpx.AsyncClient(base_url=server.base, timeout=60) as page:
+            headers = await log_in(api, page)
+            await check(api, page, case_ids[: len(TEMPLATES)] + samples)
+    results = {name: {phase.name: [] for phase in phases} for name in servers}
+    with psycopg.connect(libpq_url(engine.url.render_as_string(hide_password=False)), autocommit=True) as pg:
         for number in range(1, args.rounds + 1):
             for phase in phases if number % 2 else reversed(phases):
-                rng = random.Random(f"{phase.name}-{number}")
-                warmup, paths = ([phase.path(rng) for _ in range(count)] for count in (args.warmup, args.requests))
-                if args.client == "wrk":
-                    figures = with_wrk(args, server, pg, paths, headers[phase.client])
-                else:
-                    figures = await with_python(args, server, pg, warmup, paths, headers[phase.client])
-                results[phase.name].append(figures)
-                print(f"round {number}  {line(phase.name, figures)}")
+                for name in servers if number % 2 else reversed(servers):
+                    rng = random.Random(f"{phase.name}-{number}")
+                    warmup, paths = ([phase.path(rng) for _ in range(count)] for count in (args.warmup, args.requests))
+                    if args.client == "wrk":
+                        figures = with_wrk(args, servers[name], pg, paths, headers[phase.client])
+                    else:
+                        figures = await with_python(args, servers[name], pg, warmup, paths, headers[phase.client])
+                    results[name][phase.name].append(figures)
+                    print(f"round {number}  {line(phase.name, figures)}" + (f"  [{name}]" if len(servers) > 1 else ""))
     return results
 
 
@@ -692,7 +710,7 @@ def line(name: str, figures: Figures) -> str:
     )
 
 
-def report(results: dict[str, list[Figures]], args: argparse.Namespace) -> None:
+def report(server: str, results: dict[str, list[Figures]], args: argparse.Namespace) -> None:
     """Print each phase's medians over the rounds, their ratios to health, and the goal's verdict."""
     summary = {
         name: {
@@ -706,7 +724,7 @@ def report(results: dict[str, list[Figures]], args: argparse.Namespace) -> None:
     health = summary["health"]
     setup = f"{args.client}, {args.clients} clients, {args.workers} workers, {args.loop}, {args.http}"
     per_phase = f"{args.seconds:g} s" if args.client == "wrk" else f"{args.requests:,} requests"
-    print(f"\nmedians of {args.rounds} rounds ({per_phase} a phase, {setup}; load average {os.getloadavg()[0]:.1f}):")
+    print(f"\n{server}: medians of {args.rounds} rounds ({per_phase} a phase, {setup}; load average {os.getloadavg()[0]:.1f}):")
     for name, s in summary.items():
         print(
             f"  {name:<10} p50 {s['p50']:7.1f} ms  p95 {s['p95']:7.1f} ms  p99 {s['p99']:7.1f} ms  {s['rate']:7,.0f} req/s"
