@@ -25,25 +25,30 @@ Before timing, the social_policy officer logs in twice (POST /api/auth/token for
 `gw_session` cookie), and every template case and one copy per state are read as the HTML page and as JSON (each
 must answer 200), as is the inbox (50 items, overdue first).
 
-The load: --clients concurrent clients, each a keep-alive HTTP/1.1 connection (asyncio streams; httpx, used for the
-logins and checks, costs 1 to 2.5 ms of CPU per request here, which on two cores would be taken from the server),
-send a fixed number of GET requests per phase after a warm-up, none after --cap seconds; a request's latency runs
+The load: --clients concurrent keep-alive HTTP/1.1 connections on loopback, each sending its next GET when its last
+answer has come (a closed loop), for one phase at a time. By default the load generator is wrk (Debian's `wrk`; the
+bench writes it a Lua script that sets the login header, takes the phase's paths in turn, stops at any answer but
+200 and reports p50/p95/p99 as JSON): it runs --warmup-seconds untimed, then --seconds timed, costing ~0.05 ms of CPU
+per request. Without wrk (or with `--client python`) the bench says so and uses its own asyncio clients instead
+(~0.1 ms of CPU per request, taken from the server on two cores; httpx, used for the logins and checks, costs 1 to
+2.5 ms): --warmup untimed requests, then --requests timed, none sent after --cap seconds. A request's latency runs
 from its send to the last byte of its body. Phases: `health` (GET /health, no database), `inbox` (GET
 /api/inbox/social_policy with the bearer token: 50 items), `case page` (GET /cases/{id} with the cookie: the HTML page
 with records, history, clocks and the workflow diagram; it logs two personal-data reads, so it commits twice), `case
-json` (GET /api/cases/{id}: one logged read); case ids at random among all cases. Each round runs the phases in
-alternating order and prints p50, p95, p99 (ms), requests/s and, per request, the CPU ms of the server processes and
-of this load generator, the ms the scratch database spent running statements (pg_stat_database.active_time, which
-also counts parallel workers) and the database sessions opened (a connection pool that closes and reopens
-connections shows here). Then the medians over rounds, each phase's ratio to health in the same run, the goal's
+json` (GET /api/cases/{id}: one logged read); case ids at random among all cases (wrk cycles through --requests of
+them). Each round runs the phases in alternating order and prints p50, p95, p99 (ms), requests/s and, per request,
+the CPU ms of the server processes and of the load generator, the ms the scratch database spent running statements
+(pg_stat_database.active_time, which also counts parallel workers), the database sessions opened (a connection pool
+that closes and reopens connections shows here) and the load average. Then the medians over rounds, each phase's ratio to health in the same run, the goal's
 verdict (inbox p95 < 50 ms), and EXPLAIN (ANALYZE, BUFFERS) of the inbox's first range with the inbox's time alone. Other work on the
 machine slows every phase: read the ratios to health.
 
 Run from the repository root (PostgreSQL from --database-url or $TEST_DATABASE_URL; the scratch database is dropped
 at the end, also on failure, Ctrl-C or SIGTERM, and the server stopped):
 
-    .venv/bin/python bench/api.py                       # 100,000 cases, 2,000 requests a phase, 3 rounds, 20 clients
-    .venv/bin/python bench/api.py --cases 20000 --requests 500 --rounds 5 --clients 20 --workers 2
+    .venv/bin/python bench/api.py                       # 100,000 cases, wrk, 10 s a phase, 3 rounds, 20 clients
+    .venv/bin/python bench/api.py --cases 20000 --seconds 5 --rounds 5 --clients 20 --workers 2
+    .venv/bin/python bench/api.py --client python       # this script's asyncio clients, 2,000 requests a phase
     .venv/bin/python bench/api.py --loop asyncio --http h11  # the pure-Python loop and parser
 """
 
@@ -63,12 +68,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import _wrk
 import httpx
 import psycopg
 from _common import (
@@ -132,18 +138,43 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     add_database_option(parser)
     parser.add_argument("--cases", type=int, default=100_000, help="cases in the database (default %(default)s, at most 999,999)")
-    parser.add_argument("--requests", type=int, default=2_000, help="timed requests per phase and round (default %(default)s)")
-    parser.add_argument("--warmup", type=int, default=200, help="untimed requests before each phase (default %(default)s)")
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "python"),
+        default="wrk" if _wrk.available() else "python",
+        help="the load generator: wrk (Debian's package; the default when installed) or this script's asyncio clients (default here: %(default)s)",
+    )
+    parser.add_argument("--seconds", type=float, default=10, help="wrk: timed seconds per phase and round (default %(default)s)")
+    parser.add_argument("--warmup-seconds", type=float, default=2, help="wrk: untimed seconds before each phase (default %(default)s)")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=2_000,
+        help="python: timed requests per phase and round; wrk: the case paths it cycles through (default %(default)s)",
+    )
+    parser.add_argument("--warmup", type=int, default=200, help="python: untimed requests before each phase (default %(default)s)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of all phases (default %(default)s)")
     parser.add_argument("--clients", type=int, default=20, help="concurrent clients (default %(default)s)")
     parser.add_argument(
         "--cap", type=float, default=120, help="seconds after which a phase (or its warm-up) sends no more requests (default %(default)s)"
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (e.g. `git worktree add --detach ../base main`): its code is served too, on the same database"
+        " with this virtual environment, and every phase runs against both servers in turn, so before and after share a run",
     )
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default %(default)s)")
     parser.add_argument("--loop", default="uvloop", help="uvicorn's event loop: uvloop or asyncio (default %(default)s)")
     parser.add_argument("--http", default="httptools", help="uvicorn's HTTP parser: httptools or h11 (default %(default)s)")
     args = parser.parse_args()
     assert len(TEMPLATES) <= args.cases < 1_000_000, "--cases: between 16 and 999,999 (the personal IDs take a 6-digit serial)"
+    if args.client == "wrk" and not _wrk.available():
+        raise SystemExit("--client wrk: wrk is not installed (apt-get install wrk), or run with --client python")
+    if args.client == "python":
+        print(
+            "load generator: this script's asyncio clients" + ("" if _wrk.available() else " (wrk is not installed: apt-get install wrk)")
+        )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` drops the scratch database and stops the server too
     on_scratch_database(args.database_url, lambda engine, url: run(args, engine, url))
 
@@ -152,10 +183,24 @@ def run(args: argparse.Namespace, engine: Engine, url: str) -> None:
     print(server_summary(engine))
     load(engine, url, args.cases)
     options = ["--workers", str(args.workers), "--loop", args.loop, "--http", args.http]
-    with tempfile.TemporaryDirectory() as scratch, Server(url, options, Path(scratch) / "uvicorn.log") as server:
-        print(f"server: uvicorn {' '.join(options)} on {server.base}; {args.clients} clients, {args.requests:,} requests a phase")
-        results = asyncio.run(measure(args, server, engine))
-    report(results, args)
+    roots = {"this checkout": ROOT} | ({f"baseline {args.baseline}": args.baseline.resolve()} if args.baseline else {})
+    with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:
+        servers = {
+            name: stack.enter_context(Server(url, options, Path(scratch) / f"uvicorn-{number}.log", root))
+            for number, (name, root) in enumerate(roots.items())
+        }
+        per_phase = (
+            f"{args.seconds:g} s a phase after {args.warmup_seconds:g} s of warm-up"
+            if args.client == "wrk"
+            else f"{args.requests:,} requests a phase"
+        )
+        for name, server in servers.items():
+            print(
+                f"server ({name}): uvicorn {' '.join(options)} on {server.base}; load: {args.client}, {args.clients} clients, {per_phase}"
+            )
+        results = asyncio.run(measure(args, servers, engine))
+    for name, by_phase in results.items():
+        report(name, by_phase, args)
     explain(engine)
 
 
@@ -398,6 +443,7 @@ class Server:
     url: str
     options: list[str]  # --workers, --loop, --http
     log: Path
+    root: Path = ROOT  # the checkout whose code is served
     port: int = 0
     base: str = ""
     process: subprocess.Popen[bytes] | None = None
@@ -411,7 +457,7 @@ class Server:
         command = [sys.executable, "-m", "uvicorn", "services.api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
                    *self.options, "--no-access-log", "--log-level", "warning"]  # fmt: skip
         with self.log.open("wb") as log:
-            self.process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(command, env=env, cwd=self.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             self._wait_ready()
         except BaseException:
@@ -464,25 +510,31 @@ class Phase:
 
 @dataclass
 class Figures:
-    """One timed run of a phase: latencies (ms, sorted), seconds, and per request: CPU ms and the database's figures."""
+    """One timed run of a phase: latency percentiles (ms), requests, seconds, and per request: CPU ms and the database's figures."""
 
-    latencies: list[float]
+    p50: float
+    p95: float
+    p99: float
+    requests: int
     seconds: float
-    cpu: dict[str, float]  # the server's processes, this load generator
+    cpu: dict[str, float]  # the server's processes, the load generator
     database: dict[str, float]  # busy: ms the scratch database's sessions spent running statements; sessions: opened
 
-    def percentile(self, share: float) -> float:
-        """Return a latency percentile (nearest rank), in ms."""
-        return self.latencies[min(len(self.latencies) - 1, int(share * len(self.latencies)))]
+    @classmethod
+    def of(cls, latencies: list[float], seconds: float, cpu: dict[str, float], database: dict[str, float]) -> Figures:
+        """Summarise the latencies (ms) of a run: nearest-rank percentiles."""
+        ranked = sorted(latencies)
+        p50, p95, p99 = (ranked[min(len(ranked) - 1, int(share * len(ranked)))] for share in (0.5, 0.95, 0.99))
+        return cls(p50, p95, p99, len(ranked), seconds, cpu, database)
 
     @property
     def rate(self) -> float:
         """Return the requests per second."""
-        return len(self.latencies) / self.seconds
+        return self.requests / self.seconds
 
 
-async def measure(args: argparse.Namespace, server: Server, engine: Engine) -> dict[str, list[Figures]]:
-    """Log in, check the pages answer, then run the phases round after round; return each phase's figures."""
+async def measure(args: argparse.Namespace, servers: dict[str, Server], engine: Engine) -> dict[str, dict[str, list[Figures]]]:
+    """Log in, check the pages answer, then run the phases round after round on each server; return their figures by phase."""
     with engine.connect() as conn:
         case_ids = list(conn.scalars(text("SELECT id FROM cases ORDER BY id")))
         samples = list(conn.scalars(text("SELECT max(id) FROM cases GROUP BY state, application_no")))
@@ -492,28 +544,51 @@ async def measure(args: argparse.Namespace, server: Server, engine: Engine) -> d
         Phase("case page", "page", lambda rng: f"/cases/{rng.choice(case_ids)}"),
         Phase("case json", "api", lambda rng: f"/api/cases/{rng.choice(case_ids)}"),
     ]
-    async with httpx.AsyncClient(base_url=server.base, timeout=60) as api, httpx.AsyncClient(base_url=server.base, timeout=60) as page:
-        headers = await log_in(api, page)
-        await check(api, page, case_ids[: len(TEMPLATES)] + samples)
-    results: dict[str, list[Figures]] = {phase.name: [] for phase in phases}
-    with psycopg.connect(libpq_url(server.url), autocommit=True) as pg:
+    for server in servers.values():  # the logins are rows of the shared database: each server accepts them
+        async with httpx.AsyncClient(base_url=server.base, timeout=60) as api, httpx.AsyncClient(base_url=server.base, timeout=60) as page:
+            headers = await log_in(api, page)
+            await check(api, page, case_ids[: len(TEMPLATES)] + samples)
+    results = {name: {phase.name: [] for phase in phases} for name in servers}
+    with psycopg.connect(libpq_url(engine.url.render_as_string(hide_password=False)), autocommit=True) as pg:
         for number in range(1, args.rounds + 1):
             for phase in phases if number % 2 else reversed(phases):
-                rng = random.Random(f"{phase.name}-{number}")
-                warmup, paths = ([phase.path(rng) for _ in range(count)] for count in (args.warmup, args.requests))
-                connections = [await Connection.open(server.port, headers[phase.client]) for _ in range(args.clients)]
-                try:
-                    await fire(connections, warmup, args.cap)
-                    figures = await timed(connections, paths, args.cap, server, pg)
-                finally:
-                    for connection in connections:
-                        connection.close()
-                results[phase.name].append(figures)
-                print(f"round {number}  {line(phase.name, figures)}")
+                for name in servers if number % 2 else reversed(servers):
+                    rng = random.Random(f"{phase.name}-{number}")
+                    warmup, paths = ([phase.path(rng) for _ in range(count)] for count in (args.warmup, args.requests))
+                    if args.client == "wrk":
+                        figures = with_wrk(args, servers[name], pg, paths, headers[phase.client])
+                    else:
+                        figures = await with_python(args, servers[name], pg, warmup, paths, headers[phase.client])
+                    results[name][phase.name].append(figures)
+                    print(f"round {number}  {line(phase.name, figures)}" + (f"  [{name}]" if len(servers) > 1 else ""))
     return results
 
 
-async def log_in(api: httpx.AsyncClient, page: httpx.AsyncClient) -> dict[str, bytes]:
+def with_wrk(args: argparse.Namespace, server: Server, pg: psycopg.Connection[Any], paths: list[str], headers: dict[str, str]) -> Figures:
+    """Load a phase with wrk: --warmup-seconds untimed, then --seconds timed, the paths in turn."""
+    with tempfile.TemporaryDirectory() as scratch:
+        _wrk.run(server.base, paths, headers, clients=args.clients, seconds=args.warmup_seconds, scratch=Path(scratch))
+        cpu, database = cpu_now(server), database_now(pg)
+        done = _wrk.run(server.base, paths, headers, clients=args.clients, seconds=args.seconds, scratch=Path(scratch))
+    used = {"server": 1000 * (cpu_now(server)["server"] - cpu["server"]) / done.requests, "client": 1000 * done.cpu / done.requests}
+    database = {name: (value - database[name]) / done.requests for name, value in database_now(pg).items()}
+    return Figures(done.p50, done.p95, done.p99, done.requests, done.seconds, used, database)
+
+
+async def with_python(
+    args: argparse.Namespace, server: Server, pg: psycopg.Connection[Any], warmup: list[str], paths: list[str], headers: dict[str, str]
+) -> Figures:
+    """Load a phase with this script's asyncio clients: the warm-up paths untimed, then the paths timed."""
+    connections = [await Connection.open(server.port, headers) for _ in range(args.clients)]
+    try:
+        await fire(connections, warmup, args.cap)
+        return await timed(connections, paths, args.cap, server, pg)
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+async def log_in(api: httpx.AsyncClient, page: httpx.AsyncClient) -> dict[str, dict[str, str]]:
     """Log in as the social_policy officer twice; return the headers of the API requests (token) and of the pages (cookie)."""
     credentials = {"username": DEPARTMENT, "password": demo.DEMO_PASSWORD}
     response = await api.post("/api/auth/token", json=credentials)
@@ -524,8 +599,8 @@ async def log_in(api: httpx.AsyncClient, page: httpx.AsyncClient) -> dict[str, b
     if response.status_code != 303 or SESSION_COOKIE not in page.cookies:
         raise SystemExit(f"POST /login answered {response.status_code} without a session cookie: {response.text[:500]}")
     return {
-        "api": f"Authorization: {api.headers['Authorization']}\r\n".encode(),
-        "page": f"Cookie: {SESSION_COOKIE}={page.cookies[SESSION_COOKIE]}\r\nAccept: text/html\r\n".encode(),
+        "api": {"Authorization": api.headers["Authorization"]},
+        "page": {"Cookie": f"{SESSION_COOKIE}={page.cookies[SESSION_COOKIE]}", "Accept": "text/html"},
     }
 
 
@@ -552,11 +627,12 @@ class Connection:
     (0.5 to 0.8 ms for httpx.Client in threads), this 0.1 ms, and on two cores the load generator's CPU is the server's.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, headers: bytes) -> None:
-        self.reader, self.writer, self.headers = reader, writer, headers
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, headers: dict[str, str]) -> None:
+        self.reader, self.writer = reader, writer
+        self.headers = "".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode()
 
     @classmethod
-    async def open(cls, port: int, headers: bytes) -> Connection:
+    async def open(cls, port: int, headers: dict[str, str]) -> Connection:
         """Connect to the server on loopback."""
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         return cls(reader, writer, headers)
@@ -606,7 +682,7 @@ async def timed(connections: list[Connection], paths: list[str], cap: float, ser
     latencies, seconds = await fire(connections, paths, cap)
     cpu = {group: 1000 * (seconds - cpu[group]) / len(latencies) for group, seconds in cpu_now(server).items()}
     database = {name: (value - database[name]) / len(latencies) for name, value in database_now(pg).items()}
-    return Figures(sorted(latencies), seconds, cpu, database)
+    return Figures.of(latencies, seconds, cpu, database)
 
 
 def cpu_now(server: Server) -> dict[str, float]:
@@ -627,27 +703,28 @@ def database_now(pg: psycopg.Connection[Any]) -> dict[str, float]:
 def line(name: str, figures: Figures) -> str:
     """Describe one timed run."""
     return (
-        f"{name:<10} p50 {figures.percentile(0.5):7.1f} ms  p95 {figures.percentile(0.95):7.1f} ms  p99 {figures.percentile(0.99):7.1f} ms"
-        f"  {figures.rate:7,.0f} req/s ({len(figures.latencies):,} in {figures.seconds:.1f} s); per request: CPU ms server"
-        f" {figures.cpu['server']:.1f}, client {figures.cpu['client']:.2f}; database busy {figures.database['busy']:.1f} ms,"
-        f" {figures.database['sessions']:.2f} sessions opened"
+        f"{name:<10} p50 {figures.p50:7.1f} ms  p95 {figures.p95:7.1f} ms  p99 {figures.p99:7.1f} ms"
+        f"  {figures.rate:7,.0f} req/s ({figures.requests:,} in {figures.seconds:.1f} s); per request: CPU ms server"
+        f" {figures.cpu['server']:.2f}, client {figures.cpu['client']:.2f}; database busy {figures.database['busy']:.2f} ms,"
+        f" {figures.database['sessions']:.2f} sessions opened; load average {os.getloadavg()[0]:.1f}"
     )
 
 
-def report(results: dict[str, list[Figures]], args: argparse.Namespace) -> None:
+def report(server: str, results: dict[str, list[Figures]], args: argparse.Namespace) -> None:
     """Print each phase's medians over the rounds, their ratios to health, and the goal's verdict."""
     summary = {
         name: {
-            "p50": median([r.percentile(0.5) for r in runs]),
-            "p95": median([r.percentile(0.95) for r in runs]),
-            "p99": median([r.percentile(0.99) for r in runs]),
+            "p50": median([r.p50 for r in runs]),
+            "p95": median([r.p95 for r in runs]),
+            "p99": median([r.p99 for r in runs]),
             "rate": median([r.rate for r in runs]),
         }
         for name, runs in results.items()
     }
     health = summary["health"]
-    setup = f"{args.clients} clients, {args.workers} workers, {args.loop}, {args.http}"
-    print(f"\nmedians of {args.rounds} rounds ({args.requests:,} requests a phase, {setup}):")
+    setup = f"{args.client}, {args.clients} clients, {args.workers} workers, {args.loop}, {args.http}"
+    per_phase = f"{args.seconds:g} s" if args.client == "wrk" else f"{args.requests:,} requests"
+    print(f"\n{server}: medians of {args.rounds} rounds ({per_phase} a phase, {setup}; load average {os.getloadavg()[0]:.1f}):")
     for name, s in summary.items():
         print(
             f"  {name:<10} p50 {s['p50']:7.1f} ms  p95 {s['p95']:7.1f} ms  p99 {s['p99']:7.1f} ms  {s['rate']:7,.0f} req/s"

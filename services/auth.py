@@ -136,7 +136,12 @@ _TOKEN_ACTOR = actor_query(
 def authenticate(rt: Runtime, token: str) -> Actor:
     """Return the user a live token belongs to, or raise NotAuthenticated."""
     with rt.unit_of_work(writes=False) as conn:
-        actor = actor_of(conn.execute(_TOKEN_ACTOR, {"token_hash": _token_hash(token), "now": rt.clock.now()}).all())
+        return actor_for_token(conn, token, rt.clock.now())
+
+
+def actor_for_token(conn: Connection, token: str, now: datetime) -> Actor:
+    """Return the user a live token belongs to, reading on a transaction the caller holds, or raise NotAuthenticated."""
+    actor = actor_of(conn.execute(_TOKEN_ACTOR, {"token_hash": _token_hash(token), "now": now}).all())
     if actor is not None:
         return actor
     raise NotAuthenticated(

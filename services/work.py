@@ -328,16 +328,30 @@ def inbox(
 
     An officer sees the unassigned items and their own; a supervisor (or no actor) sees every open item.
     """
+    with rt.unit_of_work(writes=False) as conn:
+        return read_inbox(conn, actor, department=department, communes=communes, now=now, mine_only=mine_only, limit=limit)
+
+
+def read_inbox(
+    conn: Connection,
+    actor: Actor | None,
+    *,
+    department: str,
+    communes: Collection[int] | None,
+    now: datetime,
+    mine_only: bool,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """List the inbox as `inbox` does, on a transaction the caller holds (a route that checks the token on it too)."""
     me = actor.user_id if actor is not None else None
     params = {"department": department, "communes": sorted(communes or ()), "now": now, "me": me}
     visible = _visible(actor, mine_only)
     rows: list[Any] = []
-    with rt.unit_of_work(writes=False) as conn:
-        for priority, name in _INBOX_RANGES:
-            if len(rows) >= limit:
-                break
-            query = _range_query(visible, communes is not None, name)
-            rows += conn.execute(query, {**params, "priority": priority, "limit": limit - len(rows)}).all()
+    for priority, name in _INBOX_RANGES:
+        if len(rows) >= limit:
+            break
+        query = _range_query(visible, communes is not None, name)
+        rows += conn.execute(query, {**params, "priority": priority, "limit": limit - len(rows)}).all()
     return [_inbox_row(row) for row in rows]
 
 

@@ -29,15 +29,16 @@ def token_of(request: Request, credentials: HTTPAuthorizationCredentials | None)
     return request.cookies.get(SESSION_COOKIE)
 
 
-def current_actor(
-    request: Request,
-    rt: Annotated[Runtime, Depends(runtime)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Actor:
-    """Return the logged-in user, or refuse with 401."""
+async def request_token(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    """Return the request's bearer token or session cookie, or refuse with 401 (async: no I/O, no worker thread)."""
     token = token_of(request, credentials)
     if not token:
         raise auth.NotAuthenticated([problem("auth.required", "Hãy đăng nhập.", "Please log in.", None)])
+    return token
+
+
+def current_actor(rt: Annotated[Runtime, Depends(runtime)], token: Annotated[str, Depends(request_token)]) -> Actor:
+    """Return the logged-in user, or refuse with 401."""
     return auth.authenticate(rt, token)
 
 
@@ -48,3 +49,5 @@ def remote_address(request: Request) -> str:
 
 Rt = Annotated[Runtime, Depends(runtime)]
 Me = Annotated[Actor, Depends(current_actor)]
+# For a route that checks the token on its own transaction (auth.actor_for_token), beside what it reads.
+Token = Annotated[str, Depends(request_token)]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from services import access, auth, cases, deadlines, extensions, outbox, queries, work
 from services.api import schemas
-from services.api.deps import Me, Rt, remote_address, token_of
+from services.api.deps import Me, Rt, Token, remote_address, token_of
 from services.users import Actor
 from workflows.errors import DomainError, Forbidden, NotFound, problem
 from workflows.records import RECORD_TYPES
@@ -129,10 +129,14 @@ def _ref(ref: cases.CaseRef) -> schemas.CaseRefOut:
 
 
 @api.get("/inbox/{department}", response_model=list[schemas.WorkItemOut], tags=["work"])
-def inbox(rt: Rt, me: Me, department: Annotated[str, Path(max_length=40)], mine: bool = False, limit: Limit = 50) -> list[dict[str, Any]]:
+def inbox(rt: Rt, token: Token, department: Annotated[str, Path(max_length=40)], mine: bool = False, limit: Limit = 50) -> Response:
     """List a department's open work items in your communes: overdue first, then priority groups, then due time."""
-    _check_inbox(me, department)
-    return work.inbox(rt, me, department=department, communes=me.communes, now=rt.clock.now(), mine_only=mine, limit=limit)
+    now = rt.clock.now()
+    with rt.unit_of_work(writes=False) as conn:  # the token check and the read on one connection, in one worker thread
+        me = auth.actor_for_token(conn, token, now)
+        _check_inbox(me, department)
+        rows = work.read_inbox(conn, me, department=department, communes=me.communes, now=now, mine_only=mine, limit=limit)
+    return Response(schemas.dump_json(rows), media_type="application/json")  # the rows are WorkItemOut's already
 
 
 def _check_inbox(me: Actor, department: str) -> None:

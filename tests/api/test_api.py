@@ -199,3 +199,19 @@ def test_the_dashboard_reassigns_what_it_can_and_names_each_item_it_could_not(cl
     assert page.status_code == 404 and f"Việc #{open_items[theirs]}" in page.text
     [item] = [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now(), limit=500) if i["case_id"] == mine]
     assert item["assignee"] == "social_policy"
+
+
+def test_the_inbox_answers_exactly_what_its_response_model_would_write(client, token, rt, actors):
+    from pydantic import TypeAdapter
+
+    from services.api.schemas import WorkItemOut
+
+    for serial in (60, 61):
+        register_in(rt, actors["social_policy"], serial)
+    [first, *_] = client.get("/api/inbox/social_policy", headers=token("social_policy")).json()
+    client.post(f"/api/work/{first['id']}/claim", headers=token("social_policy"))
+    answer = client.get("/api/inbox/social_policy", headers=token("social_policy"))
+    items = TypeAdapter(list[WorkItemOut])
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/json"
+    assert answer.content == items.dump_json(items.validate_json(answer.content))  # same fields, types and moment format
+    assert {i["assignee"] for i in answer.json()} == {None, "social_policy"} and all(i["due_at"] for i in answer.json())
