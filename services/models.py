@@ -311,6 +311,8 @@ class WorkItem(Base):
     __table_args__ = (
         # In the inbox's order within each of its ranges (overdue, due later, undated): see services.work.inbox.
         Index("ix_work_items_inbox", "department", "priority", "due_at", "id", **_where(OPEN_WORK)),
+        # An officer's own claimed items, in the inbox's order within each range (the "mine" view).
+        Index("ix_work_items_mine", "assignee_id", "department", "priority", "due_at", "id", **_where("status = 'claimed'")),
         Index("ix_work_items_open_case", "case_id", **_where(OPEN_WORK)),
         # The inbox reads one range per priority (services.followups.PRIORITIES): any other value would never be shown.
         CheckConstraint("priority IN (1, 2)", name="ck_work_items_priority"),

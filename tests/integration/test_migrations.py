@@ -94,9 +94,11 @@ def test_0016_down_drops_unused_report_seals_and_refuses_once_an_anchor_sealed_a
     with rt.unit_of_work() as conn:
         assert audit.seal(conn, rt.clock.now()) is not None
     # Dropping the sealed report heads would leave the anchor's hash unrecomputable: refused, nothing changed.
+    with engine.connect() as conn:
+        head = MigrationContext.configure(conn).get_current_revision()
     with pytest.raises(RuntimeError, match="Cannot downgrade: anchors have sealed report chain heads"):
         _migrate(engine, "downgrade", "0016-1")
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0016"
+        assert MigrationContext.configure(conn).get_current_revision() == head  # the whole downgrade rolled back
         assert conn.scalar(text("SELECT count(*) FROM anchor_report_heads")) == 1
         assert audit.verify(conn).ok
