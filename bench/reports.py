@@ -16,6 +16,7 @@ and each indicator query alone, and prints the medians. Goal: the whole province
 
     .venv/bin/python bench/reports.py                          # 300,000 cases in 60 communes, 5 repetitions
     .venv/bin/python bench/reports.py --cases 50000 --repeat 3
+    .venv/bin/python bench/reports.py --keep gw_bench_reports    # load once into that database, reuse it next time
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from datetime import time as clock_time
 from typing import Any
 
 import psycopg
-from _common import add_database_option, libpq_url, median, on_scratch_database, server_summary
-from sqlalchemy import Engine, text
+from _common import add_database_option, libpq_url, median, normalise_url, on_scratch_database, prepared_engine, server_summary
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 from config.settings import Settings
 from services import indicators
@@ -78,17 +80,49 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=300_000, help="cases in the province (default %(default)s)")
     parser.add_argument("--communes", type=int, default=60, help="communes in the province (default %(default)s)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of the whole roll-up (default %(default)s)")
+    parser.add_argument("--keep", metavar="NAME", help="use the database NAME beside the admin URL and keep it: loaded when it is"
+                        " missing or holds another number of cases or communes, reused as it is otherwise")  # fmt: skip
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    on_scratch_database(args.database_url, lambda engine, url: run(args, engine, url))
+    if args.keep:
+        on_kept_database(args)
+    else:
+        on_scratch_database(args.database_url, lambda engine, url: run(args, engine, url))
 
 
-def run(args: argparse.Namespace, engine: Engine, url: str) -> None:
+def on_kept_database(args: argparse.Namespace) -> None:
+    """Run on the database --keep names: (re)created and loaded unless it holds the cases and communes asked for."""
+    url = make_url(normalise_url(args.database_url)).set(database=args.keep).render_as_string(hide_password=False)
+    admin = create_engine(normalise_url(args.database_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if conn.scalar(text("SELECT count(*) FROM pg_database WHERE datname = :name"), {"name": args.keep}) == 0:
+            conn.execute(text(f'CREATE DATABASE "{args.keep}"'))
+        engine = prepared_engine(url)
+        with engine.connect() as db:
+            held = db.execute(text("SELECT count(*), count(DISTINCT commune_id) FROM cases")).one()
+        fresh = tuple(held) == (args.cases, args.communes)
+        if not fresh:
+            engine.dispose()
+            conn.execute(text(f'DROP DATABASE "{args.keep}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{args.keep}"'))
+            engine = prepared_engine(url)
+    admin.dispose()
+    try:
+        run(args, engine, url, loaded=fresh)
+    finally:
+        engine.dispose()
+    print(f"kept database {args.keep}")
+
+
+def run(args: argparse.Namespace, engine: Engine, url: str, loaded: bool = False) -> None:
     print(server_summary(engine))
     rt = build_runtime(Settings(), engine=engine)
-    started = time.perf_counter()
-    counts = load(rt, url, args.cases, args.communes)
-    print(f"loaded {', '.join(f'{n:,} {table}' for table, n in counts.items())} by COPY in {time.perf_counter() - started:.0f} s")
+    if loaded:
+        print(f"reusing the {args.cases:,} cases in {args.communes} communes of database {make_url(url).database}")
+    else:
+        started = time.perf_counter()
+        counts = load(rt, url, args.cases, args.communes)
+        print(f"loaded {', '.join(f'{n:,} {table}' for table, n in counts.items())} by COPY in {time.perf_counter() - started:.0f} s")
     with engine.connect() as conn:
         actor = load_actor(conn, "province_supervisor")
     explain(rt, actor)

@@ -59,11 +59,15 @@ _BIND_TYPES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def dated(scope: Scope, kind: str) -> str:
-    """Return a subquery of a unit's records of a kind whose day falls in the period (found through their day's index)."""
+def dated(scope: Scope, kind: str, figures: str = "r.data") -> str:
+    """Return a subquery of a unit's records of a kind whose day falls in the period (found through their day's index).
+
+    `figures` are the columns it keeps of each record (read from r.data once, so that the 600-byte text itself is not
+    carried through the rest of the query).
+    """
     materialized = "MATERIALIZED " if scope.sql.postgres else ""
     return f"""{kind}_rows AS {materialized}(
-        SELECT c.commune_id, c.person_id, r.case_id, r.application_no, r.data
+        SELECT c.commune_id, c.person_id, r.case_id, r.application_no, {figures}
         FROM case_records r JOIN cases c ON c.id = r.case_id
         WHERE r.kind = '{kind}' AND {scope.sql.record_day(kind, "r.data")} BETWEEN :start AND :end AND c.commune_id IN :communes)"""
 
@@ -73,45 +77,49 @@ def departures(conn: Connection, scope: Scope) -> list[Any]:
 
     Sex and ethnicity come from the person row, the projection of the registration record that verify proves. The
     registration, counselling and training records of a departure's application are read in one range of the
-    records' primary key (case, application, kind), and only the figures taken from them are kept.
+    records' primary key (case, application, kind), and only the figures taken from them are kept: each record's
+    figures are read from its text as it is found (`parts`), so that grouping the three per departure handles small
+    values, not three records' text (which had PostgreSQL sort 250,000 records' text on disk).
     """
     sql = scope.sql
+    materialized = "MATERIALIZED " if sql.postgres else ""
 
-    def of(kind: str, figure: str) -> str:
-        return f"max(CASE WHEN x.kind = '{kind}' THEN {figure} ELSE 0 END)"
+    def of(kind: str, figure: str, otherwise: str = "0") -> str:
+        return f"CASE WHEN x.kind = '{kind}' THEN {figure} ELSE {otherwise} END"
 
-    flags = ", ".join(f"{of('registration', sql.is_true('x.data', 'priority', name))} AS {name}" for name in PRIORITY_GROUPS)
+    flags = [(name, of("registration", sql.is_true("x.data", "priority", name))) for name in PRIORITY_GROUPS]
+    figures = [("market_code", of("counselling", sql.code("x.data", "market_code"), "NULL")), *flags,
+               ("language_orientation", of("training", "1")), ("vocational", of("training", sql.has_group("x.data", "vocational"))),
+               ("in_depth", of("training", sql.is_true("x.data", "vocational", "in_depth")))]  # fmt: skip
     poverty = "CASE WHEN j.poor_household = 1 THEN 'poor' WHEN j.near_poor_household = 1 THEN 'near_poor' ELSE 'neither' END"
     return scope.run(
         conn,
-        f"""WITH {dated(scope, "departure")},
+        f"""WITH {dated(scope, "departure", "1 AS departed")},
+        parts AS {materialized}(
+            SELECT d.commune_id, d.person_id, d.case_id, d.application_no, {", ".join(f"{figure} AS {name}" for name, figure in figures)}
+            FROM departure_rows d LEFT JOIN case_records x ON x.case_id = d.case_id AND x.application_no = d.application_no
+                                                      AND x.kind IN ('registration', 'counselling', 'training')),
         joined AS (
-            SELECT d.commune_id, p.sex, p.ethnicity, max(CASE WHEN x.kind = 'counselling' THEN {sql.code("x.data", "market_code")} END)
-                   AS market_code, {flags}, {of("training", "1")} AS language_orientation,
-                   {of("training", sql.has_group("x.data", "vocational"))} AS vocational,
-                   {of("training", sql.is_true("x.data", "vocational", "in_depth"))} AS in_depth
-            FROM departure_rows d JOIN persons p ON p.id = d.person_id
-            LEFT JOIN case_records x ON x.case_id = d.case_id AND x.application_no = d.application_no
-                                    AND x.kind IN ('registration', 'counselling', 'training')
-            GROUP BY d.commune_id, d.case_id, d.application_no, p.sex, p.ethnicity)
-        SELECT j.commune_id, j.market_code, m.programme, j.sex, j.ethnicity, {poverty} AS poverty,
+            SELECT pt.commune_id, pt.person_id, {", ".join(f"max(pt.{name}) AS {name}" for name, _ in figures)}
+            FROM parts pt GROUP BY pt.commune_id, pt.person_id, pt.case_id, pt.application_no)
+        SELECT j.commune_id, j.market_code, m.programme, p.sex, p.ethnicity, {poverty} AS poverty,
                count(*) AS departures, {", ".join(f"sum(j.{name}) AS {name}" for name in PRIORITY_GROUPS)},
                sum(CASE WHEN {" + ".join(f"j.{name}" for name in PRIORITY_GROUPS)} > 0 THEN 1 ELSE 0 END) AS any_group,
                sum(j.language_orientation) AS language_orientation, sum(j.vocational) AS vocational, sum(j.in_depth) AS in_depth
-        FROM joined j LEFT JOIN markets m ON m.code = j.market_code
-        GROUP BY j.commune_id, j.market_code, m.programme, j.sex, j.ethnicity, {poverty}""",
+        FROM joined j JOIN persons p ON p.id = j.person_id LEFT JOIN markets m ON m.code = j.market_code
+        GROUP BY j.commune_id, j.market_code, m.programme, p.sex, p.ethnicity, {poverty}""",
     )
 
 
 def loans(conn: Connection, scope: Scope) -> list[Any]:
     """Count the period's bank loans and their amount, and the self-financing declarations, by commune."""
     sql = scope.sql
-    bank = sql.equals("data", "bank_loan", "financing")
+    bank = sql.equals("r.data", "bank_loan", "financing")
+    figures = f"{bank} AS bank, CASE WHEN {bank} = 1 THEN {sql.whole_number('r.data', 'amount_vnd')} ELSE 0 END AS amount"
     return scope.run(
         conn,
-        f"""WITH {dated(scope, "loan")}
-        SELECT commune_id, sum({bank}) AS bank_loans, sum(CASE WHEN {bank} = 1 THEN {sql.whole_number("data", "amount_vnd")} ELSE 0 END) AS amount_vnd,
-               sum(1 - {bank}) AS self_financed
+        f"""WITH {dated(scope, "loan", figures)}
+        SELECT commune_id, sum(bank) AS bank_loans, sum(amount) AS amount_vnd, sum(1 - bank) AS self_financed
         FROM loan_rows GROUP BY commune_id""",
     )
 
@@ -125,16 +133,17 @@ def support(conn: Connection, scope: Scope) -> list[Any]:
     )
 
 
+OUTCOME_FIELDS = (("return", "reason"), ("overstay", "kind"), ("death", "kind"))  # each outcome record's field counted
+
+
 def outcomes(conn: Connection, scope: Scope) -> list[Any]:
     """Count the period's returns by reason, overstays by kind (absconded, overstayed) and deaths by kind, by commune."""
     sql = scope.sql
-    parts = [f"{dated(scope, kind)}" for kind in ("return", "overstay", "death")]
+    parts = [dated(scope, kind, f"{sql.code('r.data', field)} AS what") for kind, field in OUTCOME_FIELDS]
     return scope.run(
         conn,
         f"""WITH {", ".join(parts)}
-        SELECT commune_id, 'return' AS kind, {sql.code("data", "reason")} AS what, count(*) AS n FROM return_rows GROUP BY 1, 2, 3
-        UNION ALL SELECT commune_id, 'overstay', {sql.code("data", "kind")}, count(*) FROM overstay_rows GROUP BY 1, 2, 3
-        UNION ALL SELECT commune_id, 'death', {sql.code("data", "kind")}, count(*) FROM death_rows GROUP BY 1, 2, 3""",
+        {" UNION ALL ".join(f"SELECT commune_id, '{kind}' AS kind, what, count(*) AS n FROM {kind}_rows GROUP BY 1, 2, 3" for kind, _ in OUTCOME_FIELDS)}""",
     )
 
 
@@ -162,31 +171,47 @@ def deadlines(conn: Connection, scope: Scope) -> list[Any]:
 
 
 def stages(conn: Connection, scope: Scope) -> list[Any]:
-    """Return the median days of each stage, by commune and over the unit (commune_id NULL), of cases that finished it in the period."""
+    """Return the median days of each stage, by commune and over the unit (commune_id NULL), of cases that finished it in the period.
+
+    The unit's cases are read once: each case gives a row per stage it finished in the period (the stages by number,
+    so that the medians sort numbers, not names).
+    """
     sql = scope.sql
-    spans = " UNION ALL ".join(
-        f"""SELECT commune_id, '{start}' AS stage, {sql.days_between(f"{start}_at", f"{end}_at")} AS days FROM cases
-        WHERE commune_id IN :communes AND {end}_at >= :start_at AND {end}_at < :end_at AND {start}_at IS NOT NULL"""
-        for start, end, _ in STAGES
-    )
+    numbers = ", ".join(f"({number})" for number in range(len(STAGES)))
+
+    def each(pick: Callable[[str, str], str]) -> str:
+        return "CASE s.n " + " ".join(f"WHEN {number} THEN {pick(start, end)}" for number, (start, end, _) in enumerate(STAGES)) + " END"
+
+    reached = each(lambda start, end: f"c.{end}_at")
+    since = each(lambda start, end: f"c.{start}_at")
+    finished = " OR ".join(f"(c.{end}_at >= :start_at AND c.{end}_at < :end_at)" for _, end, _ in STAGES)
+    names = "CASE stage_no " + " ".join(f"WHEN {number} THEN '{start}'" for number, (start, _, _) in enumerate(STAGES)) + " END"
+    materialized = "MATERIALIZED " if sql.postgres else ""
+    spans = f"""stage_numbers (n) AS (VALUES {numbers}),
+        spans AS {materialized}(
+            SELECT c.commune_id, s.n AS stage_no, {each(lambda start, end: sql.days_between(f"c.{start}_at", f"c.{end}_at"))} AS days
+            FROM cases c JOIN stage_numbers s ON {reached} >= :start_at AND {reached} < :end_at AND {since} IS NOT NULL
+            WHERE c.commune_id IN :communes AND ({finished}))"""
     median = sql.median("days")
     if median is not None:
         return scope.run(
             conn,
-            f"""WITH spans AS MATERIALIZED ({spans})
-            SELECT commune_id, stage, count(*) AS cases, {median} AS median_days FROM spans GROUP BY commune_id, stage
-            UNION ALL SELECT NULL, stage, count(*), {median} FROM spans GROUP BY stage""",
+            f"""WITH {spans}
+            SELECT commune_id, {names} AS stage, cases, median_days FROM (
+                SELECT commune_id, stage_no, count(*) AS cases, {median} AS median_days FROM spans
+                GROUP BY GROUPING SETS ((commune_id, stage_no), (stage_no))) AS m""",
         )
     middle = "rn IN ((n + 1) / 2, (n + 2) / 2)"  # the middle row, or the two middle rows of an even count
     return scope.run(
         conn,
-        f"""WITH spans AS ({spans}),
-        by_commune AS (SELECT commune_id, stage, days, row_number() OVER (PARTITION BY commune_id, stage ORDER BY days) AS rn,
-                              count(*) OVER (PARTITION BY commune_id, stage) AS n FROM spans),
-        by_unit AS (SELECT stage, days, row_number() OVER (PARTITION BY stage ORDER BY days) AS rn,
-                           count(*) OVER (PARTITION BY stage) AS n FROM spans)
-        SELECT commune_id, stage, n AS cases, avg(days) AS median_days FROM by_commune WHERE {middle} GROUP BY commune_id, stage, n
-        UNION ALL SELECT NULL, stage, n, avg(days) FROM by_unit WHERE {middle} GROUP BY stage, n""",
+        f"""WITH {spans},
+        by_commune AS (SELECT commune_id, stage_no, days, row_number() OVER (PARTITION BY commune_id, stage_no ORDER BY days) AS rn,
+                              count(*) OVER (PARTITION BY commune_id, stage_no) AS n FROM spans),
+        by_unit AS (SELECT stage_no, days, row_number() OVER (PARTITION BY stage_no ORDER BY days) AS rn,
+                           count(*) OVER (PARTITION BY stage_no) AS n FROM spans)
+        SELECT commune_id, {names} AS stage, n AS cases, avg(days) AS median_days FROM by_commune WHERE {middle}
+        GROUP BY commune_id, stage_no, n
+        UNION ALL SELECT NULL, {names}, n, avg(days) FROM by_unit WHERE {middle} GROUP BY stage_no, n""",
     )
 
 
