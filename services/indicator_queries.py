@@ -215,12 +215,13 @@ def stages(conn: Connection, scope: Scope) -> list[Any]:
     )
 
 
+# The costliest first (bench/reports.py): services.indicators runs them in this order on several connections.
 QUERIES: dict[str, Callable[[Connection, Scope], list[Any]]] = {
     "departures": departures,
+    "stages": stages,
     "loans": loans,
-    "support": support,
+    "deadlines": deadlines,
     "outcomes": outcomes,
     "backlog": backlog,
-    "deadlines": deadlines,
-    "stages": stages,
+    "support": support,
 }

@@ -8,6 +8,7 @@ services/indicator_queries.py is SQL both understand.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # The day each dated record kind is counted by. Migration 0010 indexes exactly these expressions (record_day below).
@@ -79,13 +80,22 @@ class JsonSql:
             return f"CAST(NULLIF(rtrim(split_part({after}, ',', 1), '}}'), '') AS BIGINT)"
         return f"json_extract({column}, '$.{'.'.join(path)}')"
 
-    def settings(self) -> list[str]:
-        """Return the statements that set up a report's read transaction on PostgreSQL: memory to sort the stage times in, no JIT.
+    def settings(self, snapshot: str | None = None) -> list[str]:
+        """Return the statements that begin a report's read transaction (before any other): on PostgreSQL, one snapshot
+        for every query (`snapshot`, exported by another transaction, to share its view), memory to sort the stage
+        times in, and no JIT.
 
         The planner takes a province's roll-up for a big query and compiles its expressions (JIT): 0.3–0.5 s a query
         on this workload, more than the compiled code saves (bench/reports.py).
         """
-        return ["SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off"] if self.postgres else []
+        if not self.postgres:
+            return []
+        begin = ["SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"]
+        if snapshot is not None:
+            if not re.fullmatch(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?", snapshot):  # PostgreSQL's form; it is written into the SQL
+                raise ValueError(f"not a snapshot id: {snapshot!r}")
+            begin.append(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        return [*begin, "SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off"]
 
     def median(self, column: str) -> str | None:
         """Return PostgreSQL's median aggregate of a column; None on SQLite, which has none (the caller ranks rows)."""
