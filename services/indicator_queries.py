@@ -186,9 +186,8 @@ def stages(conn: Connection, scope: Scope) -> list[Any]:
     since = each(lambda start, end: f"c.{start}_at")
     finished = " OR ".join(f"(c.{end}_at >= :start_at AND c.{end}_at < :end_at)" for _, end, _ in STAGES)
     names = "CASE stage_no " + " ".join(f"WHEN {number} THEN '{start}'" for number, (start, _, _) in enumerate(STAGES)) + " END"
-    materialized = "MATERIALIZED " if sql.postgres else ""
     spans = f"""stage_numbers (n) AS (VALUES {numbers}),
-        spans AS {materialized}(
+        spans AS (
             SELECT c.commune_id, s.n AS stage_no, {each(lambda start, end: sql.days_between(f"c.{start}_at", f"c.{end}_at"))} AS days
             FROM cases c JOIN stage_numbers s ON {reached} >= :start_at AND {reached} < :end_at AND {since} IS NOT NULL
             WHERE c.commune_id IN :communes AND ({finished}))"""
