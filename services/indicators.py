@@ -73,7 +73,7 @@ def run_queries(rt: Runtime, conn: Connection, scope: Scope) -> dict[str, list[A
     pending = deque(QUERIES)  # the costliest first, so that no connection is left with a long one at the end
 
     def drain(on: Connection) -> dict[str, list[Any]]:
-        done = {}
+        done: dict[str, list[Any]] = {}
         while True:
             try:
                 name = pending.popleft()
