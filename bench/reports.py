@@ -38,7 +38,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from config.settings import Settings
-from services import indicators
+from services import indicators, migrate
+from services.db import make_engine
 from services.indicator_queries import QUERIES
 from services.plans import unit_in_scope
 from services.runtime import Runtime, build_runtime
@@ -91,24 +92,26 @@ def main() -> None:
 
 
 def on_kept_database(args: argparse.Namespace) -> None:
-    """Run on the database --keep names: (re)created and loaded unless it holds the cases and communes asked for."""
+    """Run on the database --keep names: migrated to head and reused if it holds the cases and communes asked for, else made anew."""
     url = make_url(normalise_url(args.database_url)).set(database=args.keep).render_as_string(hide_password=False)
     admin = create_engine(normalise_url(args.database_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        if conn.scalar(text("SELECT count(*) FROM pg_database WHERE datname = :name"), {"name": args.keep}) == 0:
-            conn.execute(text(f'CREATE DATABASE "{args.keep}"'))
-        engine = prepared_engine(url)
-        with engine.connect() as db:
-            held = db.execute(text("SELECT count(*), count(DISTINCT commune_id) FROM cases")).one()
-        fresh = tuple(held) == (args.cases, args.communes)
-        if not fresh:
+        exists = conn.scalar(text("SELECT count(*) FROM pg_database WHERE datname = :name"), {"name": args.keep}) == 1
+        held: tuple[int, ...] = ()
+        if exists:
+            engine = make_engine(url)
+            migrate.upgrade(engine, build_runtime(Settings(), engine=engine).policy)
+            with engine.connect() as db:
+                held = tuple(db.execute(text("SELECT count(*), count(DISTINCT commune_id) FROM cases")).one())
             engine.dispose()
-            conn.execute(text(f'DROP DATABASE "{args.keep}" WITH (FORCE)'))
+            if held != (args.cases, args.communes):
+                conn.execute(text(f'DROP DATABASE "{args.keep}" WITH (FORCE)'))
+        if held != (args.cases, args.communes):
             conn.execute(text(f'CREATE DATABASE "{args.keep}"'))
-            engine = prepared_engine(url)
     admin.dispose()
+    engine = make_engine(url) if held == (args.cases, args.communes) else prepared_engine(url)
     try:
-        run(args, engine, url, loaded=fresh)
+        run(args, engine, url, loaded=held == (args.cases, args.communes))
     finally:
         engine.dispose()
     print(f"kept database {args.keep}")

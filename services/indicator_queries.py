@@ -20,6 +20,7 @@ from services.models import UtcDateTime
 from services.report_sql import JsonSql
 from workflows.case import STATE_BY_NAME, STATES
 
+# Bit i of a registration's report_flags is group i (migration 0015 derives them in this order).
 PRIORITY_GROUPS = ("poor_household", "near_poor_household", "ethnic_minority", "land_revoked", "military_service_done",
                    "police_service_done", "family_of_merit", "youth_volunteer")  # fmt: skip
 # The state a case was in at a moment is the latest it had reached by then. The workflow's transitions never lead
@@ -59,66 +60,56 @@ _BIND_TYPES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def dated(scope: Scope, kind: str, figures: str = "r.data") -> str:
-    """Return a subquery of a unit's records of a kind whose day falls in the period (found through their day's index).
+def dated(scope: Scope, kind: str, figures: str, joins: str = "") -> str:
+    """Return a subquery of a unit's records of a kind whose day falls in the period, with some of their figures.
 
-    `figures` are the columns it keeps of each record (read from r.data once, so that the 600-byte text itself is not
-    carried through the rest of the query).
+    The records' days and figures are columns the database derives from each record's text (migration 0015), read
+    from the entries of ix_case_records_report_day: the records themselves are not read. `joins` adds tables.
     """
     materialized = "MATERIALIZED " if scope.sql.postgres else ""
     return f"""{kind}_rows AS {materialized}(
-        SELECT c.commune_id, c.person_id, r.case_id, r.application_no, {figures}
-        FROM case_records r JOIN cases c ON c.id = r.case_id
-        WHERE r.kind = '{kind}' AND {scope.sql.record_day(kind, "r.data")} BETWEEN :start AND :end AND c.commune_id IN :communes)"""
+        SELECT c.commune_id, r.case_id, r.application_no, {figures}
+        FROM case_records r JOIN cases c ON c.id = r.case_id {joins}
+        WHERE r.kind = '{kind}' AND r.report_day BETWEEN :start AND :end AND c.commune_id IN :communes)"""
 
 
 def departures(conn: Connection, scope: Scope) -> list[Any]:
     """Count the period's departures by commune, market, programme, sex, ethnicity and poverty, with priority groups and training.
 
-    Sex and ethnicity come from the person row, the projection of the registration record that verify proves. The
-    registration, counselling and training records of a departure's application are read in one range of the
-    records' primary key (case, application, kind), and only the figures taken from them are kept: each record's
-    figures are read from its text as it is found (`parts`), so that grouping the three per departure handles small
-    values, not three records' text (which had PostgreSQL sort 250,000 records' text on disk).
+    Sex and ethnicity come from the person row (found with the case), the projection of the registration record that verify proves. The
+    market, priority groups and training come from the counselling, registration and training records of the
+    departure's application: their figures (migration 0015) are read from one range of ix_case_records_report_figures.
     """
-    sql = scope.sql
-    materialized = "MATERIALIZED " if sql.postgres else ""
+    bits = {name: 1 << number for number, name in enumerate(PRIORITY_GROUPS)}
 
-    def of(kind: str, figure: str, otherwise: str = "0") -> str:
-        return f"CASE WHEN x.kind = '{kind}' THEN {figure} ELSE {otherwise} END"
+    def has(column: str, bit: int) -> str:
+        return f"(CASE WHEN (j.{column} & {bit}) <> 0 THEN 1 ELSE 0 END)"
 
-    flags = [(name, of("registration", sql.is_true("x.data", "priority", name))) for name in PRIORITY_GROUPS]
-    figures = [("market_code", of("counselling", sql.code("x.data", "market_code"), "NULL")), *flags,
-               ("language_orientation", of("training", "1")), ("vocational", of("training", sql.has_group("x.data", "vocational"))),
-               ("in_depth", of("training", sql.is_true("x.data", "vocational", "in_depth")))]  # fmt: skip
-    poverty = "CASE WHEN j.poor_household = 1 THEN 'poor' WHEN j.near_poor_household = 1 THEN 'near_poor' ELSE 'neither' END"
+    poverty = f"CASE WHEN {has('priority', bits['poor_household'])} = 1 THEN 'poor' WHEN {has('priority', bits['near_poor_household'])} = 1 THEN 'near_poor' ELSE 'neither' END"
     return scope.run(
         conn,
-        f"""WITH {dated(scope, "departure", "1 AS departed")},
-        parts AS {materialized}(
-            SELECT d.commune_id, d.person_id, d.case_id, d.application_no, {", ".join(f"{figure} AS {name}" for name, figure in figures)}
-            FROM departure_rows d LEFT JOIN case_records x ON x.case_id = d.case_id AND x.application_no = d.application_no
-                                                      AND x.kind IN ('registration', 'counselling', 'training')),
+        f"""WITH {dated(scope, "departure", "p.sex, p.ethnicity", "JOIN persons p ON p.id = c.person_id")},
         joined AS (
-            SELECT pt.commune_id, pt.person_id, {", ".join(f"max(pt.{name}) AS {name}" for name, _ in figures)}
-            FROM parts pt GROUP BY pt.commune_id, pt.person_id, pt.case_id, pt.application_no)
-        SELECT j.commune_id, j.market_code, m.programme, p.sex, p.ethnicity, {poverty} AS poverty,
-               count(*) AS departures, {", ".join(f"sum(j.{name}) AS {name}" for name in PRIORITY_GROUPS)},
-               sum(CASE WHEN {" + ".join(f"j.{name}" for name in PRIORITY_GROUPS)} > 0 THEN 1 ELSE 0 END) AS any_group,
-               sum(j.language_orientation) AS language_orientation, sum(j.vocational) AS vocational, sum(j.in_depth) AS in_depth
-        FROM joined j JOIN persons p ON p.id = j.person_id LEFT JOIN markets m ON m.code = j.market_code
-        GROUP BY j.commune_id, j.market_code, m.programme, p.sex, p.ethnicity, {poverty}""",
+            SELECT d.commune_id, d.sex, d.ethnicity, max(CASE WHEN x.kind = 'counselling' THEN x.report_code END) AS market_code,
+                   max(CASE WHEN x.kind = 'registration' THEN x.report_flags ELSE 0 END) AS priority,
+                   max(CASE WHEN x.kind = 'training' THEN x.report_flags ELSE 0 END) AS training
+            FROM departure_rows d LEFT JOIN case_records x ON x.case_id = d.case_id AND x.application_no = d.application_no
+                                                      AND x.kind IN ('registration', 'counselling', 'training')
+            GROUP BY d.commune_id, d.case_id, d.application_no, d.sex, d.ethnicity)
+        SELECT j.commune_id, j.market_code, m.programme, j.sex, j.ethnicity, {poverty} AS poverty, count(*) AS departures,
+               {", ".join(f"sum({has('priority', bit)}) AS {name}" for name, bit in bits.items())},
+               sum(CASE WHEN j.priority <> 0 THEN 1 ELSE 0 END) AS any_group, sum({has("training", 1)}) AS language_orientation,
+               sum({has("training", 2)}) AS vocational, sum({has("training", 4)}) AS in_depth
+        FROM joined j LEFT JOIN markets m ON m.code = j.market_code
+        GROUP BY j.commune_id, j.market_code, m.programme, j.sex, j.ethnicity, {poverty}""",
     )
 
 
 def loans(conn: Connection, scope: Scope) -> list[Any]:
     """Count the period's bank loans and their amount, and the self-financing declarations, by commune."""
-    sql = scope.sql
-    bank = sql.equals("r.data", "bank_loan", "financing")
-    figures = f"{bank} AS bank, CASE WHEN {bank} = 1 THEN {sql.whole_number('r.data', 'amount_vnd')} ELSE 0 END AS amount"
     return scope.run(
         conn,
-        f"""WITH {dated(scope, "loan", figures)}
+        f"""WITH {dated(scope, "loan", "r.report_flags AS bank, r.report_amount AS amount")}
         SELECT commune_id, sum(bank) AS bank_loans, sum(amount) AS amount_vnd, sum(1 - bank) AS self_financed
         FROM loan_rows GROUP BY commune_id""",
     )
@@ -133,17 +124,13 @@ def support(conn: Connection, scope: Scope) -> list[Any]:
     )
 
 
-OUTCOME_FIELDS = (("return", "reason"), ("overstay", "kind"), ("death", "kind"))  # each outcome record's field counted
-
-
 def outcomes(conn: Connection, scope: Scope) -> list[Any]:
     """Count the period's returns by reason, overstays by kind (absconded, overstayed) and deaths by kind, by commune."""
-    sql = scope.sql
-    parts = [dated(scope, kind, f"{sql.code('r.data', field)} AS what") for kind, field in OUTCOME_FIELDS]
+    kinds = ("return", "overstay", "death")  # their report_code: a return's reason, an overstay's or a death's kind
     return scope.run(
         conn,
-        f"""WITH {", ".join(parts)}
-        {" UNION ALL ".join(f"SELECT commune_id, '{kind}' AS kind, what, count(*) AS n FROM {kind}_rows GROUP BY 1, 2, 3" for kind, _ in OUTCOME_FIELDS)}""",
+        f"""WITH {", ".join(dated(scope, kind, "r.report_code AS what") for kind in kinds)}
+        {" UNION ALL ".join(f"SELECT commune_id, '{kind}' AS kind, what, count(*) AS n FROM {kind}_rows GROUP BY 1, 2, 3" for kind in kinds)}""",
     )
 
 
