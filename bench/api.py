@@ -321,6 +321,8 @@ def read_templates(pg: psycopg.Connection[Any], templates: list[Template]) -> No
             for table in TABLES:
                 if table == "cases":
                     query = "SELECT * FROM cases WHERE id = %s"
+                elif table == "case_records":  # not the report_* columns the database derives (migration 0015): COPY cannot write them
+                    query = "SELECT case_id, application_no, kind, data, event_seq, recorded_at FROM case_records WHERE case_id = %s ORDER BY application_no, kind"
                 elif table == "deadline_rungs":
                     query = "SELECT r.* FROM deadline_rungs r JOIN deadlines d ON d.id = r.deadline_id WHERE d.case_id = %s ORDER BY d.id, r.rung"
                 else:

@@ -20,6 +20,7 @@ from services.models import UtcDateTime
 from services.report_sql import JsonSql
 from workflows.case import STATE_BY_NAME, STATES
 
+# Bit i of a registration's report_flags is group i (migration 0015 derives them in this order).
 PRIORITY_GROUPS = ("poor_household", "near_poor_household", "ethnic_minority", "land_revoked", "military_service_done",
                    "police_service_done", "family_of_merit", "youth_volunteer")  # fmt: skip
 # The state a case was in at a moment is the latest it had reached by then. The workflow's transitions never lead
@@ -59,45 +60,46 @@ _BIND_TYPES: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def dated(scope: Scope, kind: str) -> str:
-    """Return a subquery of a unit's records of a kind whose day falls in the period (found through their day's index)."""
+def dated(scope: Scope, kind: str, figures: str, joins: str = "") -> str:
+    """Return a subquery of a unit's records of a kind whose day falls in the period, with some of their figures.
+
+    The records' days and figures are columns the database derives from each record's text (migration 0015), read
+    from the entries of ix_case_records_report_day: the records themselves are not read. `joins` adds tables.
+    """
     materialized = "MATERIALIZED " if scope.sql.postgres else ""
     return f"""{kind}_rows AS {materialized}(
-        SELECT c.commune_id, c.person_id, r.case_id, r.application_no, r.data
-        FROM case_records r JOIN cases c ON c.id = r.case_id
-        WHERE r.kind = '{kind}' AND {scope.sql.record_day(kind, "r.data")} BETWEEN :start AND :end AND c.commune_id IN :communes)"""
+        SELECT c.commune_id, r.case_id, r.application_no, {figures}
+        FROM case_records r JOIN cases c ON c.id = r.case_id {joins}
+        WHERE r.kind = '{kind}' AND r.report_day BETWEEN :start AND :end AND c.commune_id IN :communes)"""
 
 
 def departures(conn: Connection, scope: Scope) -> list[Any]:
     """Count the period's departures by commune, market, programme, sex, ethnicity and poverty, with priority groups and training.
 
-    Sex and ethnicity come from the person row, the projection of the registration record that verify proves. The
-    registration, counselling and training records of a departure's application are read in one range of the
-    records' primary key (case, application, kind), and only the figures taken from them are kept.
+    Sex and ethnicity come from the person row (found with the case), the projection of the registration record that verify proves. The
+    market, priority groups and training come from the counselling, registration and training records of the
+    departure's application: their figures (migration 0015) are read from one range of ix_case_records_report_figures.
     """
-    sql = scope.sql
+    bits = {name: 1 << number for number, name in enumerate(PRIORITY_GROUPS)}
 
-    def of(kind: str, figure: str) -> str:
-        return f"max(CASE WHEN x.kind = '{kind}' THEN {figure} ELSE 0 END)"
+    def has(column: str, bit: int) -> str:
+        return f"(CASE WHEN (j.{column} & {bit}) <> 0 THEN 1 ELSE 0 END)"
 
-    flags = ", ".join(f"{of('registration', sql.is_true('x.data', 'priority', name))} AS {name}" for name in PRIORITY_GROUPS)
-    poverty = "CASE WHEN j.poor_household = 1 THEN 'poor' WHEN j.near_poor_household = 1 THEN 'near_poor' ELSE 'neither' END"
+    poverty = f"CASE WHEN {has('priority', bits['poor_household'])} = 1 THEN 'poor' WHEN {has('priority', bits['near_poor_household'])} = 1 THEN 'near_poor' ELSE 'neither' END"
     return scope.run(
         conn,
-        f"""WITH {dated(scope, "departure")},
+        f"""WITH {dated(scope, "departure", "p.sex, p.ethnicity", "JOIN persons p ON p.id = c.person_id")},
         joined AS (
-            SELECT d.commune_id, p.sex, p.ethnicity, max(CASE WHEN x.kind = 'counselling' THEN {sql.code("x.data", "market_code")} END)
-                   AS market_code, {flags}, {of("training", "1")} AS language_orientation,
-                   {of("training", sql.has_group("x.data", "vocational"))} AS vocational,
-                   {of("training", sql.is_true("x.data", "vocational", "in_depth"))} AS in_depth
-            FROM departure_rows d JOIN persons p ON p.id = d.person_id
-            LEFT JOIN case_records x ON x.case_id = d.case_id AND x.application_no = d.application_no
-                                    AND x.kind IN ('registration', 'counselling', 'training')
-            GROUP BY d.commune_id, d.case_id, d.application_no, p.sex, p.ethnicity)
-        SELECT j.commune_id, j.market_code, m.programme, j.sex, j.ethnicity, {poverty} AS poverty,
-               count(*) AS departures, {", ".join(f"sum(j.{name}) AS {name}" for name in PRIORITY_GROUPS)},
-               sum(CASE WHEN {" + ".join(f"j.{name}" for name in PRIORITY_GROUPS)} > 0 THEN 1 ELSE 0 END) AS any_group,
-               sum(j.language_orientation) AS language_orientation, sum(j.vocational) AS vocational, sum(j.in_depth) AS in_depth
+            SELECT d.commune_id, d.sex, d.ethnicity, max(CASE WHEN x.kind = 'counselling' THEN x.report_code END) AS market_code,
+                   max(CASE WHEN x.kind = 'registration' THEN x.report_flags ELSE 0 END) AS priority,
+                   max(CASE WHEN x.kind = 'training' THEN x.report_flags ELSE 0 END) AS training
+            FROM departure_rows d LEFT JOIN case_records x ON x.case_id = d.case_id AND x.application_no = d.application_no
+                                                      AND x.kind IN ('registration', 'counselling', 'training')
+            GROUP BY d.commune_id, d.case_id, d.application_no, d.sex, d.ethnicity)
+        SELECT j.commune_id, j.market_code, m.programme, j.sex, j.ethnicity, {poverty} AS poverty, count(*) AS departures,
+               {", ".join(f"sum({has('priority', bit)}) AS {name}" for name, bit in bits.items())},
+               sum(CASE WHEN j.priority <> 0 THEN 1 ELSE 0 END) AS any_group, sum({has("training", 1)}) AS language_orientation,
+               sum({has("training", 2)}) AS vocational, sum({has("training", 4)}) AS in_depth
         FROM joined j LEFT JOIN markets m ON m.code = j.market_code
         GROUP BY j.commune_id, j.market_code, m.programme, j.sex, j.ethnicity, {poverty}""",
     )
@@ -105,13 +107,10 @@ def departures(conn: Connection, scope: Scope) -> list[Any]:
 
 def loans(conn: Connection, scope: Scope) -> list[Any]:
     """Count the period's bank loans and their amount, and the self-financing declarations, by commune."""
-    sql = scope.sql
-    bank = sql.equals("data", "bank_loan", "financing")
     return scope.run(
         conn,
-        f"""WITH {dated(scope, "loan")}
-        SELECT commune_id, sum({bank}) AS bank_loans, sum(CASE WHEN {bank} = 1 THEN {sql.whole_number("data", "amount_vnd")} ELSE 0 END) AS amount_vnd,
-               sum(1 - {bank}) AS self_financed
+        f"""WITH {dated(scope, "loan", "r.report_flags AS bank, r.report_amount AS amount")}
+        SELECT commune_id, sum(bank) AS bank_loans, sum(amount) AS amount_vnd, sum(1 - bank) AS self_financed
         FROM loan_rows GROUP BY commune_id""",
     )
 
@@ -127,14 +126,11 @@ def support(conn: Connection, scope: Scope) -> list[Any]:
 
 def outcomes(conn: Connection, scope: Scope) -> list[Any]:
     """Count the period's returns by reason, overstays by kind (absconded, overstayed) and deaths by kind, by commune."""
-    sql = scope.sql
-    parts = [f"{dated(scope, kind)}" for kind in ("return", "overstay", "death")]
+    kinds = ("return", "overstay", "death")  # their report_code: a return's reason, an overstay's or a death's kind
     return scope.run(
         conn,
-        f"""WITH {", ".join(parts)}
-        SELECT commune_id, 'return' AS kind, {sql.code("data", "reason")} AS what, count(*) AS n FROM return_rows GROUP BY 1, 2, 3
-        UNION ALL SELECT commune_id, 'overstay', {sql.code("data", "kind")}, count(*) FROM overstay_rows GROUP BY 1, 2, 3
-        UNION ALL SELECT commune_id, 'death', {sql.code("data", "kind")}, count(*) FROM death_rows GROUP BY 1, 2, 3""",
+        f"""WITH {", ".join(dated(scope, kind, "r.report_code AS what") for kind in kinds)}
+        {" UNION ALL ".join(f"SELECT commune_id, '{kind}' AS kind, what, count(*) AS n FROM {kind}_rows GROUP BY 1, 2, 3" for kind in kinds)}""",
     )
 
 
@@ -162,53 +158,66 @@ def deadlines(conn: Connection, scope: Scope) -> list[Any]:
 
 
 def stages(conn: Connection, scope: Scope) -> list[Any]:
-    """Return the median days of each stage, by commune and over the unit (commune_id NULL), of cases that finished it in the period."""
+    """Return the median days of each stage, by commune and over the unit (commune_id NULL), of cases that finished it in the period.
+
+    The unit's cases are read once: each case gives a row per stage it finished in the period (the stages by number,
+    so that the medians sort numbers, not names).
+    """
     sql = scope.sql
-    spans = " UNION ALL ".join(
-        f"""SELECT commune_id, '{start}' AS stage, {sql.days_between(f"{start}_at", f"{end}_at")} AS days FROM cases
-        WHERE commune_id IN :communes AND {end}_at >= :start_at AND {end}_at < :end_at AND {start}_at IS NOT NULL"""
-        for start, end, _ in STAGES
-    )
+    numbers = ", ".join(f"({number})" for number in range(len(STAGES)))
+
+    def each(pick: Callable[[str, str], str]) -> str:
+        return "CASE s.n " + " ".join(f"WHEN {number} THEN {pick(start, end)}" for number, (start, end, _) in enumerate(STAGES)) + " END"
+
+    reached = each(lambda start, end: f"c.{end}_at")
+    since = each(lambda start, end: f"c.{start}_at")
+    finished = " OR ".join(f"(c.{end}_at >= :start_at AND c.{end}_at < :end_at)" for _, end, _ in STAGES)
+    names = "CASE stage_no " + " ".join(f"WHEN {number} THEN '{start}'" for number, (start, _, _) in enumerate(STAGES)) + " END"
+    spans = f"""stage_numbers (n) AS (VALUES {numbers}),
+        spans AS (
+            SELECT c.commune_id, s.n AS stage_no, {each(lambda start, end: sql.days_between(f"c.{start}_at", f"c.{end}_at"))} AS days
+            FROM cases c JOIN stage_numbers s ON {reached} >= :start_at AND {reached} < :end_at AND {since} IS NOT NULL
+            WHERE c.commune_id IN :communes AND ({finished}))"""
     median = sql.median("days")
     if median is not None:
         return scope.run(
             conn,
-            f"""WITH spans AS MATERIALIZED ({spans})
-            SELECT commune_id, stage, count(*) AS cases, {median} AS median_days FROM spans GROUP BY commune_id, stage
-            UNION ALL SELECT NULL, stage, count(*), {median} FROM spans GROUP BY stage""",
+            f"""WITH {spans}
+            SELECT commune_id, {names} AS stage, cases, median_days FROM (
+                SELECT commune_id, stage_no, count(*) AS cases, {median} AS median_days FROM spans
+                GROUP BY GROUPING SETS ((commune_id, stage_no), (stage_no))) AS m""",
         )
     middle = "rn IN ((n + 1) / 2, (n + 2) / 2)"  # the middle row, or the two middle rows of an even count
     return scope.run(
         conn,
-        f"""WITH spans AS ({spans}),
-        by_commune AS (SELECT commune_id, stage, days, row_number() OVER (PARTITION BY commune_id, stage ORDER BY days) AS rn,
-                              count(*) OVER (PARTITION BY commune_id, stage) AS n FROM spans),
-        by_unit AS (SELECT stage, days, row_number() OVER (PARTITION BY stage ORDER BY days) AS rn,
-                           count(*) OVER (PARTITION BY stage) AS n FROM spans)
-        SELECT commune_id, stage, n AS cases, avg(days) AS median_days FROM by_commune WHERE {middle} GROUP BY commune_id, stage, n
-        UNION ALL SELECT NULL, stage, n, avg(days) FROM by_unit WHERE {middle} GROUP BY stage, n""",
+        f"""WITH {spans},
+        by_commune AS (SELECT commune_id, stage_no, days, row_number() OVER (PARTITION BY commune_id, stage_no ORDER BY days) AS rn,
+                              count(*) OVER (PARTITION BY commune_id, stage_no) AS n FROM spans),
+        by_unit AS (SELECT stage_no, days, row_number() OVER (PARTITION BY stage_no ORDER BY days) AS rn,
+                           count(*) OVER (PARTITION BY stage_no) AS n FROM spans)
+        SELECT commune_id, {names} AS stage, n AS cases, avg(days) AS median_days FROM by_commune WHERE {middle}
+        GROUP BY commune_id, stage_no, n
+        UNION ALL SELECT NULL, {names}, n, avg(days) FROM by_unit WHERE {middle} GROUP BY stage_no, n""",
     )
-
-
-QUERIES: dict[str, Callable[[Connection, Scope], list[Any]]] = {
-    "departures": departures,
-    "loans": loans,
-    "support": support,
-    "outcomes": outcomes,
-    "backlog": backlog,
-    "deadlines": deadlines,
-    "stages": stages,
-}
 
 
 def departures_by_month(conn: Connection, scope: Scope) -> list[Any]:
     """Count the period's departures by commune and month of `departed_on` (YYYY-MM), one per application's departure record."""
     return scope.run(
         conn,
-        f"""WITH {dated(scope, "departure")}
-        SELECT commune_id, substr({scope.sql.record_day("departure", "data")}, 1, 7) AS month, count(*) AS departures
-        FROM departure_rows GROUP BY 1, 2""",
+        f"""WITH {dated(scope, "departure", "r.report_day AS day")}
+        SELECT commune_id, substr(day, 1, 7) AS month, count(*) AS departures FROM departure_rows GROUP BY 1, 2""",
     )
 
 
-QUERIES["departures_by_month"] = departures_by_month
+# The costliest first (bench/reports.py): services.indicators runs them in this order on several connections.
+QUERIES: dict[str, Callable[[Connection, Scope], list[Any]]] = {
+    "departures": departures,
+    "stages": stages,
+    "loans": loans,
+    "deadlines": deadlines,
+    "outcomes": outcomes,
+    "backlog": backlog,
+    "support": support,
+    "departures_by_month": departures_by_month,
+}

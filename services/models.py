@@ -181,6 +181,8 @@ class CaseRecord(Base):
     data: Mapped[str] = mapped_column(Text)
     event_seq: Mapped[int] = mapped_column(Integer)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Not mapped: report_day, report_code, report_flags, report_amount, which the database derives from `data` for
+    # the reports (migration 0015, per dialect; services/indicator_queries.py reads them).
 
 
 class Event(Base):
@@ -545,8 +547,8 @@ class SupportPayment(Base):
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-# The indexes the indicators read (migration 0012): each dated record kind by its day (expression indexes,
-# written in the migration per dialect; services/report_sql.py writes the same expressions).
+# The indexes the indicators read on case_records (migration 0015: ix_case_records_report_day and _report_figures)
+# cover the columns the database derives from the record text, written per dialect in the migration.
 
 
 class Report(Base):

@@ -1,7 +1,7 @@
 """Anchors seal the reports' chain heads too, beside the cases' (a sibling of anchor_heads, append-only like it).
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"  # the lead re-chains it after 0015 at merge
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
