@@ -18,6 +18,7 @@ Sums per unit add the commune rows; shares are recomputed from the unit's sums; 
 from __future__ import annotations
 
 from collections import defaultdict, deque
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import date, time
@@ -38,6 +39,9 @@ from workflows.plans import Targets
 MAX_PERIOD_DAYS = 3660
 # PostgreSQL connections a roll-up reads on at once (its own and the helpers'): the server's cores a report may take.
 REPORT_CONNECTIONS = 3
+# Roll-ups that may borrow helper connections at once; the others run their queries on their own connection. A
+# roll-up that waited for helpers while holding its own could, with enough of them, hold the whole pool and wait for ever.
+_HELPERS_FREE = threading.BoundedSemaphore(2)
 
 
 def indicators(rt: Runtime, actor: Actor, unit_code: str, start: date, end: date) -> dict[str, Any]:
@@ -67,8 +71,16 @@ def run_queries(rt: Runtime, conn: Connection, scope: Scope) -> dict[str, list[A
     cores to spare they take the time of the longest (the departures) instead of their sum. SQLite runs them one after
     the other on `conn`.
     """
-    if not scope.sql.postgres or REPORT_CONNECTIONS == 1:
+    if not scope.sql.postgres or REPORT_CONNECTIONS == 1 or not _HELPERS_FREE.acquire(blocking=False):
         return {name: query(conn, scope) for name, query in QUERIES.items()}
+    try:
+        return _run_on_helpers(rt, conn, scope)
+    finally:
+        _HELPERS_FREE.release()
+
+
+def _run_on_helpers(rt: Runtime, conn: Connection, scope: Scope) -> dict[str, list[Any]]:
+    """Run the queries on `conn` and REPORT_CONNECTIONS - 1 helper connections reading its snapshot; stop all at an error."""
     snapshot = str(conn.scalar(text("SELECT pg_export_snapshot()")))
     pending = deque(QUERIES)  # the costliest first, so that no connection is left with a long one at the end
 
@@ -79,7 +91,11 @@ def run_queries(rt: Runtime, conn: Connection, scope: Scope) -> dict[str, list[A
                 name = pending.popleft()
             except IndexError:
                 return done
-            done[name] = QUERIES[name](on, scope)
+            try:
+                done[name] = QUERIES[name](on, scope)
+            except BaseException:
+                pending.clear()  # the others stop after their current query: the roll-up has failed
+                raise
 
     def helper() -> dict[str, list[Any]]:
         with rt.unit_of_work(writes=False) as other:
