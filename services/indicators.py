@@ -17,8 +17,8 @@ Sums per unit add the commune rows; shares are recomputed from the unit's sums; 
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
 import threading
+from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import date, time

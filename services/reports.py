@@ -62,10 +62,12 @@ _SUBMITTED = text(
            figures = :figures, figures_hash = :figures_hash, last_seq = :seq, head_hash = :hash
     WHERE id = :id AND version = :version"""
 ).bindparams(*_DATES)
+# A returned report is due again soon (its kind's return_within, or its due day if later): its lateness counts from then.
 _RETURNED = text(
-    """UPDATE reports SET state = :state, version = version + 1, figures = NULL, figures_hash = NULL, last_seq = :seq, head_hash = :hash
+    """UPDATE reports SET state = :state, version = version + 1, figures = NULL, figures_hash = NULL, last_seq = :seq, head_hash = :hash,
+           due_on = :due_on
     WHERE id = :id AND version = :version"""
-)
+).bindparams(bindparam("due_on", type_=Date))
 _CLOSE_CLOCK = text(
     "UPDATE deadlines SET status = 'closed', closed_at = :now WHERE report_id = :id AND status = 'open' RETURNING id"
 ).bindparams(*_DATES)
@@ -149,8 +151,10 @@ def return_report(rt: Runtime, actor: Actor, report_id: int, version: int, reaso
         _check_version(report, version)
         _, source, dest = fire(report.state, RETURN)
         digest = append(conn, report_id, report.last_seq, report.head_hash, actor, now, Entry(RETURN, source, dest, reason=why))
-        conn.execute(_RETURNED, {"id": report_id, "version": version, "state": dest, "seq": report.last_seq + 1, "hash": digest})
-        _open_clock(conn, report_id, kind, kind.return_within.after(local_date(now)), now)
+        due_day = max(report.due_on, kind.return_within.after(local_date(now)))  # a return never shortens the time left
+        returned = {"id": report_id, "version": version, "state": dest, "seq": report.last_seq + 1, "hash": digest, "due_on": due_day}
+        conn.execute(_RETURNED, returned)
+        _open_clock(conn, report_id, kind, due_day, now)
     return get(rt, actor, report_id)
 
 
@@ -238,28 +242,28 @@ def _check_reads(actor: Actor, report: Any) -> None:
         raise _outside(actor, report)
 
 
-def home_unit_code(rt: Runtime, actor: Actor) -> str:
-    """Return the code of the unit a user works for (their commune or province)."""
-    with rt.unit_of_work(writes=False) as conn:
-        return str(conn.scalar(text("SELECT code FROM admin_units WHERE id = :id"), {"id": actor.unit_id}) or "")
-
-
 def may_submit(rt: Runtime, actor: Actor, report: dict[str, Any]) -> bool:
     """Tell whether a user may submit a report (a view of it) now: its commune's owning officers or supervisor."""
-    kind = rt.reports.kinds.get(report["kind"])
-    officer = actor.role == "officer" and kind is not None and actor.department == kind.department
-    return report["state"] == DRAFTED and (officer or actor.role == "supervisor") and actor.unit_id == report["unit_id"]
+    return report["state"] == DRAFTED and _submits_for(actor, report["unit_id"], rt.reports.kinds.get(report["kind"]))
 
 
 def may_return(actor: Actor, report: dict[str, Any]) -> bool:
     """Tell whether a user may return a report now: a supervisor of its commune's province, once it is submitted."""
-    return report["state"] != DRAFTED and actor.role == "supervisor" and actor.unit_id == report["province_id"]
+    return report["state"] != DRAFTED and _returns_for(actor, report["province_id"])
+
+
+def _submits_for(actor: Actor, commune_id: int, kind: ReportKind | None) -> bool:
+    officer = actor.role == "officer" and kind is not None and actor.department == kind.department and actor.covers(commune_id)
+    return officer or (actor.role == "supervisor" and actor.unit_id == commune_id)
+
+
+def _returns_for(actor: Actor, province_id: int) -> bool:
+    return actor.role == "supervisor" and actor.unit_id == province_id
 
 
 def _check_commune_may_submit(actor: Actor, report: Any, kind: ReportKind) -> None:
     _check_reads(actor, report)
-    officer = actor.role == "officer" and actor.department == kind.department and actor.covers(report.unit_id)
-    if not (officer or (actor.role == "supervisor" and actor.unit_id == report.unit_id)):
+    if not _submits_for(actor, report.unit_id, kind):
         vi = f"Chỉ cán bộ bộ phận {kind.department} hoặc lãnh đạo của xã mới được nộp báo cáo của xã."
         en = f"Only the commune's {kind.department} officers or its supervisor may submit its report."
         raise Forbidden([problem("report.submitter", vi, en, "actor")])
@@ -267,7 +271,7 @@ def _check_commune_may_submit(actor: Actor, report: Any, kind: ReportKind) -> No
 
 def _check_province_may_return(actor: Actor, report: Any) -> None:
     _check_reads(actor, report)
-    if actor.role != "supervisor" or actor.unit_id != report.province_id:
+    if not _returns_for(actor, report.province_id):
         vi, en = "Chỉ lãnh đạo cấp tỉnh mới được trả lại báo cáo của xã.", "Only the province's supervisors may return a commune's report."
         raise Forbidden([problem("report.returner", vi, en, "actor")])
 

@@ -8,8 +8,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
 
-from services import report_exports, reports
+from services import plans, report_exports, reports
 from services.api.deps import Rt
 from services.charts import report_charts
 from services.users import Actor
@@ -22,7 +23,7 @@ report_pages = APIRouter(include_in_schema=False)
 @report_pages.get("/reports")
 def reports_page(request: Request, rt: Rt, me: User) -> HTMLResponse:
     """List the reports of the user's commune, or of every commune of their province, newest period first."""
-    listed = reports.list_reports(rt, me, reports.home_unit_code(rt, me))
+    listed = reports.list_reports(rt, me, plans.own_unit_code(rt, me) or "")
     return render(request, "reports.html", me, listed=listed)
 
 
@@ -60,11 +61,11 @@ async def submit_form(request: Request, rt: Rt, me: User, report_id: Number) -> 
     """Submit the report from its page; a refusal (stale version) shows the page again with the reason."""
     form = await request.form()
     try:
-        reports.submit(rt, me, report_id, _version(form.get("version")))
+        await run_in_threadpool(reports.submit, rt, me, report_id, _version(form.get("version")))  # it computes the figures
     except DomainError as error:
         if error.http_status in (401, 403, 404):
             raise
-        return _report_page(request, rt, me, report_id, error.http_status, problems=error.problems)
+        return await run_in_threadpool(_report_page, request, rt, me, report_id, error.http_status, problems=error.problems)
     return RedirectResponse(f"/reports/{report_id}", status_code=303)
 
 
@@ -73,11 +74,11 @@ async def return_form(request: Request, rt: Rt, me: User, report_id: Number) -> 
     """Return the report to its commune from its page, with a reason."""
     form = await request.form()
     try:
-        reports.return_report(rt, me, report_id, _version(form.get("version")), str(form.get("reason") or ""))
+        await run_in_threadpool(reports.return_report, rt, me, report_id, _version(form.get("version")), str(form.get("reason") or ""))
     except DomainError as error:
         if error.http_status in (401, 403, 404):
             raise
-        return _report_page(request, rt, me, report_id, error.http_status, problems=error.problems)
+        return await run_in_threadpool(_report_page, request, rt, me, report_id, error.http_status, problems=error.problems)
     return RedirectResponse(f"/reports/{report_id}", status_code=303)
 
 

@@ -92,6 +92,8 @@ def _routes() -> list[Route]:
         r("GET", "/api/indicators/{commune}?start=2026-01-01&end=2026-12-31", SUPERVISORS | {"auditor", "social_policy"}),
         r("GET", "/api/reports/units/{commune}", SUPERVISORS | {"auditor", "social_policy"}),
         r("GET", "/api/reports/{report}", SUPERVISORS | {"auditor", "social_policy"}),
+        r("GET", "/api/reports/{report}/export?format=xlsx", SUPERVISORS | {"auditor", "social_policy"}),
+        r("GET", "/api/reports/{report}/export?format=pdf", SUPERVISORS | {"auditor", "social_policy"}),
         # the commune submits (the first one through submits it, the next get 409); the province returns it
         r("POST", "/api/reports/{report}/submit", {"social_policy", "supervisor"}, lambda s: {"version": 1}),
         r("POST", "/api/reports/{report}/return", {"province_supervisor"}, lambda s: {"version": 1, "reason": "Thiếu số liệu"}),
@@ -212,7 +214,7 @@ def test_lists_show_only_the_users_scope(client, token, rt, actors, other_commun
     "path",
     ["/inbox", "/search", "/cases/1", "/dashboard", "/dashboard/charts", "/audit", "/admin/users", "/admin/units", "/admin/clocks",
      "/admin/log", "/imports", "/referrals", "/referrals/1", "/plans", "/cases/1/support",
-     "/reports/print?unit=TH-CAMTAN&start=2026-01-01&end=2026-12-31"],
+     "/reports/print?unit=TH-CAMTAN&start=2026-01-01&end=2026-12-31", "/reports/1/print"],
 )  # fmt: skip
 def test_pages_send_a_stranger_to_the_login(client, path):
     answer = client.get(path, follow_redirects=False)
@@ -295,6 +297,7 @@ def _page_routes() -> list[Route]:
           lambda s: {"item": "passport", "amount_vnd": "200000", "paid_on": s.today.isoformat(), "invoice_number": "HD-1"}),
         r("GET", "/reports", SUPERVISORS | {"auditor", "social_policy"}),
         r("GET", "/reports/{report}", SUPERVISORS | {"auditor", "social_policy"}),
+        r("GET", "/reports/{report}/print", SUPERVISORS | {"auditor", "social_policy"}),
         r("POST", "/reports/{report}/submit", {"social_policy", "supervisor"}, lambda s: {"version": "1"}),
         r("POST", "/reports/{report}/return", {"province_supervisor"}, lambda s: {"version": "1", "reason": "Thiếu số liệu"}),
         r("GET", "/reports/print?unit={commune}&start=2026-01-01&end=2026-12-31", SUPERVISORS | {"auditor", "social_policy"}),

@@ -154,7 +154,19 @@ def test_the_province_returns_a_report_with_a_reason_and_it_is_due_again(rt, act
     assert back["state"] == "drafted" and back["version"] == 3 and back["figures"] is None
     assert back["history"][-1]["reason"] == "Thiếu số liệu vay vốn" and back["history"][-1]["actor"] == "province_supervisor"
     [clock] = [d for d in _open_clocks(rt) if d.report_id == report_id]
-    assert local_date(clock.due_at) == date(2026, 6, 23)  # 5 working days after Tuesday 16 June
+    assert local_date(clock.due_at) == date(2026, 6, 30)  # returned early: the due day stands (5 working days would be 23 June)
+
+
+def test_a_report_returned_after_its_due_day_is_due_again_and_not_late_when_resubmitted_in_time(rt, actors):
+    rt.clock.moment = _at(HALF_YEAR_DRAFT)
+    [report_id] = reports.draft_due(rt)
+    reports.submit(rt, actors["social_policy"], report_id, version=1)
+    rt.clock.moment = _at(date(2026, 7, 10))  # a Friday, after the due day
+    back = reports.return_report(rt, actors["province_supervisor"], report_id, 2, "Thiếu số liệu vay vốn")
+    assert back["due_on"] == date(2026, 7, 17) and not back["late"]  # 5 working days later
+    rt.clock.moment = _at(date(2026, 7, 15))
+    again = reports.submit(rt, actors["social_policy"], report_id, version=3)
+    assert again["state"] == "submitted" and not again["late"]
 
 
 def _open_clocks(rt: Runtime) -> list[Deadline]:
