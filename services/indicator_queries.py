@@ -147,13 +147,22 @@ def backlog(conn: Connection, scope: Scope) -> list[Any]:
 
 
 def deadlines(conn: Connection, scope: Scope) -> list[Any]:
-    """Count the deadlines that fell due in the period and those closed by their due time, by commune and department."""
+    """Count the deadlines that fell due in the period and those closed by their due time, by commune and department.
+
+    The clocks are the cases' (in the case's commune) and the periodic reports' (in the report's commune). Each is read
+    through its own index: a case clock from the commune's cases, a report clock from the clocks without a case.
+    """
+    period = "d.due_at >= :start_at AND d.due_at < :end_at"
     return scope.run(
         conn,
-        """SELECT c.commune_id, d.department, count(*) AS due,
-               sum(CASE WHEN d.closed_at IS NOT NULL AND d.closed_at <= d.due_at THEN 1 ELSE 0 END) AS met
-        FROM deadlines d JOIN cases c ON c.id = d.case_id
-        WHERE c.commune_id IN :communes AND d.due_at >= :start_at AND d.due_at < :end_at GROUP BY c.commune_id, d.department""",
+        f"""SELECT commune_id, department, count(*) AS due,
+               sum(CASE WHEN closed_at IS NOT NULL AND closed_at <= due_at THEN 1 ELSE 0 END) AS met
+        FROM (SELECT c.commune_id, d.department, d.due_at, d.closed_at FROM deadlines d JOIN cases c ON c.id = d.case_id
+              WHERE c.commune_id IN :communes AND {period}
+              UNION ALL
+              SELECT r.unit_id, d.department, d.due_at, d.closed_at FROM deadlines d JOIN reports r ON r.id = d.report_id
+              WHERE d.case_id IS NULL AND r.unit_id IN :communes AND {period}) AS k
+        GROUP BY commune_id, department""",
     )
 
 

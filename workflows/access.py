@@ -11,6 +11,15 @@ from workflows.records import RECORD_TYPES
 
 MASK = "•••"
 
+# The record fields the database derives the report figures from (generated columns of case_records, migration
+# 0015): sealed, they would be ciphertext to it, failing each write on PostgreSQL and counting 0 on SQLite.
+REPORTED_FIELDS: tuple[tuple[str, str], ...] = (
+    ("registration", "priority"), ("counselling", "market_code"), ("training", "vocational"),
+    ("departure", "departed_on"), ("loan", "decided_on"), ("loan", "declared_on"), ("loan", "financing"),
+    ("loan", "amount_vnd"), ("return", "returned_on"), ("return", "reason"), ("overstay", "reported_on"),
+    ("overstay", "kind"), ("death", "reported_on"), ("death", "kind"),
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Sensitive:
@@ -63,13 +72,24 @@ class AccessPolicy:
         return tuple(rule for rule in self.separations if rule.then == record_kind)
 
 
+def _check_fields(name: str, spec: dict[str, Any]) -> None:
+    """Refuse a field no record has (a typo would leak it) and a sealed field the reports count from."""
+    for path in spec["fields"]:
+        kind, _, field_name = path.partition(".")
+        if kind not in RECORD_TYPES or field_name not in {known for known, _ in record_fields(kind)}:
+            raise ValueError(f"access policy: sensitive.{name} names {path!r}, which is no field of any record")
+        if spec.get("encrypt", False) and (kind, field_name) in REPORTED_FIELDS:
+            raise ValueError(
+                f"access policy: sensitive.{name} encrypts {path!r}, which the reports count from; mask it instead"
+                f" (leave out encrypt = true) / chính sách truy cập: sensitive.{name} mã hóa {path!r}, trường mà"
+                " báo cáo dùng để thống kê; chỉ che trường này (bỏ encrypt = true)"
+            )
+
+
 def build_access_policy(data: dict[str, Any]) -> AccessPolicy:
-    """Build the policy from parsed TOML data (config/access.toml); a field no record has is refused (a typo would leak it)."""
+    """Build the policy from parsed TOML data (config/access.toml), refusing a field it may not name or seal."""
     for name, spec in data.get("sensitive", {}).items():
-        for path in spec["fields"]:
-            kind, _, field_name = path.partition(".")
-            if kind not in RECORD_TYPES or field_name not in {known for known, _ in record_fields(kind)}:
-                raise ValueError(f"access policy: sensitive.{name} names {path!r}, which is no field of any record")
+        _check_fields(name, spec)
     sensitive = tuple(
         Sensitive(
             name=name,

@@ -95,3 +95,39 @@ def test_a_misspelt_sensitive_field_in_the_access_policy_is_refused_at_load():
 
     with pytest.raises(ValueError, match=r"health\.resultt"):
         build_access_policy({"sensitive": {"health": {"fields": ["health.resultt"], "encrypt": True}}})
+
+
+def test_sealing_a_field_the_reports_count_from_is_refused_at_load_and_the_shipped_policy_passes():
+    from config.policy import load_access
+    from config.settings import CONFIG_DIR
+    from workflows.access import build_access_policy
+
+    loan = {"fields": ["loan.amount_vnd", "loan.collateral"], "encrypt": True, "roles": ["supervisor"]}
+    with pytest.raises(ValueError, match=r"loan\.amount_vnd.*reports count from.*/ .*báo cáo dùng để thống kê"):
+        build_access_policy({"sensitive": {"loan": loan}})
+    assert build_access_policy({"sensitive": {"loan": {**loan, "encrypt": False}}}).encrypted_fields() == ()
+    shipped = load_access(CONFIG_DIR / "access.toml").encrypted_fields()
+    assert ("registration", "personal_id") in shipped and ("health", "result") in shipped
+
+
+def test_every_field_migration_0015_derives_a_report_figure_from_is_named_as_one_not_to_seal():
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    import services
+    from workflows.access import REPORTED_FIELDS
+    from workflows.record_forms import record_fields
+
+    path = Path(services.__file__).parent / "migrations" / "versions" / "0015_record_report_figures.py"
+    spec = importlib.util.spec_from_file_location("migration_0015", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    for dialect in ("sqlite", "postgresql"):
+        sql = " ".join(sql for _, sql in migration.expressions(dialect).values())
+        read = set(re.findall(r"'\$\.(\w+)", sql)) | set(re.findall(r"#>>? '\{(\w+)", sql))
+        assert read == {name for _, name in REPORTED_FIELDS}, dialect
+    dated = {(kind, name) for kind, names in migration.DATED_RECORDS.items() for name in names}
+    assert dated <= set(REPORTED_FIELDS)
+    assert all(name in {known for known, _ in record_fields(kind)} for kind, name in REPORTED_FIELDS)

@@ -11,6 +11,8 @@ the reports read index entries only (bench/reports.py):
 - report_amount: a bank loan's amount.
 They replace migration 0012's five expression indexes. PostgreSQL stores the columns; SQLite computes them (VIRTUAL,
 the only kind it can add) and stores them in the indexes.
+The fields these columns read are named in workflows.access.REPORTED_FIELDS: config/access.toml may mask them but not
+seal them (`encrypt = true`), since the database cannot read ciphertext (tests/unit/test_crypto.py checks the list).
 
 Revision ID: 0015
 Revises: 0014
