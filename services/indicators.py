@@ -6,7 +6,7 @@ Period rules, so that a figure never counts twice and a later report does not mo
   application; the training shares are of those departures, against the plan of the year the period ends in;
 - a loan by its decision day (`decided_on`), a self-financing declaration by `declared_on`; a support payment by
   `paid_on`; a return by `returned_on` (early and deported by its reason); an overstay or a death by `reported_on`;
-- deadlines met: the clocks of the unit's cases that fell due in the period, and of them those closed on or before
+- deadlines met: the clocks of the unit's cases, and of its periodic reports (in the report's commune), that fell due in the period, and of them those closed on or before
   their due time (a clock still open, or closed late, is not met); by the department the clock belongs to;
 - median days per stage: the cases that reached the stage's next state in the period, from the state timestamps of
   the current application; the stage belongs to the department that owns its state (workflows/case.py);
