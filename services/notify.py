@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,33 +53,41 @@ class Notice:
 
 # One query per reminder: the fired rung, its deadline and case, and the active users it goes to — the
 # officers of the clock's department (or of the department a rung names) in the case's commune, or the
-# supervisors of the commune or of its province.
-_RUNG_AND_RECIPIENTS = text(
-    """SELECT d.case_id, d.clock, d.department, d.due_at, r.recipient, u.id AS user_id, u.email
+# supervisors of the commune or of its province. `rung_query` writes it for the SQL that gives the deadline and
+# rung: parameters here, the message's payload where services.outbox reads the message and its rung at once.
+def rung_query(deadline_id: str, rung: str) -> str:
+    """Return the SQL of a rung with its recipients (unordered), given the SQL of its deadline id and rung number."""
+    return f"""SELECT d.case_id AS deadline_case_id, d.clock, d.department, d.due_at, r.recipient, u.id AS user_id, u.email
     FROM deadlines d
     JOIN cases c ON c.id = d.case_id
-    JOIN deadline_rungs r ON r.deadline_id = d.id AND r.rung = :rung
+    JOIN deadline_rungs r ON r.deadline_id = d.id AND r.rung = {rung}
     LEFT JOIN users u ON u.active AND (
         (r.recipient = 'commune_supervisor' AND u.role = 'supervisor' AND u.unit_id = c.commune_id)
         OR (r.recipient = 'province_supervisor' AND u.role = 'supervisor'
             AND u.unit_id = (SELECT parent_id FROM admin_units WHERE id = c.commune_id))
         OR (r.recipient NOT IN ('commune_supervisor', 'province_supervisor') AND u.role = 'officer' AND u.unit_id = c.commune_id
             AND u.department_code = CASE WHEN r.recipient LIKE 'department:%' THEN substr(r.recipient, 12) ELSE d.department END))
-    WHERE d.id = :deadline_id
-    ORDER BY u.id"""
-).columns(due_at=UtcDateTime)
+    WHERE d.id = {deadline_id}"""
+
+
+_RUNG_AND_RECIPIENTS = text(rung_query(":deadline_id", ":rung") + " ORDER BY u.id").columns(due_at=UtcDateTime)
 
 
 def rung_notice(conn: Connection, rt: Runtime, payload: dict[str, Any]) -> Notice | None:
     """Build the notice of a fired rung, with its recipients; None if the deadline is gone."""
     rows = conn.execute(_RUNG_AND_RECIPIENTS, {"deadline_id": payload["deadline_id"], "rung": payload["rung"]}).all()
+    return notice_of(rt, payload, rows)
+
+
+def notice_of(rt: Runtime, payload: dict[str, Any], rows: Sequence[Any]) -> Notice | None:
+    """Build the notice of a fired rung from its rows of `rung_query`, in user order; None if there are none."""
     if not rows:
         return None
     deadline = rows[0]
     rule = rt.clocks.rules.get(deadline.clock)
     due = local_date(deadline.due_at)
     data = {
-        "case_id": deadline.case_id, "clock": deadline.clock, "rung": payload["rung"], "action": payload["action"],
+        "case_id": deadline.deadline_case_id, "clock": deadline.clock, "rung": payload["rung"], "action": payload["action"],
         "department": deadline.department, "due_on": due.isoformat(),
         "label_vi": rule.label_vi if rule else deadline.clock, "label_en": rule.label_en if rule else deadline.clock,
     }  # fmt: skip

@@ -230,8 +230,12 @@ def test_a_task_of_several_messages_handles_each_on_its_own(rt, actors, clock, m
     assert outbox.handle_each(rt, settings, ids, seconds=-1).left == ids  # out of time before the first: all left
     handler.refuse(1)
     batch = outbox.handle_each(rt, settings, ids, seconds=60)
-    assert list(batch.failed) == ids[:1] and isinstance(batch.failed[ids[0]], smtplib.SMTPRecipientsRefused)
+    # Two are handled at once on PostgreSQL: whichever reached the server first was refused.
+    [refused] = batch.failed
+    assert isinstance(batch.failed[refused], smtplib.SMTPRecipientsRefused)
     assert batch.left == [] and len(handler.accepted) == 2  # the others went out all the same
-    assert [status for _, message_id, status in rows(rt) if message_id in ids] == ["pending", "done", "done"]
+    assert {message_id: status for _, message_id, status in rows(rt) if message_id in ids} == {
+        message_id: "pending" if message_id == refused else "done" for message_id in ids
+    }
     assert outbox.handle_each(rt, settings, ids, seconds=60).failed == {}  # the retry: the first now, the others duplicates
     assert len(handler.accepted) == 3 and {status for _, message_id, status in rows(rt) if message_id in ids} == {"done"}
