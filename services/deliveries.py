@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 
+from services.db import PLAN_EACH_TIME
 from services.models import Json, UtcDateTime
 
 # A new row is taken at once; an existing one only if it is pending or its holder's lease ran out. RETURNING gives
@@ -66,6 +67,8 @@ class Closing:
     lease_until: datetime | None = None  # the attempt's lease: only deliveries it still holds are given back
 
 
+# The deliveries grow from empty: a plan kept from then would scan them all, so the close is planned each time
+# (the take's insert finds its rows by the unique index whatever the plan).
 _CLOSE_PG = text(
     """WITH noted AS (
         INSERT INTO notifications (message_id, user_id, case_id, topic, data, created_at)
@@ -87,6 +90,7 @@ _CLOSE_PG = text(
     )
     SELECT n FROM unsent"""
 ).bindparams(bindparam("data", type_=Json), bindparam("now", type_=UtcDateTime), bindparam("lease_until", type_=UtcDateTime))
+_CLOSE_PG = _CLOSE_PG.execution_options(**PLAN_EACH_TIME)
 _NOTE = text(
     """INSERT INTO notifications (message_id, user_id, case_id, topic, data, created_at)
     VALUES (:message_id, :user_id, :case_id, :topic, :data, :now) ON CONFLICT (message_id, user_id) DO NOTHING"""
