@@ -69,8 +69,9 @@ class Closing:
 
 # The deliveries grow from empty: a plan kept from then would scan them all, so the close is planned each time
 # (the take's insert finds its rows by the unique index whatever the plan).
-_CLOSE_PG = text(
-    """WITH noted AS (
+_CLOSE_PG = (
+    text(
+        """WITH noted AS (
         INSERT INTO notifications (message_id, user_id, case_id, topic, data, created_at)
         SELECT :message_id, users.id, CAST(:case_id AS bigint), :topic, :data, :now FROM unnest(CAST(:users AS bigint[])) AS users (id)
         ON CONFLICT (message_id, user_id) DO NOTHING
@@ -89,8 +90,10 @@ _CLOSE_PG = text(
         WHERE message_id = :message_id AND status <> 'done' AND (SELECT n FROM unsent) = 0
     )
     SELECT n FROM unsent"""
-).bindparams(bindparam("data", type_=Json), bindparam("now", type_=UtcDateTime), bindparam("lease_until", type_=UtcDateTime))
-_CLOSE_PG = _CLOSE_PG.execution_options(**PLAN_EACH_TIME)
+    )
+    .bindparams(bindparam("data", type_=Json), bindparam("now", type_=UtcDateTime), bindparam("lease_until", type_=UtcDateTime))
+    .execution_options(**PLAN_EACH_TIME)
+)
 _NOTE = text(
     """INSERT INTO notifications (message_id, user_id, case_id, topic, data, created_at)
     VALUES (:message_id, :user_id, :case_id, :topic, :data, :now) ON CONFLICT (message_id, user_id) DO NOTHING"""
