@@ -15,10 +15,10 @@ Each round runs two phases on that worker, alternating which goes first:
   until nothing is pending, 500 messages a call, publishing them as `workers.app.publish` does: tasks
   `dept.social_policy.handle([message ids])` of up to 50 ids, services.runtime.MESSAGES_PER_TASK) until the last of
   the N rows is done: the latest `handled_at` the worker stamped (the database is polled every 0.5 s to see that all
-  are done, which costs it little). The worker handles each id on its own (`services.outbox.handle`): it reads the
-  row and the rung with its recipients, takes the e-mail delivery, mails the commune's social_policy officer over
-  SMTP, then in one transaction records the in-app notification, marks the delivery sent and the row done (no
-  webhook is configured);
+  are done, which costs it little). The worker handles each id on its own (`services.outbox.handle`), two of a
+  task's ids at once (`services.outbox.OVERLAP`): it reads the row with the rung and its recipients (one
+  statement), takes the e-mail delivery, mails the commune's social_policy officer over SMTP, then in one
+  transaction records the in-app notification, marks the delivery sent and the row done (no webhook is configured);
 * no-op: N `bench.noop` tasks (bench/_noop_task.py: one Redis INCR) sent with `send_task` to the `system` queue.
   Timed from the first send until their counter reaches N (polled every 50 ms).
 

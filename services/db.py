@@ -18,12 +18,15 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, custom_plans: bool = False, **options: Any) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and write-locking transactions, PostgreSQL UTC.
+# A statement run with this execution option is planned for its parameters and the tables' current size each time,
+# never prepared on the server: a generic plan cached while a table was empty (and analysed) is a sequential scan,
+# and a connection keeps it as the table grows — on a server without autovacuum, for ever (bench/reminders.py
+# measured it on the deliveries). For statements on tables that grow from empty; the others keep their plans.
+PLAN_EACH_TIME = {"plan_each_time": True}
 
-    `custom_plans` has PostgreSQL plan every statement for its parameters and the tables' current size, never
-    reusing a generic plan: for a long-lived process writing tables that grow from empty (a worker's deliveries).
-    """
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and write-locking transactions, PostgreSQL UTC."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         database = make_url(url).database
@@ -34,10 +37,17 @@ def make_engine(url: str, *, custom_plans: bool = False, **options: Any) -> Engi
         return engine
     # No pre-ping: it costs a round trip per command; a connection broken by a server restart is
     # dropped by the pool on its first error, and the command (or the task's retry) runs again.
-    # A generic plan cached while a table was empty (and analysed) is a sequential scan, and a connection keeps it as
-    # the table grows — on a server without autovacuum, for ever (bench/reminders.py measured it on the deliveries).
-    plans = " -c plan_cache_mode=force_custom_plan" if custom_plans else ""
-    return create_engine(url, connect_args={"options": "-c timezone=UTC" + plans}, **options)
+    engine = create_engine(url, connect_args={"options": "-c timezone=UTC"}, **options)
+    event.listen(engine, "do_execute", _execute)
+    return engine
+
+
+def _execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    """Run a PLAN_EACH_TIME statement unprepared (psycopg's unnamed statement: planned anew); leave the others be."""
+    if not context.execution_options.get("plan_each_time"):
+        return False
+    cursor.execute(statement, parameters, prepare=False)
+    return True
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, text
 
+from services.db import PLAN_EACH_TIME
 from services.models import Json, UtcDateTime
 
 # A new row is taken at once; an existing one only if it is pending or its holder's lease ran out. RETURNING gives
@@ -66,8 +67,11 @@ class Closing:
     lease_until: datetime | None = None  # the attempt's lease: only deliveries it still holds are given back
 
 
-_CLOSE_PG = text(
-    """WITH noted AS (
+# The deliveries grow from empty: a plan kept from then would scan them all, so the close is planned each time
+# (the take's insert finds its rows by the unique index whatever the plan).
+_CLOSE_PG = (
+    text(
+        """WITH noted AS (
         INSERT INTO notifications (message_id, user_id, case_id, topic, data, created_at)
         SELECT :message_id, users.id, CAST(:case_id AS bigint), :topic, :data, :now FROM unnest(CAST(:users AS bigint[])) AS users (id)
         ON CONFLICT (message_id, user_id) DO NOTHING
@@ -86,7 +90,10 @@ _CLOSE_PG = text(
         WHERE message_id = :message_id AND status <> 'done' AND (SELECT n FROM unsent) = 0
     )
     SELECT n FROM unsent"""
-).bindparams(bindparam("data", type_=Json), bindparam("now", type_=UtcDateTime), bindparam("lease_until", type_=UtcDateTime))
+    )
+    .bindparams(bindparam("data", type_=Json), bindparam("now", type_=UtcDateTime), bindparam("lease_until", type_=UtcDateTime))
+    .execution_options(**PLAN_EACH_TIME)
+)
 _NOTE = text(
     """INSERT INTO notifications (message_id, user_id, case_id, topic, data, created_at)
     VALUES (:message_id, :user_id, :case_id, :topic, :data, :now) ON CONFLICT (message_id, user_id) DO NOTHING"""

@@ -1,10 +1,11 @@
-"""E-mail: a reminder's message written out by hand (RFC 5322 with MIME), and one SMTP connection kept open per process."""
+"""E-mail: a reminder's message written out by hand (RFC 5322 with MIME), and SMTP connections kept open per process."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
 import smtplib
+import threading
 
 from config.settings import Settings
 
@@ -41,33 +42,60 @@ def encoded_words(text: str) -> str:
 
 
 class Mailer:
-    """One SMTP connection per process, opened on first use and opened again when the server dropped it."""
+    """SMTP connections kept open for the process: one per sender at a time (threads), opened again when dropped."""
 
     def __init__(self) -> None:
-        self._smtp: smtplib.SMTP | None = None
-        self._server: tuple[str, int] | None = None
+        self._idle: list[tuple[tuple[str, int], smtplib.SMTP]] = []
+        self._lock = threading.Lock()
 
     def send(self, settings: Settings, recipient: str, mail: bytes) -> None:
         """Send one mail to one recipient; raise what smtplib raises if the server refused it."""
         server = (settings.smtp_host or "localhost", settings.smtp_port)
         for attempt in (1, 2):
+            smtp = self._take(server, fresh=attempt == 2)  # a second try never reuses a connection the server may have dropped
             try:
-                self._connection(server).sendmail(settings.smtp_sender, [recipient], mail)
-                return
+                smtp.sendmail(settings.smtp_sender, [recipient], mail)
             except (smtplib.SMTPServerDisconnected, ConnectionError):
-                self.close()
+                _quit(smtp)
                 if attempt == 2:
                     raise
+                continue
+            except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused):
+                self._give_back(server, smtp)  # the server answered (and smtplib reset the transaction): still usable
+                raise
+            except BaseException:
+                _quit(smtp)  # in an unknown state (a timeout mid-reply): never reused
+                raise
+            self._give_back(server, smtp)
+            return
 
-    def _connection(self, server: tuple[str, int]) -> smtplib.SMTP:
-        if self._smtp is None or self._server != server:
-            self.close()
-            self._smtp, self._server = smtplib.SMTP(*server, timeout=10), server
-        return self._smtp
+    def _take(self, server: tuple[str, int], *, fresh: bool) -> smtplib.SMTP:
+        stale: list[smtplib.SMTP] = []
+        found = None
+        with self._lock:
+            while self._idle and not fresh and found is None:
+                held, smtp = self._idle.pop()
+                if held == server:
+                    found = smtp
+                else:
+                    stale.append(smtp)  # the settings name another server now
+        for smtp in stale:
+            _quit(smtp)
+        return found or smtplib.SMTP(*server, timeout=10)
+
+    def _give_back(self, server: tuple[str, int], smtp: smtplib.SMTP) -> None:
+        with self._lock:
+            self._idle.append((server, smtp))
 
     def close(self) -> None:
-        """Say goodbye to the server, if connected."""
-        if self._smtp is not None:
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                self._smtp.quit()
-        self._smtp = None
+        """Say goodbye to the servers of the idle connections."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for _, smtp in idle:
+            _quit(smtp)
+
+
+def _quit(smtp: smtplib.SMTP) -> None:
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        smtp.quit()
+    smtp.close()

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,40 +53,42 @@ class Notice:
 
 # One query per reminder: the fired rung, its deadline and case, and the active users it goes to — the
 # officers of the clock's department (or of the department a rung names) in the case's commune, or the
-# supervisors of the commune or of its province. A case's clock finds the commune on its case, a report's on its report.
-_RUNG_AND_RECIPIENTS_SQL = """SELECT d.case_id, d.report_id, d.clock, d.department, d.due_at, r.recipient, u.id AS user_id, u.email
+# supervisors of the commune or of its province. A case's clock finds the commune on its case, a report's on its
+# report. `rung_query` writes it for the SQL that gives the deadline and rung: parameters here, the message's
+# payload where services.outbox reads the message and its rung at once.
+def rung_query(deadline_id: str, rung: str) -> str:
+    """Return the SQL of a rung with its recipients (unordered), given the SQL of its deadline id and rung number."""
+    return f"""SELECT d.case_id AS deadline_case_id, d.report_id, d.clock, d.department, d.due_at, r.recipient, u.id AS user_id, u.email
     FROM deadlines d
-    {subject}
-    JOIN deadline_rungs r ON r.deadline_id = d.id AND r.rung = :rung
+    JOIN admin_units cu ON cu.id = COALESCE((SELECT c.commune_id FROM cases c WHERE c.id = d.case_id),
+                                            (SELECT p.unit_id FROM reports p WHERE p.id = d.report_id))
+    JOIN deadline_rungs r ON r.deadline_id = d.id AND r.rung = {rung}
     LEFT JOIN users u ON u.active AND (
-        (r.recipient = 'commune_supervisor' AND u.role = 'supervisor' AND u.unit_id = c.commune_id)
-        OR (r.recipient = 'province_supervisor' AND u.role = 'supervisor'
-            AND u.unit_id = (SELECT parent_id FROM admin_units WHERE id = c.commune_id))
-        OR (r.recipient NOT IN ('commune_supervisor', 'province_supervisor') AND u.role = 'officer' AND u.unit_id = c.commune_id
+        (r.recipient = 'commune_supervisor' AND u.role = 'supervisor' AND u.unit_id = cu.id)
+        OR (r.recipient = 'province_supervisor' AND u.role = 'supervisor' AND u.unit_id = cu.parent_id)
+        OR (r.recipient NOT IN ('commune_supervisor', 'province_supervisor') AND u.role = 'officer' AND u.unit_id = cu.id
             AND u.department_code = CASE WHEN r.recipient LIKE 'department:%' THEN substr(r.recipient, 12) ELSE d.department END))
-    WHERE d.id = :deadline_id
-    ORDER BY u.id"""
-_RUNG_AND_RECIPIENTS = {
-    is_report: text(_RUNG_AND_RECIPIENTS_SQL.format(subject=subject)).columns(due_at=UtcDateTime)
-    for is_report, subject in (
-        (False, "JOIN cases c ON c.id = d.case_id"),
-        (True, "JOIN (SELECT id, unit_id AS commune_id FROM reports) c ON c.id = d.report_id"),
-    )
-}
-REPORT_CLOCKS = "report."  # the prefix of a periodic report's clock (workflows.reports.ReportKind.clock)
+    WHERE d.id = {deadline_id}"""
+
+
+_RUNG_AND_RECIPIENTS = text(rung_query(":deadline_id", ":rung") + " ORDER BY u.id").columns(due_at=UtcDateTime)
 
 
 def rung_notice(conn: Connection, rt: Runtime, payload: dict[str, Any]) -> Notice | None:
     """Build the notice of a fired rung, with its recipients; None if the deadline is gone."""
-    query = _RUNG_AND_RECIPIENTS[str(payload.get("clock", "")).startswith(REPORT_CLOCKS)]
-    rows = conn.execute(query, {"deadline_id": payload["deadline_id"], "rung": payload["rung"]}).all()
+    rows = conn.execute(_RUNG_AND_RECIPIENTS, {"deadline_id": payload["deadline_id"], "rung": payload["rung"]}).all()
+    return notice_of(rt, payload, rows)
+
+
+def notice_of(rt: Runtime, payload: dict[str, Any], rows: Sequence[Any]) -> Notice | None:
+    """Build the notice of a fired rung from its rows of `rung_query`, in user order; None if there are none."""
     if not rows:
         return None
     deadline = rows[0]
     rule = rt.clocks.rules.get(deadline.clock) or rt.reports.by_clock(deadline.clock)
     due = local_date(deadline.due_at)
     data = {
-        "case_id": deadline.case_id, "clock": deadline.clock, "rung": payload["rung"], "action": payload["action"],
+        "case_id": deadline.deadline_case_id, "clock": deadline.clock, "rung": payload["rung"], "action": payload["action"],
         "department": deadline.department, "due_on": due.isoformat(),
         "label_vi": rule.label_vi if rule else deadline.clock, "label_en": rule.label_en if rule else deadline.clock,
     }  # fmt: skip
@@ -94,7 +97,7 @@ def rung_notice(conn: Connection, rt: Runtime, payload: dict[str, Any]) -> Notic
     subject_vi, subject_en = (
         (f"báo cáo số {deadline.report_id}", f"report {deadline.report_id}")
         if deadline.report_id is not None
-        else (f"hồ sơ số {deadline.case_id}", f"case {deadline.case_id}")
+        else (f"hồ sơ số {deadline.deadline_case_id}", f"case {deadline.deadline_case_id}")
     )
     words = {**data, "due_vi": due.strftime("%d/%m/%Y"), "due_en": due.isoformat(), "subject_vi": subject_vi, "subject_en": subject_en}
     vi, en = TEMPLATES[payload["action"]]

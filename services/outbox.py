@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -63,17 +64,16 @@ def handle(rt: Runtime, settings: Settings, message_id: str) -> Handled:
     finish: notifications and deliveries are unique per (message, recipient, channel), a delivery already sent is
     not sent again, and one attempt at a time holds a delivery (services.deliveries). A delivery that the server
     took just before the worker died is the one case sent twice; e-mails carry a stable Message-ID and webhooks an
-    Idempotency-Key so the receiver can drop it. On PostgreSQL: four statements (the message, its rung and recipients,
-    the take, the close), each its own transaction.
+    Idempotency-Key so the receiver can drop it. On PostgreSQL: three statements (the message with its rung and
+    recipients, the take, the close), each its own transaction.
     """
     with _transaction(rt, writes=False) as conn:
-        message = conn.execute(_MESSAGE, {"message_id": message_id}).first()
-        if message is None:
-            log.warning("message %s is not in the outbox", message_id)
-            return Handled("unknown")
-        if message.status == "done":
-            return Handled("duplicate")
-        notice = _notice(conn, rt, message)
+        message, notice = _read(conn, rt, message_id)
+    if message is None:
+        log.warning("message %s is not in the outbox", message_id)
+        return Handled("unknown")
+    if message.status == "done":
+        return Handled("duplicate")
     now = rt.clock.now()
     lease_until = now + timedelta(seconds=settings.delivery_lease_seconds)
     wanted = notify.wanted(message, notice, settings)
@@ -100,26 +100,66 @@ class Batch:
     left: list[str] = field(default_factory=list)
 
 
+# Messages handled at once by a task on PostgreSQL: one waits on the database or the mail server while the other
+# runs (bench/reminders.py). SQLite takes one writer at a time, so there they go one by one.
+OVERLAP = {"postgresql": 2}
+
+
 def handle_each(rt: Runtime, settings: Settings, message_ids: list[str], *, seconds: float) -> Batch:
-    """Handle messages one after the other, each on its own as `handle` does; start no new one after `seconds`.
+    """Handle messages each on its own as `handle` does, a few at once (OVERLAP); start no new one after `seconds`.
 
     A message that fails does not stop the others; the caller decides what to try again.
     """
-    started, batch = time.monotonic(), Batch()
-    for position, message_id in enumerate(message_ids):
-        if time.monotonic() - started > seconds:
-            batch.left = message_ids[position:]
-            break
+    until = time.monotonic() + seconds
+
+    def attempt(message_id: str) -> Exception | bool:
+        if time.monotonic() > until:
+            return False  # left for the next task
         try:
             handle(rt, settings, message_id)
         except Exception as error:
-            batch.failed[message_id] = error
+            return error
+        return True
+
+    overlap = min(OVERLAP.get(rt.engine.dialect.name, 1), len(message_ids))
+    if overlap <= 1:
+        outcomes = [attempt(message_id) for message_id in message_ids]
+    else:
+        pool = ThreadPoolExecutor(overlap, thread_name_prefix="outbox")
+        try:
+            outcomes = list(pool.map(attempt, message_ids))
+        finally:  # interrupted (a soft time limit): start no other message, let those begun finish
+            pool.shutdown(cancel_futures=True)
+    batch = Batch()
+    for message_id, outcome in zip(message_ids, outcomes, strict=True):
+        if outcome is False:
+            batch.left.append(message_id)
+        elif isinstance(outcome, Exception):
+            batch.failed[message_id] = outcome
     return batch
 
 
-_MESSAGE = text("SELECT id, message_id, topic, queue, case_id, payload, status FROM outbox WHERE message_id = :message_id").columns(
-    payload=Json
-)
+_MESSAGE_COLUMNS = "o.id, o.message_id, o.topic, o.queue, o.case_id, o.payload, o.status"
+_MESSAGE = text(f"SELECT {_MESSAGE_COLUMNS} FROM outbox o WHERE o.message_id = :message_id").columns(payload=Json)
+# On PostgreSQL a fired rung's message comes with its rung and recipients in one statement: a round trip fewer.
+_RUNG_OF_MESSAGE = notify.rung_query("CAST(o.payload ->> 'deadline_id' AS bigint)", "CAST(o.payload ->> 'rung' AS integer)")
+_MESSAGE_AND_RUNG_PG = text(
+    f"""SELECT {_MESSAGE_COLUMNS}, rung.* FROM outbox o
+    LEFT JOIN LATERAL ({_RUNG_OF_MESSAGE} AND o.topic LIKE 'deadline.%') rung ON true
+    WHERE o.message_id = :message_id ORDER BY rung.user_id"""
+).columns(payload=Json, due_at=UtcDateTime)
+
+
+def _read(conn: Connection, rt: Runtime, message_id: str) -> tuple[Any, notify.Notice | None]:
+    """Return the message (None if unknown) and, for a fired rung, its notice."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(_MESSAGE_AND_RUNG_PG, {"message_id": message_id}).all()
+        rung = [row for row in rows if row.clock is not None]  # none: not a rung's message, or its deadline is gone
+        return (rows[0], notify.notice_of(rt, rows[0].payload, rung)) if rows else (None, None)
+    message = conn.execute(_MESSAGE, {"message_id": message_id}).first()
+    if message is None or not message.topic.startswith("deadline."):
+        return message, None
+    return message, notify.rung_notice(conn, rt, message.payload)
 
 
 @contextmanager
@@ -134,12 +174,6 @@ def _transaction(rt: Runtime, *, writes: bool = True) -> Iterator[Connection]:
         return
     with rt.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         yield conn
-
-
-def _notice(conn: Connection, rt: Runtime, message: Any) -> notify.Notice | None:
-    if message.topic.startswith("deadline."):
-        return notify.rung_notice(conn, rt, message.payload)
-    return None
 
 
 class DeliveriesPending(Exception):

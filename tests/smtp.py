@@ -21,9 +21,11 @@ class Mailbox:
         self.release = threading.Event()
         self.release.set()
         self.holding = threading.Event()
+        self.held = 0  # senders made to wait since hold()
 
     def hold(self) -> None:
-        """Make the next sender wait at RCPT TO (before any message is accepted)."""
+        """Make the senders wait at RCPT TO (before any message is accepted) until released."""
+        self.held = 0
         self.holding.clear()
         self.release.clear()
 
@@ -36,6 +38,7 @@ class Mailbox:
             self.refusals -= 1
             return "451 4.3.0 Try again later"
         if not self.release.is_set():
+            self.held += 1
             self.holding.set()
             await asyncio.get_running_loop().run_in_executor(None, self.release.wait)
         envelope.rcpt_tos.append(address)

@@ -12,6 +12,7 @@ from services.key_check import check_keys
 from services.runtime import Runtime, build_runtime
 
 app = make_celery(get_settings())
+PLAN_SECONDS = 600
 
 
 def publish(queue: str, message_ids: list[str]) -> None:
@@ -23,7 +24,8 @@ def publish(queue: str, message_ids: list[str]) -> None:
 def runtime() -> Runtime:
     """Return this worker process's runtime, built on first use; what its tasks write is published after commit."""
     settings = get_settings()
-    engine = make_engine(settings.database_url, custom_plans=True)  # its deliveries and notifications grow from empty
+    # A new connection every PLAN_SECONDS: the plans a connection keeps were made for the tables' size back then.
+    engine = make_engine(settings.database_url, pool_recycle=PLAN_SECONDS)
     built = build_runtime(settings, engine=engine)
     check_keys(built)  # a worker with other keys than the database's would seal what no one can open
     return dataclasses.replace(built, publish=publish)
