@@ -50,11 +50,24 @@ def indicators(rt: Runtime, actor: Actor, unit_code: str, start: date, end: date
     _check_period(start, end)
     with rt.unit_of_work(writes=False) as conn:
         begin_report(conn)
-        unit = unit_in_scope(conn, actor, unit_code)
-        scope = scope_of(conn, unit, start, end)
-        raw = run_queries(rt, conn, scope)
-        communes = dict(conn.execute(select(AdminUnit.id, AdminUnit.code).where(AdminUnit.id.in_(scope.communes))).all())
-        plans = targets_of(conn, rt.plan_defaults, [(unit.id, unit.kind)] + [(c, "commune") for c in scope.communes], end.year)
+        return indicators_on(rt, conn, actor, unit_code, start, end)
+
+
+def indicators_on(
+    rt: Runtime, conn: Connection, actor: Actor, unit_code: str, start: date, end: date, *, helpers: bool = True
+) -> dict[str, Any]:
+    """Return the indicators as `indicators` does, read on a transaction the caller holds.
+
+    A command that freezes them with what it writes (a report's submission) reads them after its writes, on its own
+    connection only (`helpers=False`): helper connections would not see what it has not committed yet.
+    """
+    require_report_reader(actor)
+    _check_period(start, end)
+    unit = unit_in_scope(conn, actor, unit_code)
+    scope = scope_of(conn, unit, start, end)
+    raw = run_queries(rt, conn, scope) if helpers else {name: query(conn, scope) for name, query in QUERIES.items()}
+    communes = dict(conn.execute(select(AdminUnit.id, AdminUnit.code).where(AdminUnit.id.in_(scope.communes))).all())
+    plans = targets_of(conn, rt.plan_defaults, [(unit.id, unit.kind)] + [(c, "commune") for c in scope.communes], end.year)
     return assemble(unit, start, end, raw, communes, plans)
 
 

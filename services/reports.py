@@ -123,20 +123,22 @@ def submit(rt: Runtime, actor: Actor, report_id: int, version: int) -> dict[str,
     _check_commune_may_submit(actor, report, kind)
     _check_version(report, version)
     fire(report.state, SUBMIT)
-    figures = canonical_json(_plain(indicators.indicators(rt, actor, report.unit_code, report.period_start, report.period_end)))
     now = rt.clock.now()
     with rt.unit_of_work() as conn:
         report = _load(conn, report_id, lock=True)
-        _check_version(report, version)  # someone submitted it while the figures were computed
+        _check_version(report, version)
         _, source, dest = fire(report.state, SUBMIT)
+        for deadline_id in conn.scalars(_CLOSE_CLOCK, {"id": report_id, "now": now}):
+            conn.execute(_CANCEL_RUNGS, {"deadline_id": deadline_id})
+        conn.execute(_CLOSE_ITEM, {"id": report_id, "now": now, "user_id": actor.user_id})
+        # Read after the report's own clock closed, in this transaction: the figures count it as met (or late) by this submission.
+        fresh = indicators.indicators_on(rt, conn, actor, report.unit_code, report.period_start, report.period_end, helpers=False)
+        figures = canonical_json(_plain(fresh))
         entry = Entry(SUBMIT, source, dest, FIGURES, figures)
         digest = append(conn, report_id, report.last_seq, report.head_hash, actor, now, entry)
         changed = {"id": report_id, "version": version, "state": dest, "now": now, "user_id": actor.user_id, "figures": figures,
                    "figures_hash": figures_hash(figures), "seq": report.last_seq + 1, "hash": digest}  # fmt: skip
         conn.execute(_SUBMITTED, changed)
-        for deadline_id in conn.scalars(_CLOSE_CLOCK, {"id": report_id, "now": now}):
-            conn.execute(_CANCEL_RUNGS, {"deadline_id": deadline_id})
-        conn.execute(_CLOSE_ITEM, {"id": report_id, "now": now, "user_id": actor.user_id})
     return get(rt, actor, report_id)
 
 
