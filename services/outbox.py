@@ -142,7 +142,11 @@ def handle_each(rt: Runtime, settings: Settings, message_ids: list[str], *, seco
 _MESSAGE_COLUMNS = "o.id, o.message_id, o.topic, o.queue, o.case_id, o.payload, o.status"
 _MESSAGE = text(f"SELECT {_MESSAGE_COLUMNS} FROM outbox o WHERE o.message_id = :message_id").columns(payload=Json)
 # On PostgreSQL a fired rung's message comes with its rung and recipients in one statement: a round trip fewer.
-_RUNG_OF_MESSAGE = notify.rung_query("CAST(o.payload ->> 'deadline_id' AS bigint)", "CAST(o.payload ->> 'rung' AS integer)")
+# The casts only read a rung's message: PostgreSQL may evaluate them before the topic test, on any message.
+_RUNG_OF_MESSAGE = notify.rung_query(
+    "CAST(CASE WHEN o.topic LIKE 'deadline.%' THEN o.payload ->> 'deadline_id' END AS bigint)",
+    "CAST(CASE WHEN o.topic LIKE 'deadline.%' THEN o.payload ->> 'rung' END AS integer)",
+)
 _MESSAGE_AND_RUNG_PG = text(
     f"""SELECT {_MESSAGE_COLUMNS}, rung.* FROM outbox o
     LEFT JOIN LATERAL ({_RUNG_OF_MESSAGE} AND o.topic LIKE 'deadline.%') rung ON true
