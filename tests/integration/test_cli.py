@@ -58,8 +58,8 @@ def test_bad_record_file_is_refused_with_a_clear_message(guestwork, tmp_path):
     assert "Cannot read" in guestwork("case", "register", str(bad), ok=False).stderr
 
 
-def test_a_database_without_schema_is_named_with_the_fix(guestwork):
-    refused = guestwork("status", ok=False)
+def test_a_database_without_schema_is_named_with_the_fix(guestwork_process):
+    refused = guestwork_process("status", ok=False)  # the real `python -m services.cli`, in a process of its own
     assert "run `guestwork db upgrade`" in refused.stderr and "chạy `guestwork db upgrade`" in refused.stderr
 
 
