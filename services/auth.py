@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,8 +25,16 @@ MAX_FAILURES_PER_ADDRESS = 20
 WINDOW = timedelta(minutes=15)
 
 _hasher = PasswordHasher()
-# Checked against when the user name is unknown, so a wrong name costs the same time as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Return the hash checked against when the user name is unknown, so a wrong name costs the time of a wrong password.
+
+    Made on the first failed login rather than at import: a hash takes ~0.15 s, which every command and worker
+    process would pay at start.
+    """
+    return _hasher.hash("not a password of anyone")
 
 
 class LoginFailed(DomainError):
@@ -121,7 +130,7 @@ def _issue(conn: Connection, username: str, kind: str, now: datetime) -> Login:
 
 def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

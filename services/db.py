@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 
 def normalise_url(url: str) -> str:
@@ -23,6 +24,11 @@ def normalise_url(url: str) -> str:
 # and a connection keeps it as the table grows — on a server without autovacuum, for ever (bench/reminders.py
 # measured it on the deliveries). For statements on tables that grow from empty; the others keep their plans.
 PLAN_EACH_TIME = {"plan_each_time": True}
+
+
+def serialization_failure(error: DBAPIError) -> bool:
+    """Tell whether PostgreSQL refused a REPEATABLE READ transaction for a row another one changed since its snapshot."""
+    return getattr(error.orig, "sqlstate", None) == "40001"
 
 
 def make_engine(url: str, **options: Any) -> Engine:

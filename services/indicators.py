@@ -71,9 +71,9 @@ def indicators_on(
     return assemble(unit, start, end, raw, communes, plans)
 
 
-def begin_report(conn: Connection, snapshot: str | None = None) -> None:
-    """Begin a report's read transaction (its first statements): on PostgreSQL one snapshot, sort memory, no JIT."""
-    for statement in JsonSql(conn.dialect.name).settings(snapshot):
+def begin_report(conn: Connection, snapshot: str | None = None, *, read_only: bool = True) -> None:
+    """Begin a report's transaction (its first statements): on PostgreSQL one snapshot, sort memory, no JIT."""
+    for statement in JsonSql(conn.dialect.name).settings(snapshot, read_only=read_only):
         conn.execute(text(statement))
 
 

@@ -21,17 +21,17 @@ class JsonSql:
         """Tell whether the fragments are PostgreSQL's."""
         return self.dialect == "postgresql"
 
-    def settings(self, snapshot: str | None = None) -> list[str]:
-        """Return the statements that begin a report's read transaction (before any other): on PostgreSQL, one snapshot
+    def settings(self, snapshot: str | None = None, *, read_only: bool = True) -> list[str]:
+        """Return the statements that begin a report's transaction (before any other): on PostgreSQL, one snapshot
         for every query (`snapshot`, exported by another transaction, to share its view), memory to sort the stage
-        times in, and no JIT.
+        times in, and no JIT. A submission, which writes the figures it reads, asks for `read_only=False`.
 
         The planner takes a province's roll-up for a big query and compiles its expressions (JIT): 0.3–0.5 s a query
         on this workload, more than the compiled code saves (bench/reports.py).
         """
         if not self.postgres:
             return []
-        begin = ["SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"]
+        begin = ["SET TRANSACTION ISOLATION LEVEL REPEATABLE READ" + (", READ ONLY" if read_only else "")]
         if snapshot is not None:
             if not re.fullmatch(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?", snapshot):  # PostgreSQL's form; it is written into the SQL
                 raise ValueError(f"not a snapshot id: {snapshot!r}")

@@ -13,8 +13,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Date, Integer, bindparam, text
+from sqlalchemy.exc import DBAPIError
 
 from services import indicators
+from services.db import serialization_failure
 from services.followups import OTHERS, add_rungs
 from services.models import UtcDateTime
 from services.plans import require_report_reader, unit_in_scope
@@ -124,21 +126,29 @@ def submit(rt: Runtime, actor: Actor, report_id: int, version: int) -> dict[str,
     _check_version(report, version)
     fire(report.state, SUBMIT)
     now = rt.clock.now()
-    with rt.unit_of_work() as conn:
-        report = _load(conn, report_id, lock=True)
-        _check_version(report, version)
-        _, source, dest = fire(report.state, SUBMIT)
-        for deadline_id in conn.scalars(_CLOSE_CLOCK, {"id": report_id, "now": now}):
-            conn.execute(_CANCEL_RUNGS, {"deadline_id": deadline_id})
-        conn.execute(_CLOSE_ITEM, {"id": report_id, "now": now, "user_id": actor.user_id})
-        # Read after the report's own clock closed, in this transaction: the figures count it as met (or late) by this submission.
-        fresh = indicators.indicators_on(rt, conn, actor, report.unit_code, report.period_start, report.period_end, helpers=False)
-        figures = canonical_json(_plain(fresh))
-        entry = Entry(SUBMIT, source, dest, FIGURES, figures)
-        digest = append(conn, report_id, report.last_seq, report.head_hash, actor, now, entry)
-        changed = {"id": report_id, "version": version, "state": dest, "now": now, "user_id": actor.user_id, "figures": figures,
-                   "figures_hash": figures_hash(figures), "seq": report.last_seq + 1, "hash": digest}  # fmt: skip
-        conn.execute(_SUBMITTED, changed)
+    try:
+        with rt.unit_of_work() as conn:
+            # One snapshot for the whole submission (PostgreSQL: REPEATABLE READ; SQLite's write lock is one already),
+            # so every figure frozen counts the same records; a report changed since the snapshot fails the lock below.
+            indicators.begin_report(conn, read_only=False)
+            report = _load(conn, report_id, lock=True)
+            _check_version(report, version)
+            _, source, dest = fire(report.state, SUBMIT)
+            for deadline_id in conn.scalars(_CLOSE_CLOCK, {"id": report_id, "now": now}):
+                conn.execute(_CANCEL_RUNGS, {"deadline_id": deadline_id})
+            conn.execute(_CLOSE_ITEM, {"id": report_id, "now": now, "user_id": actor.user_id})
+            # Read after the report's own clock closed, in this transaction: the figures count it as met (or late) by this submission.
+            fresh = indicators.indicators_on(rt, conn, actor, report.unit_code, report.period_start, report.period_end, helpers=False)
+            figures = canonical_json(_plain(fresh))
+            entry = Entry(SUBMIT, source, dest, FIGURES, figures)
+            digest = append(conn, report_id, report.last_seq, report.head_hash, actor, now, entry)
+            changed = {"id": report_id, "version": version, "state": dest, "now": now, "user_id": actor.user_id, "figures": figures,
+                       "figures_hash": figures_hash(figures), "seq": report.last_seq + 1, "hash": digest}  # fmt: skip
+            conn.execute(_SUBMITTED, changed)
+    except DBAPIError as error:
+        if not serialization_failure(error):
+            raise
+        raise _changed_meanwhile(report_id) from None  # another submission, or a sweep on its clock, committed first
     return get(rt, actor, report_id)
 
 
@@ -289,6 +299,12 @@ def _check_version(report: Any, version: int) -> None:
         vi = f"Báo cáo số {report.id} đã được thay đổi từ phiên bản {version} (hiện là {report.version}); tải lại rồi thử lại."
         en = f"Report {report.id} was changed since version {version} (it is now {report.version}); reload and try again."
         raise Conflict([problem("report.stale", vi, en, "version")])
+
+
+def _changed_meanwhile(report_id: int) -> Conflict:
+    vi = f"Báo cáo số {report_id} vừa được người khác thay đổi trong lúc nộp; tải lại rồi thử lại."
+    en = f"Report {report_id} was changed by someone else while you submitted it; reload and try again."
+    return Conflict([problem("report.stale", vi, en, "version")])
 
 
 def _plain(figures: dict[str, Any]) -> Any:

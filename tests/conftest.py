@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
+from argon2.profiles import CHEAPEST
 from sqlalchemy import Engine, create_engine, text
 
 from config.settings import Settings
-from services import demo, migrate
+from services import auth, demo, migrate
 from services.clock import FixedClock
 from services.crypto import new_key
 from services.db import make_engine, normalise_url
@@ -27,6 +29,9 @@ REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 # Fresh keys for this run's sealed personal data (the worker processes the tests start inherit them).
 os.environ.setdefault("GUESTWORK_DATA_KEY", new_key())
 os.environ.setdefault("GUESTWORK_LOOKUP_KEY", new_key())
+# The tests' passwords are hashed with argon2's cheapest parameters (a hash carries its own, so checking one is as
+# cheap): at the real ones each login takes ~0.12 s of CPU, and the suite logs in some thousand times.
+auth._hasher = PasswordHasher.from_parameters(CHEAPEST)
 
 
 def service_url(variable: str, what: str, example: str) -> str:
