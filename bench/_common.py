@@ -9,6 +9,7 @@ import argparse
 import os
 import statistics
 import sys
+import tomllib
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -111,6 +112,46 @@ def on_scratch_database(admin_url: str, run: Callable[[Engine, str], None]) -> N
             run(engine, url)
         finally:
             engine.dispose()
+
+
+def on_kept_database(admin_url: str, name: str, count_sql: str, wanted: tuple[int, ...], run: Callable[[Engine, str, bool], None]) -> None:
+    """Run a benchmark on the database `name` beside the admin URL, and keep it for the next run.
+
+    An existing one is migrated to head and reused when `count_sql` (one row) reads `wanted` from it and the keys it
+    was sealed with are still in var/bench/NAME.keys.toml (`run` is told it is loaded); otherwise it is made anew,
+    migrated and seeded, for `run` to load, and this run's keys are written there.
+    """
+    url = make_url(normalise_url(admin_url)).set(database=name).render_as_string(hide_password=False)
+    keys = ROOT / "var" / "bench" / f"{name}.keys.toml"
+    admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(text("SELECT count(*) FROM pg_database WHERE datname = :name"), {"name": name}) == 1
+        held: tuple[int, ...] = ()
+        if exists and keys.exists():
+            sealed_with = tomllib.loads(keys.read_text(encoding="utf-8"))
+            os.environ["GUESTWORK_DATA_KEY"], os.environ["GUESTWORK_LOOKUP_KEY"] = sealed_with["data_key"], sealed_with["lookup_key"]
+            engine = make_engine(url)
+            migrate.upgrade(engine, build_runtime(Settings(), engine=engine).policy)
+            with engine.connect() as db:
+                held = tuple(db.execute(text(count_sql)).one())
+            engine.dispose()
+        loaded = held == wanted
+        if not loaded:
+            if exists:
+                conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            keys.parent.mkdir(parents=True, exist_ok=True)
+            keys.write_text(
+                f'data_key = "{os.environ["GUESTWORK_DATA_KEY"]}"\nlookup_key = "{os.environ["GUESTWORK_LOOKUP_KEY"]}"\n', encoding="utf-8"
+            )
+            keys.chmod(0o600)
+    admin.dispose()
+    engine = make_engine(url) if loaded else prepared_engine(url)
+    try:
+        run(engine, url, loaded)
+    finally:
+        engine.dispose()
+    print(f"kept database {name} (its keys: {keys.relative_to(ROOT)})")
 
 
 TICKS = os.sysconf("SC_CLK_TCK")

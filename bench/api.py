@@ -50,6 +50,7 @@ at the end, also on failure, Ctrl-C or SIGTERM, and the server stopped):
     .venv/bin/python bench/api.py --cases 20000 --seconds 5 --rounds 5 --clients 20 --workers 2
     .venv/bin/python bench/api.py --client python       # this script's asyncio clients, 2,000 requests a phase
     .venv/bin/python bench/api.py --loop asyncio --http h11  # the pure-Python loop and parser
+    .venv/bin/python bench/api.py --keep gw_bench_api   # load once into that database, reuse it next time
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ from _common import (
     libpq_url,
     load_actors,
     median,
+    on_kept_database,
     on_scratch_database,
     server_summary,
 )
@@ -164,6 +166,8 @@ def main() -> None:
         help="another checkout (e.g. `git worktree add --detach ../base main`): its code is served too, on the same database"
         " with this virtual environment, and every phase runs against both servers in turn, so before and after share a run",
     )
+    parser.add_argument("--keep", metavar="NAME", help="use the database NAME beside the admin URL and keep it: loaded when it is"
+                        " missing or holds another number of cases, reused as it is otherwise")  # fmt: skip
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default %(default)s)")
     parser.add_argument("--loop", default="uvloop", help="uvicorn's event loop: uvloop or asyncio (default %(default)s)")
     parser.add_argument("--http", default="httptools", help="uvicorn's HTTP parser: httptools or h11 (default %(default)s)")
@@ -176,12 +180,20 @@ def main() -> None:
             "load generator: this script's asyncio clients" + ("" if _wrk.available() else " (wrk is not installed: apt-get install wrk)")
         )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` drops the scratch database and stops the server too
-    on_scratch_database(args.database_url, lambda engine, url: run(args, engine, url))
+    if args.keep:
+        on_kept_database(
+            args.database_url, args.keep, "SELECT count(*) FROM cases", (args.cases,), lambda e, u, loaded: run(args, e, u, loaded)
+        )
+    else:
+        on_scratch_database(args.database_url, lambda engine, url: run(args, engine, url))
 
 
-def run(args: argparse.Namespace, engine: Engine, url: str) -> None:
+def run(args: argparse.Namespace, engine: Engine, url: str, loaded: bool = False) -> None:
     print(server_summary(engine))
-    load(engine, url, args.cases)
+    if loaded:
+        print(f"reusing the {args.cases:,} cases of database {engine.url.database}")
+    else:
+        load(engine, url, args.cases)
     options = ["--workers", str(args.workers), "--loop", args.loop, "--http", args.http]
     roots = {"this checkout": ROOT} | ({f"baseline {args.baseline}": args.baseline.resolve()} if args.baseline else {})
     with tempfile.TemporaryDirectory() as scratch, ExitStack() as stack:

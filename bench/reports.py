@@ -35,13 +35,12 @@ from datetime import time as clock_time
 from typing import Any
 
 import psycopg
-from _common import add_database_option, libpq_url, median, normalise_url, on_scratch_database, prepared_engine, server_summary
-from sqlalchemy import Engine, create_engine, text
+from _common import add_database_option, libpq_url, median, on_kept_database, on_scratch_database, server_summary
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from config.settings import Settings
-from services import indicators, migrate
-from services.db import make_engine
+from services import indicators
 from services.indicator_queries import QUERIES
 from services.plans import unit_in_scope
 from services.runtime import Runtime, build_runtime
@@ -88,35 +87,12 @@ def main() -> None:
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.keep:
-        on_kept_database(args)
+        count = "SELECT count(*), count(DISTINCT commune_id) FROM cases"
+        on_kept_database(
+            args.database_url, args.keep, count, (args.cases, args.communes), lambda engine, url, loaded: run(args, engine, url, loaded)
+        )
     else:
         on_scratch_database(args.database_url, lambda engine, url: run(args, engine, url))
-
-
-def on_kept_database(args: argparse.Namespace) -> None:
-    """Run on the database --keep names: migrated to head and reused if it holds the cases and communes asked for, else made anew."""
-    url = make_url(normalise_url(args.database_url)).set(database=args.keep).render_as_string(hide_password=False)
-    admin = create_engine(normalise_url(args.database_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.scalar(text("SELECT count(*) FROM pg_database WHERE datname = :name"), {"name": args.keep}) == 1
-        held: tuple[int, ...] = ()
-        if exists:
-            engine = make_engine(url)
-            migrate.upgrade(engine, build_runtime(Settings(), engine=engine).policy)
-            with engine.connect() as db:
-                held = tuple(db.execute(text("SELECT count(*), count(DISTINCT commune_id) FROM cases")).one())
-            engine.dispose()
-            if held != (args.cases, args.communes):
-                conn.execute(text(f'DROP DATABASE "{args.keep}" WITH (FORCE)'))
-        if held != (args.cases, args.communes):
-            conn.execute(text(f'CREATE DATABASE "{args.keep}"'))
-    admin.dispose()
-    engine = make_engine(url) if held == (args.cases, args.communes) else prepared_engine(url)
-    try:
-        run(args, engine, url, loaded=held == (args.cases, args.communes))
-    finally:
-        engine.dispose()
-    print(f"kept database {args.keep}")
 
 
 def run(args: argparse.Namespace, engine: Engine, url: str, loaded: bool = False) -> None:

@@ -301,9 +301,15 @@ _ITEMS = """SELECT w.id, w.case_id, w.report_id, w.kind, COALESCE(c.state, w.sta
     ORDER BY w.due_at, w.id LIMIT :limit"""
 
 
+# An item's commune is its case's or its report's. Said as OR, not COALESCE: PostgreSQL estimates a COALESCE as
+# matching 0.5 % of rows, and then plans to read every open item of the department and sort them (38 ms with
+# 100,000 cases, bench/api.py) instead of walking ix_work_items_inbox to the first 50 (1 ms).
+_IN_COMMUNES = "AND (c.commune_id IN :communes OR r.unit_id IN :communes)"
+
+
 @lru_cache(maxsize=32)
 def _items_query(visible: str, by_commune: bool, where: str) -> TextualSelect:
-    commune = "AND COALESCE(c.commune_id, r.unit_id) IN :communes" if by_commune else ""
+    commune = _IN_COMMUNES if by_commune else ""
     sql = _ITEMS.format(outstanding=_OUTSTANDING, visible=_VISIBLE[visible], commune=commune, where=where)
     binds = [bindparam("now", type_=UtcDateTime)] + ([bindparam("communes", expanding=True)] if by_commune else [])
     return text(sql).bindparams(*binds).columns(due_at=UtcDateTime)
@@ -383,7 +389,7 @@ def _inbox_row(row: Row[Any]) -> dict[str, Any]:
 def _counts_query(by_commune: bool) -> TextClause:
     # A report's item counts in the report's commune.
     join = "LEFT JOIN cases c ON c.id = w.case_id LEFT JOIN reports r ON r.id = w.report_id" if by_commune else ""
-    commune = "AND COALESCE(c.commune_id, r.unit_id) IN :communes" if by_commune else ""
+    commune = _IN_COMMUNES if by_commune else ""
     binds = [bindparam("now", type_=UtcDateTime)] + ([bindparam("communes", expanding=True)] if by_commune else [])
     return text(
         f"""SELECT w.department, count(*) AS open, SUM(CASE WHEN w.status = 'claimed' THEN 1 ELSE 0 END) AS claimed,
