@@ -16,8 +16,9 @@ officer's commune, so the inbox query ranks every open social_policy item. Then 
 
 The server is the real one, a separate process on loopback: `uvicorn services.api.app:create_app --factory --workers
 N --loop uvloop --http httptools --no-access-log` (as docker-compose.yml runs it; no access log: it would measure the
-console) with DATABASE_URL on the scratch database and GUESTWORK_FROZEN_TIME at 1 June 2026 09:00 in Vietnam. One
-worker by default: on this 2-core machine PostgreSQL needs the other core. `--loop asyncio` shows why the loop is
+console) with DATABASE_URL on the scratch database and GUESTWORK_FROZEN_TIME at 1 June 2026 09:00 in Vietnam. Two
+workers by default, as docker-compose.yml runs it (on this 2-core machine, 2 December 2026: 1 worker ~490 inbox
+requests/s, 2 workers ~620, 3 or 4 ~650, the cores then full). `--loop asyncio` shows why the loop is
 named: under `--workers N` (N > 1) the asyncio loop leaves Nagle's algorithm on for the connections it accepts
 (uvicorn binds the socket without IPPROTO_TCP, Kludex/uvicorn#3149), so every keep-alive request after a connection's
 first waits ~40 ms for a delayed ACK; uvloop turns Nagle off on every TCP connection.
@@ -168,7 +169,9 @@ def main() -> None:
     )
     parser.add_argument("--keep", metavar="NAME", help="use the database NAME beside the admin URL and keep it: loaded when it is"
                         " missing or holds another number of cases, reused as it is otherwise")  # fmt: skip
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default %(default)s)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="uvicorn worker processes (default %(default)s, as docker-compose.yml runs it)"
+    )
     parser.add_argument("--loop", default="uvloop", help="uvicorn's event loop: uvloop or asyncio (default %(default)s)")
     parser.add_argument("--http", default="httptools", help="uvicorn's HTTP parser: httptools or h11 (default %(default)s)")
     args = parser.parse_args()
