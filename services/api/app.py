@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -114,12 +117,23 @@ class _PathsWithoutQuery(logging.Filter):
         return True
 
 
+@asynccontextmanager
+async def _frozen_at_start(app: FastAPI) -> AsyncIterator[None]:
+    """Once the server has started, take what it built (routes, models, schemas: ~165,000 objects) out of the cyclic
+    garbage collector's reach. Else each full collection walks them all: a 50 ms pause in whichever requests are
+    running, a p99 of ~150 ms for the inbox at 20 clients (bench/api.py)."""
+    gc.collect()
+    gc.freeze()
+    yield
+
+
 def create_app(rt: Runtime | None = None) -> FastAPI:
     """Build the application over a runtime (from settings unless a test gives one)."""
     app = FastAPI(
         title="guestwork",
         summary="Case workflows for Vietnamese communes sending residents to work abroad under contract",
         version="0.1.0",
+        lifespan=_frozen_at_start,
     )
     app.state.runtime = rt or build_runtime()
     check_keys(app.state.runtime)
