@@ -315,6 +315,13 @@ def _items_query(visible: str, by_commune: bool, where: str) -> TextualSelect:
     return text(sql).bindparams(*binds).columns(due_at=UtcDateTime)
 
 
+# For the rest of the transaction, a prepared statement runs on its one plan for any parameters. Left to choose,
+# PostgreSQL re-plans the inbox's range query at every execution (it costs the plan for unknown parameters higher than
+# the plans for known ones), 0.4 ms of the server's CPU for a query that then runs in 0.4 ms; the one plan reads
+# ix_work_items_inbox in order for any department, priority and moment (bench/api.py).
+_GENERIC_PLAN = text("SET LOCAL plan_cache_mode = force_generic_plan")
+
+
 def _range_query(visible: str, by_commune: bool, name: str) -> TextualSelect:
     """Return the query of one range of the inbox (its priority is the parameter `priority`)."""
     return _items_query(visible, by_commune, f"AND w.priority = :priority AND {_RANGES[name]}")
@@ -350,6 +357,8 @@ def read_inbox(
 ) -> list[dict[str, Any]]:
     """List the inbox as `inbox` does, on a transaction the caller holds (a route that checks the token on it too)."""
     me = actor.user_id if actor is not None else None
+    if conn.dialect.name == "postgresql":
+        conn.execute(_GENERIC_PLAN)
     params = {"department": department, "communes": sorted(communes or ()), "now": now, "me": me}
     visible = _visible(actor, mine_only)
     rows: list[Any] = []
