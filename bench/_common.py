@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tomllib
@@ -119,8 +120,11 @@ def on_kept_database(admin_url: str, name: str, count_sql: str, wanted: tuple[in
 
     An existing one is migrated to head and reused when `count_sql` (one row) reads `wanted` from it and the keys it
     was sealed with are still in var/bench/NAME.keys.toml (`run` is told it is loaded); otherwise it is made anew,
-    migrated and seeded, for `run` to load, and this run's keys are written there.
+    migrated and seeded, for `run` to load, and this run's keys are written there. The name must start with
+    gw_bench_, so that no database of another use is dropped.
     """
+    if not re.fullmatch(r"gw_bench_\w+", name):  # it may be dropped and made anew: never a database of another use
+        raise SystemExit(f"--keep {name}: the name of a kept bench database starts with gw_bench_")
     url = make_url(normalise_url(admin_url)).set(database=name).render_as_string(hide_password=False)
     keys = ROOT / "var" / "bench" / f"{name}.keys.toml"
     admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
@@ -141,10 +145,9 @@ def on_kept_database(admin_url: str, name: str, count_sql: str, wanted: tuple[in
                 conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
             keys.parent.mkdir(parents=True, exist_ok=True)
-            keys.write_text(
-                f'data_key = "{os.environ["GUESTWORK_DATA_KEY"]}"\nlookup_key = "{os.environ["GUESTWORK_LOOKUP_KEY"]}"\n', encoding="utf-8"
-            )
-            keys.chmod(0o600)
+            keys.unlink(missing_ok=True)
+            with os.fdopen(os.open(keys, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as written:
+                written.write(f'data_key = "{os.environ["GUESTWORK_DATA_KEY"]}"\nlookup_key = "{os.environ["GUESTWORK_LOOKUP_KEY"]}"\n')
     admin.dispose()
     engine = make_engine(url) if loaded else prepared_engine(url)
     try:

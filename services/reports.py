@@ -126,30 +126,40 @@ def submit(rt: Runtime, actor: Actor, report_id: int, version: int) -> dict[str,
     _check_version(report, version)
     fire(report.state, SUBMIT)
     now = rt.clock.now()
-    try:
-        with rt.unit_of_work() as conn:
-            # One snapshot for the whole submission (PostgreSQL: REPEATABLE READ; SQLite's write lock is one already),
-            # so every figure frozen counts the same records; a report changed since the snapshot fails the lock below.
-            indicators.begin_report(conn, read_only=False)
-            report = _load(conn, report_id, lock=True)
-            _check_version(report, version)
-            _, source, dest = fire(report.state, SUBMIT)
-            for deadline_id in conn.scalars(_CLOSE_CLOCK, {"id": report_id, "now": now}):
-                conn.execute(_CANCEL_RUNGS, {"deadline_id": deadline_id})
-            conn.execute(_CLOSE_ITEM, {"id": report_id, "now": now, "user_id": actor.user_id})
-            # Read after the report's own clock closed, in this transaction: the figures count it as met (or late) by this submission.
-            fresh = indicators.indicators_on(rt, conn, actor, report.unit_code, report.period_start, report.period_end, helpers=False)
-            figures = canonical_json(_plain(fresh))
-            entry = Entry(SUBMIT, source, dest, FIGURES, figures)
-            digest = append(conn, report_id, report.last_seq, report.head_hash, actor, now, entry)
-            changed = {"id": report_id, "version": version, "state": dest, "now": now, "user_id": actor.user_id, "figures": figures,
-                       "figures_hash": figures_hash(figures), "seq": report.last_seq + 1, "hash": digest}  # fmt: skip
-            conn.execute(_SUBMITTED, changed)
-    except DBAPIError as error:
-        if not serialization_failure(error):
-            raise
-        raise _changed_meanwhile(report_id) from None  # another submission, or a sweep on its clock, committed first
+    for attempt in (1, 2):
+        try:
+            _freeze(rt, actor, report_id, version, now)
+            break
+        except DBAPIError as error:
+            # A row the submission writes (its clock, rungs or item: a sweep, a claim) changed after its snapshot; once
+            # more on a fresh snapshot, where another submission that won shows as a stale version.
+            if not serialization_failure(error):
+                raise
+            if attempt == 2:
+                raise _changed_meanwhile(report_id) from error
     return get(rt, actor, report_id)
+
+
+def _freeze(rt: Runtime, actor: Actor, report_id: int, version: int, now: datetime) -> None:
+    """Write a submission in one transaction: close the report's clock and item, freeze its figures, record the event."""
+    with rt.unit_of_work() as conn:
+        # One snapshot for the whole submission (PostgreSQL: REPEATABLE READ; SQLite's write lock is one already),
+        # so every figure frozen counts the same records; a row changed since the snapshot fails its write.
+        indicators.begin_report(conn, read_only=False)
+        report = _load(conn, report_id, lock=True)
+        _check_version(report, version)
+        _, source, dest = fire(report.state, SUBMIT)
+        for deadline_id in conn.scalars(_CLOSE_CLOCK, {"id": report_id, "now": now}):
+            conn.execute(_CANCEL_RUNGS, {"deadline_id": deadline_id})
+        conn.execute(_CLOSE_ITEM, {"id": report_id, "now": now, "user_id": actor.user_id})
+        # Read after the report's own clock closed, in this transaction: the figures count it as met (or late) by this submission.
+        fresh = indicators.indicators_on(rt, conn, actor, report.unit_code, report.period_start, report.period_end, helpers=False)
+        figures = canonical_json(_plain(fresh))
+        entry = Entry(SUBMIT, source, dest, FIGURES, figures)
+        digest = append(conn, report_id, report.last_seq, report.head_hash, actor, now, entry)
+        changed = {"id": report_id, "version": version, "state": dest, "now": now, "user_id": actor.user_id, "figures": figures,
+                   "figures_hash": figures_hash(figures), "seq": report.last_seq + 1, "hash": digest}  # fmt: skip
+        conn.execute(_SUBMITTED, changed)
 
 
 def return_report(rt: Runtime, actor: Actor, report_id: int, version: int, reason: str | None) -> dict[str, Any]:

@@ -355,7 +355,11 @@ def read_inbox(
     mine_only: bool,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """List the inbox as `inbox` does, on a transaction the caller holds (a route that checks the token on it too)."""
+    """List the inbox as `inbox` does, on a transaction the caller holds (a route that checks the token on it too).
+
+    On PostgreSQL the rest of that transaction runs prepared statements on generic plans (_GENERIC_PLAN): read the
+    inbox last in it.
+    """
     me = actor.user_id if actor is not None else None
     if conn.dialect.name == "postgresql":
         conn.execute(_GENERIC_PLAN)

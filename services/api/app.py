@@ -125,6 +125,7 @@ async def _frozen_at_start(app: FastAPI) -> AsyncIterator[None]:
     gc.collect()
     gc.freeze()
     yield
+    gc.unfreeze()  # a server in a thread (the browser tests) leaves the process collectable as it found it
 
 
 def create_app(rt: Runtime | None = None) -> FastAPI:

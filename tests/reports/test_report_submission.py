@@ -1,5 +1,6 @@
 """Submitting a report on PostgreSQL: the figures it freezes come from one snapshot, and of two submissions at once
-one is refused with 409 (never a 500) and one event is written."""
+one is refused with 409 (never a 500) and one event is written; a row it writes that changed meanwhile (a claim of
+its item, a sweep of its clock) makes it try once more, not fail."""
 
 from __future__ import annotations
 
@@ -71,3 +72,23 @@ def test_two_submissions_at_once_give_one_submission_and_one_409(rt, actors, mon
     assert isinstance(refused, Conflict) and refused.http_status == 409 and refused.problems[0].code == "report.stale"
     history = reports.get(rt, actors["supervisor"], report_id)["history"]
     assert [event["trigger"] for event in history] == ["report.draft", "report.submit"]
+
+
+def test_a_claim_committed_during_a_submission_does_not_refuse_it(rt, actors, monkeypatch):
+    rt.clock.moment = _at(HALF_YEAR_DRAFT)
+    [report_id] = reports.draft_due(rt)
+    load, claimed = reports._load, []
+
+    def load_then_claim(conn, report, *, lock=False):
+        found = load(conn, report, lock=lock)
+        if lock and not claimed:  # after the submission's snapshot, before it closes the item: someone claims it
+            with rt.engine.begin() as other:
+                claimed.append(other.execute(text(
+                    "UPDATE work_items SET status = 'claimed', assignee_id = :user WHERE report_id = :id RETURNING id"
+                ), {"user": actors["social_policy"].user_id, "id": report_id}).scalar_one())  # fmt: skip
+        return found
+
+    monkeypatch.setattr(reports, "_load", load_then_claim)
+    submitted = reports.submit(rt, actors["supervisor"], report_id, version=1)
+    assert claimed and submitted["state"] == "submitted"  # the second attempt, on a fresh snapshot, went through
+    assert [event["trigger"] for event in submitted["history"]] == ["report.draft", "report.submit"]
