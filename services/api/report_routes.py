@@ -39,13 +39,17 @@ def record_support_payment(rt: Rt, me: Me, case_id: CaseId, body: shapes.Support
     return support.record_payment(rt, me, case_id, Payment(**body.model_dump()))
 
 
+FirstDay = Annotated[date, Query(description="First day.")]
+LastDay = Annotated[date, Query(description="Last day.")]
+
+
 @report_api.get("/indicators/{unit_code}", response_model=shapes.IndicatorsOut)
 def unit_indicators(
     rt: Rt,
     me: Me,
     unit_code: UnitCode,
-    start: Annotated[date, Query(description="First day.")],
-    end: Annotated[date, Query(description="Last day.")],
+    start: FirstDay,
+    end: LastDay,
 ) -> dict[str, Any]:
     """Return a commune's or province's indicators over a period (days inclusive), in total and per commune."""
     return indicators.indicators(rt, me, unit_code, start, end)
@@ -67,8 +71,8 @@ def export_indicators(
     rt: Rt,
     me: Me,
     unit_code: UnitCode,
-    start: Annotated[date, Query(description="First day.")],
-    end: Annotated[date, Query(description="Last day.")],
+    start: FirstDay,
+    end: LastDay,
     format: ExportFormat = "xlsx",
     lang: ExportLanguage = "vi",
 ) -> Response:

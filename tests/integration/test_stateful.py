@@ -375,6 +375,7 @@ def run_machine(new_database: NewDatabase, examples: int) -> Counter[str]:
             stateful_step_count=25,
             deadline=None,
             database=None,
+            derandomize=True,  # the same command sequences on every run, so that a failure in CI shows again on a rerun
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
     )
