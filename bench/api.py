@@ -96,7 +96,7 @@ from psycopg.rows import dict_row
 from sqlalchemy import Engine, bindparam, event, text
 
 from config.settings import Settings
-from services import audit, demo, work
+from services import audit, demo, work, work_queries
 from services.api.deps import SESSION_COOKIE
 from services.clock import FixedClock
 from services.crypto import Sealer
@@ -753,7 +753,7 @@ def report(server: str, results: dict[str, list[Figures]], args: argparse.Namesp
 
 def explain(engine: Engine) -> None:
     """Print the plan of the officer's inbox as the server runs it (its first range), and its time alone (no HTTP, no login)."""
-    query = work._range_query("officer", True, "overdue")
+    query = work_queries._range_query("officer", True, "overdue")
     binds = (bindparam("now", type_=UtcDateTime), bindparam("communes", expanding=True))
     explained = text(f"EXPLAIN (ANALYZE, BUFFERS) {query.element.text}").bindparams(*binds)
     rt = build_runtime(Settings(), engine=engine, clock=FixedClock(START))
@@ -765,13 +765,13 @@ def explain(engine: Engine) -> None:
     for _ in range(30):
         with _counting_statements(engine) as statements:
             began = time.perf_counter()
-            work.inbox(rt, officer, department=DEPARTMENT, communes=officer.communes, now=START)
+            work_queries.inbox(rt, officer, department=DEPARTMENT, communes=officer.communes, now=START)
             spent.append(1000 * (time.perf_counter() - began))
         ranges.append(len(statements))
-    print("\nEXPLAIN (ANALYZE, BUFFERS) of the inbox's first range, overdue items of priority 1 (services.work._range_query):")
+    print("\nEXPLAIN (ANALYZE, BUFFERS) of the inbox's first range, overdue items of priority 1 (services.work_queries._range_query):")
     print("\n".join(f"    {row}" for row in plan))
     print(
-        f"the inbox alone (services.work.inbox), from this process: median {median(spent):.1f} ms over 30 runs, {max(ranges)} range(s) read"
+        f"the inbox alone (services.work_queries.inbox), from this process: median {median(spent):.1f} ms over 30 runs, {max(ranges)} range(s) read"
     )
 
 

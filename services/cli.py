@@ -14,7 +14,7 @@ import typer
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from services import audit, cases, deadlines, demo, migrate, queries, store, work
+from services import audit, cases, deadlines, demo, migrate, queries, store, work, work_queries
 from services.cli_keys import keys_app
 from services.crypto import KeysMissing
 from services.key_check import check_keys
@@ -281,7 +281,9 @@ def inbox_command(
         raise typer.Exit(2)
     with refusals():
         actor = acting(as_user, (department,))
-        rows = work.inbox(rt, actor, department=department, communes=actor.communes, now=rt.clock.now(), mine_only=mine, limit=limit)
+        rows = work_queries.inbox(
+            rt, actor, department=department, communes=actor.communes, now=rt.clock.now(), mine_only=mine, limit=limit
+        )
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=lambda moment: moment.isoformat()))
         return
@@ -341,7 +343,7 @@ def work_reassign(
 def work_counts() -> None:
     """Count each department's open work items, how many are claimed and how many are overdue."""
     rt = runtime()
-    found = work.counts(rt, rt.clock.now())
+    found = work_queries.counts(rt, rt.clock.now())
     typer.echo(f"{'department':<15} {'open':>6} {'claimed':>8} {'overdue':>8}")
     for department, number in found.items():
         typer.echo(f"{department:<15} {number['open']:>6} {number['claimed']:>8} {number['overdue']:>8}")

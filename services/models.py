@@ -311,7 +311,7 @@ class WorkItem(Base):
 
     __tablename__ = "work_items"
     __table_args__ = (
-        # In the inbox's order within each of its ranges (overdue, due later, undated): see services.work.inbox.
+        # In the inbox's order within each of its ranges (overdue, due later, undated): see services.work_queries.inbox.
         Index("ix_work_items_inbox", "department", "priority", "due_at", "id", **_where(OPEN_WORK)),
         # An officer's own claimed items, in the inbox's order within each range (the "mine" view).
         Index("ix_work_items_mine", "assignee_id", "department", "priority", "due_at", "id", **_where("status = 'claimed'")),

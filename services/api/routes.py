@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from services import access, auth, cases, deadlines, extensions, outbox, queries, work
+from services import access, auth, cases, deadlines, extensions, outbox, queries, work, work_queries
 from services.api import schemas
 from services.api.deps import Me, Rt, Token, remote_address, token_of
 from services.users import Actor
@@ -135,7 +135,7 @@ def inbox(rt: Rt, token: Token, department: Annotated[str, Path(max_length=40)],
     with rt.unit_of_work(writes=False) as conn:  # the token check and the read on one connection, in one worker thread
         me = auth.actor_for_token(conn, token, now)
         _check_inbox(me, department)
-        rows = work.read_inbox(conn, me, department=department, communes=me.communes, now=now, mine_only=mine, limit=limit)
+        rows = work_queries.read_inbox(conn, me, department=department, communes=me.communes, now=now, mine_only=mine, limit=limit)
     return Response(schemas.dump_json(rows), media_type="application/json")  # the rows are WorkItemOut's already
 
 
@@ -152,7 +152,7 @@ def _check_inbox(me: Actor, department: str) -> None:
 def work_counts(rt: Rt, me: Me) -> dict[str, dict[str, int]]:
     """Count open, claimed and overdue items per department in your communes."""
     access.require_role(me, ("supervisor", "auditor", "officer"), "xem số việc", "read work counts")
-    return work.counts(rt, rt.clock.now(), me.communes)
+    return work_queries.counts(rt, rt.clock.now(), me.communes)
 
 
 @api.post("/work/{item_id}/claim", response_model=schemas.ItemRefOut, tags=["work"])

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
-from services import access, auth, cases, deadlines, extensions, indicators, outbox, plans, queries, report_exports, work
+from services import access, auth, cases, deadlines, extensions, indicators, outbox, plans, queries, report_exports, work, work_queries
 from services.api.deps import SESSION_COOKIE, Rt, remote_address
 from services.charts import report_charts
 from services.exports import csv_document
@@ -119,7 +119,7 @@ def home(me: User) -> Response:
 def inbox_page(request: Request, rt: Rt, me: User, department: str | None = None) -> HTMLResponse:
     access.require_role(me, access.CASE_WRITERS, "xem hộp việc", "read inboxes")
     chosen = me.department if me.role == "officer" else department or "social_policy"
-    items = work.inbox(rt, me, department=chosen or "", communes=me.communes, now=rt.clock.now(), limit=100)
+    items = work_queries.inbox(rt, me, department=chosen or "", communes=me.communes, now=rt.clock.now(), limit=100)
     return render(request, "inbox.html", me, department=chosen, items=items)
 
 
@@ -132,7 +132,7 @@ def work_action(request: Request, rt: Rt, me: User, item_id: Number, verb: str) 
     actions[verb](rt, me, item_id)
     if request.headers.get("hx-request"):
         department = me.department or request.query_params.get("department") or "social_policy"
-        item = work.inbox_item(rt, me, item_id, department=department, now=rt.clock.now())
+        item = work_queries.inbox_item(rt, me, item_id, department=department, now=rt.clock.now())
         return render(request, "_item_row.html", me, item=item, department=department)
     return RedirectResponse(request.headers.get("referer") or "/inbox", status_code=303)
 
@@ -264,7 +264,7 @@ def dashboard_page(request: Request, rt: Rt, me: User) -> HTMLResponse:
     communes = me.communes or frozenset()
     return render(
         request, "dashboard.html", me, by_state=queries.count_by_state(rt, communes), villages=queries.funnel_by_village(rt, communes),
-        counts=work.counts(rt, rt.clock.now(), communes), oldest=work.oldest(rt, communes), done=request.query_params.get("done"),
+        counts=work_queries.counts(rt, rt.clock.now(), communes), oldest=work_queries.oldest(rt, communes), done=request.query_params.get("done"),
     )  # fmt: skip
 
 
@@ -322,7 +322,7 @@ async def bulk_reassign(request: Request, rt: Rt, me: User) -> Response:
         return render(
             request, "dashboard.html", me, status_code=refused[0][1].http_status, problems=problems, done=",".join(map(str, done)),
             by_state=queries.count_by_state(rt, communes), villages=queries.funnel_by_village(rt, communes),
-            counts=work.counts(rt, rt.clock.now(), communes), oldest=work.oldest(rt, communes),
+            counts=work_queries.counts(rt, rt.clock.now(), communes), oldest=work_queries.oldest(rt, communes),
         )  # fmt: skip
     return RedirectResponse(f"/dashboard?done={','.join(map(str, done))}", status_code=303)
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from services import work
+from services import work_queries
 from services.api.deps import SESSION_COOKIE
 from tests import factories as f
 from tests.api.conftest import OTHER_COMMUNE, register_in
@@ -95,7 +95,7 @@ def test_deactivation_ends_the_token_and_the_session_and_gives_back_claimed_work
     assert client.get("/api/me", headers=headers).status_code == 401
     assert client.get("/inbox", follow_redirects=False).headers["location"].startswith("/login")
     assert _login(client, "le_van_moi").status_code == 401
-    [back] = [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["id"] == item["id"]]
+    [back] = [i for i in work_queries.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["id"] == item["id"]]
     assert (back["status"], back["assignee"]) == ("open", None)
     again = client.post(f"/api/admin/users/{user_id}/deactivate", headers=token("admin"))
     assert again.status_code == 409 and again.json()["problems"][0]["code"] == "user.already"

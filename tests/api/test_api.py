@@ -161,11 +161,11 @@ def test_a_health_ineligibility_and_its_reason_are_masked_for_the_police(client,
 
 
 def test_a_bulk_reassignment_answers_for_each_item_and_does_what_it_can(client, token, rt, actors, other_commune):
-    from services import work
+    from services import work_queries
 
     mine = register_in(rt, actors["social_policy"], 160)
     theirs = register_in(rt, other_commune["b_social_policy"], 161, "CB-NAMTUAN", "CB-NAMTUAN-01")
-    open_items = {i["case_id"]: i["id"] for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now(), limit=500)}
+    open_items = {i["case_id"]: i["id"] for i in work_queries.inbox(rt, None, department="social_policy", now=rt.clock.now(), limit=500)}
     body = {"items": [open_items[theirs], open_items[mine]], "to": "social_policy", "reason": "Cán bộ nghỉ phép"}
     answer = client.post("/api/work/reassign", json=body, headers=token("supervisor"))
     assert answer.status_code == 200, answer.text
@@ -188,16 +188,16 @@ def test_an_unknown_address_is_refused_like_any_other_refusal(client, token):
 
 
 def test_the_dashboard_reassigns_what_it_can_and_names_each_item_it_could_not(client, rt, actors, other_commune):
-    from services import work
+    from services import work_queries
 
     mine = register_in(rt, actors["social_policy"], 170)
     theirs = register_in(rt, other_commune["b_social_policy"], 171, "CB-NAMTUAN", "CB-NAMTUAN-01")
-    open_items = {i["case_id"]: i["id"] for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now(), limit=500)}
+    open_items = {i["case_id"]: i["id"] for i in work_queries.inbox(rt, None, department="social_policy", now=rt.clock.now(), limit=500)}
     client.post("/login", data={"username": "supervisor", "password": demo.DEMO_PASSWORD})
     form = {"item": [str(open_items[theirs]), str(open_items[mine])], "to": "social_policy", "reason": "Cán bộ nghỉ phép"}
     page = client.post("/dashboard/reassign", data=form, headers={"Accept": "text/html"}, follow_redirects=False)
     assert page.status_code == 404 and f"Việc #{open_items[theirs]}" in page.text
-    [item] = [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now(), limit=500) if i["case_id"] == mine]
+    [item] = [i for i in work_queries.inbox(rt, None, department="social_policy", now=rt.clock.now(), limit=500) if i["case_id"] == mine]
     assert item["assignee"] == "social_policy"
 
 

@@ -124,9 +124,9 @@ class Scope:
 
 def _scope(rt, actor, referrer, commune, village, officer, serial) -> Scope:
     case_id = register_in(rt, actor, serial, commune, village)
-    from services import deadlines, referrals, reports, work
+    from services import deadlines, referrals, reports, work_queries
 
-    [item] = [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["case_id"] == case_id]
+    [item] = [i for i in work_queries.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["case_id"] == case_id]
     [deadline] = deadlines.case_deadlines(rt, case_id)
     referral = referrals.refer(rt, referrer, {**_referral_form(commune, village), "department": "police"})
     with rt.unit_of_work() as conn:
@@ -238,9 +238,9 @@ def test_nothing_outside_the_scope_is_named_or_moved(client, token, rt, actors, 
     again = client.post("/api/cases", json=f.registration(rt.today(), 820), headers=token("social_policy"))
     assert again.status_code == 409 and f"case {theirs}" not in again.json()["problems"][0]["en"]
     # Another commune's work item does not exist for me.
-    from services import work
+    from services import work_queries
 
-    [item] = [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["case_id"] == theirs]
+    [item] = [i for i in work_queries.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["case_id"] == theirs]
     for verb in ("claim", "release", "complete"):
         refused = client.post(f"/api/work/{item['id']}/{verb}", headers=token("social_policy"))
         assert refused.status_code == 404 and refused.json()["problems"][0]["code"] == "work.unknown"
@@ -407,7 +407,7 @@ _ANY = {name: 1 for name in ("case", "item", "deadline", "referral", "user", "un
 
 
 def test_a_sibling_commune_of_the_same_province_is_outside_a_commune_users_scope_but_not_the_provinces(client, token, rt, actors):
-    from services import auth, work
+    from services import auth, work_queries
     from services.users import load_actor
 
     with rt.unit_of_work() as conn:
@@ -421,7 +421,7 @@ def test_a_sibling_commune_of_the_same_province_is_outside_a_commune_users_scope
         conn.execute(insert(User), {"username": "c_social_policy", **values, "active": True, "password_hash": auth.hash_password("x")})
         officer = load_actor(conn, "c_social_policy")
     case_id = register_in(rt, officer, 880, "TH-CAMTHACH", "TH-CAMTHACH-01")
-    [item] = [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["case_id"] == case_id]
+    [item] = [i for i in work_queries.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["case_id"] == case_id]
     for user in ("supervisor", "social_policy", "enterprise"):  # they belong to Xã Cẩm Tân
         assert client.get(f"/api/cases/{case_id}", headers=token(user)).status_code == 404, user
     assert client.post(f"/api/work/{item['id']}/claim", headers=token("supervisor")).status_code == 404

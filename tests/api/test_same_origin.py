@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from services import demo, work
+from services import demo, work_queries
 from services.api.app import create_app
 from services.models import WorkItem
 from tests.api.conftest import register_in
@@ -28,7 +28,7 @@ def status_of(rt, item_id: int) -> str:
 
 def open_item(rt, actors, serial: int) -> int:
     case_id = register_in(rt, actors["social_policy"], serial)
-    items = work.inbox(rt, None, department="social_policy", now=rt.clock.now(), limit=500)
+    items = work_queries.inbox(rt, None, department="social_policy", now=rt.clock.now(), limit=500)
     return next(item["id"] for item in items if item["case_id"] == case_id)
 
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, event, func, insert, select
 
 from config.settings import Settings
-from services import audit, cases, queries, work
+from services import audit, cases, queries, work, work_queries
 from services.clock import FixedClock
 from services.models import AdminUnit, Case, Deadline, DeadlineRung, Event, OutboxMessage, User, WorkItem
 from services.runtime import Runtime, build_runtime
@@ -393,7 +393,7 @@ def test_the_inbox_lists_overdue_first_then_priority_then_due_time_then_id(rt, a
     ids = _five_social_policy_items(rt, actors, clock)
     me = actors["social_policy"]
 
-    rows = work.inbox(rt, me, department="social_policy", now=clock.now())
+    rows = work_queries.inbox(rt, me, department="social_policy", now=clock.now())
 
     assert [row["case_id"] for row in rows] == [ids["late"], ids["first"], ids["second"], ids["no_due"], ids["others"]]
     assert [row["overdue"] for row in rows] == [True, False, False, False, False]
@@ -404,33 +404,33 @@ def test_the_inbox_lists_overdue_first_then_priority_then_due_time_then_id(rt, a
         "due_at": end_of_day_in_vietnam(START + timedelta(days=7), 30), "overdue": True, "status": "open", "assignee": None,
         "version": 1, "full_name": "Nguyễn Văn An", "village": "Thôn Tân Lập", "report_id": None,
     }  # fmt: skip
-    assert [row["case_id"] for row in work.inbox(rt, me, department="social_policy", now=clock.now(), limit=2)] == [
+    assert [row["case_id"] for row in work_queries.inbox(rt, me, department="social_policy", now=clock.now(), limit=2)] == [
         ids["late"],
         ids["first"],
     ]
     later = clock.now() + timedelta(days=10)  # day 50: the three registered on day 17 are overdue as well
-    assert [row["overdue"] for row in work.inbox(rt, me, department="social_policy", now=later)] == [True, True, True, True, False]
+    assert [row["overdue"] for row in work_queries.inbox(rt, me, department="social_policy", now=later)] == [True, True, True, True, False]
 
 
 def test_each_limit_gives_the_head_of_the_whole_inbox(rt, actors, clock):
     ids = _five_social_policy_items(rt, actors, clock)
     me = actors["social_policy"]
     now = clock.now()  # one overdue, three due later and one without a due time, which ranks before a priority-2 item
-    whole = work.inbox(rt, me, department="social_policy", now=now)
+    whole = work_queries.inbox(rt, me, department="social_policy", now=now)
 
     assert [row["case_id"] for row in whole] == [ids["late"], ids["first"], ids["second"], ids["no_due"], ids["others"]]
     for limit in range(1, 6):
-        assert work.inbox(rt, me, department="social_policy", now=now, limit=limit) == whole[:limit]
+        assert work_queries.inbox(rt, me, department="social_policy", now=now, limit=limit) == whole[:limit]
 
 
 def test_an_item_alone_is_the_row_the_inbox_shows_until_it_leaves_the_inbox(rt, actors, clock):
     ids = _five_social_policy_items(rt, actors, clock)
     me, colleague = actors["social_policy"], officer(rt, "hong2", "social_policy")
-    rows = {row["id"]: row for row in work.inbox(rt, me, department="social_policy", communes=me.communes, now=clock.now())}
+    rows = {row["id"]: row for row in work_queries.inbox(rt, me, department="social_policy", communes=me.communes, now=clock.now())}
     mine, theirs = the_item(rt, ids["first"]), the_item(rt, ids["second"])
 
     def alone(item_id: int, actor: Actor = me) -> dict[str, Any] | None:
-        return work.inbox_item(rt, actor, item_id, department="social_policy", now=clock.now())
+        return work_queries.inbox_item(rt, actor, item_id, department="social_policy", now=clock.now())
 
     assert {item_id: alone(item_id) for item_id in rows} == rows
     work.claim(rt, me, mine)
@@ -438,7 +438,7 @@ def test_an_item_alone_is_the_row_the_inbox_shows_until_it_leaves_the_inbox(rt, 
     assert alone(mine) == {**rows[mine], "status": "claimed", "assignee": "social_policy"}
     assert alone(theirs) is None and alone(theirs, colleague) is not None  # another's claimed item is not in my inbox
     assert alone(mine, actors["supervisor"]) == alone(mine)
-    assert work.inbox_item(rt, me, mine, department="police", now=clock.now()) is None
+    assert work_queries.inbox_item(rt, me, mine, department="police", now=clock.now()) is None
 
 
 def test_an_officer_sees_the_unassigned_items_and_their_own_and_a_supervisor_sees_all(rt, actors, clock):
@@ -450,7 +450,9 @@ def test_an_officer_sees_the_unassigned_items_and_their_own_and_a_supervisor_see
     now = clock.now()
 
     def listed(actor: Actor | None, **options: Any) -> list[tuple[int, str, str | None]]:
-        return [(r["id"], r["status"], r["assignee"]) for r in work.inbox(rt, actor, department="social_policy", now=now, **options)]
+        return [
+            (r["id"], r["status"], r["assignee"]) for r in work_queries.inbox(rt, actor, department="social_policy", now=now, **options)
+        ]
 
     assert (mine, "claimed", "social_policy") in listed(me) and theirs not in [i for i, *_ in listed(me)]
     assert len(listed(me)) == 4
@@ -461,7 +463,7 @@ def test_an_officer_sees_the_unassigned_items_and_their_own_and_a_supervisor_see
         commune_id = conn.scalar(select(Case.commune_id).where(Case.id == ids["late"]))
     assert len(listed(me, communes={commune_id})) == 4
     assert listed(me, communes={commune_id + 1000}) == []
-    assert work.inbox(rt, me, department="police", now=now) == []
+    assert work_queries.inbox(rt, me, department="police", now=now) == []
 
 
 def test_counts_give_each_departments_open_claimed_and_overdue_items(rt, actors, clock):
@@ -471,14 +473,14 @@ def test_counts_give_each_departments_open_claimed_and_overdue_items(rt, actors,
     # past) and the contract's settlement (180 days after return).
     assert [i.kind for i in open_items(rt, ids["no_due"]) if i.department == "enterprise"] == ["national_database", "liquidation"]
 
-    assert work.counts(rt, clock.now()) == {
+    assert work_queries.counts(rt, clock.now()) == {
         "enterprise": {"open": 2, "claimed": 0, "overdue": 1},
         "social_policy": {"open": 5, "claimed": 1, "overdue": 1},
     }
     with rt.unit_of_work(writes=False) as conn:
         commune_id = conn.scalar(select(Case.commune_id).where(Case.id == ids["late"]))
-    assert work.counts(rt, clock.now(), communes={commune_id}) == work.counts(rt, clock.now())
-    assert work.counts(rt, clock.now(), communes={commune_id + 1000}) == {}
+    assert work_queries.counts(rt, clock.now(), communes={commune_id}) == work_queries.counts(rt, clock.now())
+    assert work_queries.counts(rt, clock.now(), communes={commune_id + 1000}) == {}
 
 
 @contextmanager
@@ -501,9 +503,9 @@ def test_the_inbox_and_the_counts_read_the_partial_inbox_index(rt, actors, read)
     register(rt, actors)
     with statements(rt.engine) as seen:
         if read == "inbox":
-            work.inbox(rt, actors["social_policy"], department="social_policy", communes={1}, now=rt.clock.now())
+            work_queries.inbox(rt, actors["social_policy"], department="social_policy", communes={1}, now=rt.clock.now())
         else:
-            work.counts(rt, rt.clock.now())
+            work_queries.counts(rt, rt.clock.now())
     reads = [(s, p) for s, p in seen if "work_items" in s]
     assert len(reads) == (6 if read == "inbox" else 1)  # the inbox reads its six ranges when they hold fewer items than wanted
     for sql, parameters in reads:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 
 from config.settings import Settings
-from services import audit, deadlines, outbox, reports, work
+from services import audit, deadlines, outbox, reports, work, work_queries
 from services.models import AdminUnit, Deadline, DeadlineRung, Notification, Report, User
 from services.runtime import Runtime, build_runtime
 from tests import factories as f
@@ -117,7 +117,7 @@ def test_the_escalations_reach_the_communes_and_the_provinces_supervisors(rt, ac
 def test_the_draft_waits_in_the_social_policy_inbox_and_submitting_closes_it(rt, actors):
     rt.clock.moment = _at(HALF_YEAR_DRAFT)
     [report_id] = reports.draft_due(rt)
-    [item] = [i for i in work.inbox(rt, actors["social_policy"], department="social_policy", communes=actors["social_policy"].communes,
+    [item] = [i for i in work_queries.inbox(rt, actors["social_policy"], department="social_policy", communes=actors["social_policy"].communes,
                                     now=rt.clock.now()) if i["report_id"] == report_id]  # fmt: skip
     assert item["kind"] == "report.half_year" and item["state"] == "drafted" and item["village"] == "Xã Cẩm Tân"
     with pytest.raises(Conflict) as refused:
@@ -126,10 +126,10 @@ def test_the_draft_waits_in_the_social_policy_inbox_and_submitting_closes_it(rt,
     with pytest.raises(Conflict) as refused:
         work.reassign(rt, actors["supervisor"], item["id"], "social_policy", "Nghỉ phép")
     assert refused.value.problems[0].code == "work.report_item"
-    assert work.counts(rt, rt.clock.now(), actors["supervisor"].communes)["social_policy"]["claimed"] == 1
+    assert work_queries.counts(rt, rt.clock.now(), actors["supervisor"].communes)["social_policy"]["claimed"] == 1
     reports.submit(rt, actors["social_policy"], report_id, version=1)
-    assert not [i for i in work.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["report_id"] == report_id]
-    assert "social_policy" not in work.counts(rt, rt.clock.now(), actors["supervisor"].communes)
+    assert not [i for i in work_queries.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["report_id"] == report_id]
+    assert "social_policy" not in work_queries.counts(rt, rt.clock.now(), actors["supervisor"].communes)
 
 
 def test_a_stale_version_is_refused_and_nothing_is_written(rt, actors):
