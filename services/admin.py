@@ -24,7 +24,6 @@ UNIT_KINDS = {
     "auditor": ("commune", "province"),
     "admin": ("commune", "province"),
 }
-MIN_PASSWORD = 10
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,79}$")
 
 # Every unit at or below one (provinces, historical districts, communes, villages).
@@ -124,7 +123,7 @@ def create_user(rt: Runtime, actor: Actor, new: NewUser) -> int:
             values = {
                 "username": new.username.strip(), "full_name": new.full_name.strip(), "role": new.role, "unit_id": unit.id,
                 "department_code": new.department if new.role == "officer" else None, "email": (new.email or "").strip() or None,
-                "active": True, "password_hash": auth.hash_password(new.password),
+                "active": True, "password_hash": auth.hash_password(new.password), "password_change_required": True,
             }  # fmt: skip
             user_id = int(conn.execute(insert(User).returning(User.id), values).scalar_one())
             details = {key: values[key] for key in ("username", "full_name", "role", "department_code", "email")}
@@ -158,7 +157,7 @@ def _user_problems(conn: Connection, new: NewUser, unit: Any) -> list[Problem]:
     email = (new.email or "").strip()
     if email and ("@" not in email or len(email) > 200 or any(c.isspace() for c in email)):
         found.append(problem("user.email", "Địa chỉ e-mail không hợp lệ.", "The e-mail address is not valid.", "email"))
-    found += password_problems(new.password, new.username.strip())
+    found += auth.password_problems(new.password, new.username.strip())
     return found
 
 
@@ -171,16 +170,6 @@ def _department_problems(conn: Connection, new: NewUser) -> list[Problem]:
     if not new.department or conn.scalar(select(Department.code).where(Department.code == new.department)) is None:
         vi, en = "Cán bộ phải thuộc một bộ phận có trong danh mục.", "An officer needs one of the known departments."
         return [problem("user.department", vi, en, "department")]
-    return []
-
-
-def password_problems(password: str, username: str) -> list[Problem]:
-    """Return why a password may not be used (too short, too long, or the user name itself)."""
-    if len(password) < MIN_PASSWORD or len(password) > 200:
-        vi, en = f"Mật khẩu phải có từ {MIN_PASSWORD} đến 200 ký tự.", f"A password has {MIN_PASSWORD} to 200 characters."
-        return [problem("user.password", vi, en, "password")]
-    if password.strip().lower() == username.lower():
-        return [problem("user.password", "Mật khẩu không được trùng tên đăng nhập.", "The password may not be the user name.", "password")]
     return []
 
 
@@ -220,10 +209,12 @@ def reset_password(rt: Runtime, actor: Actor, user_id: int, password: str) -> No
     now = rt.clock.now()
     with rt.unit_of_work() as conn:
         user = _user_in_scope(conn, actor, user_id)
-        problems = password_problems(password, user.username)
+        problems = auth.password_problems(password, user.username)
         if problems:
             raise RecordInvalid(problems)
-        conn.execute(update(User).where(User.id == user_id).values(password_hash=auth.hash_password(password)))
+        conn.execute(
+            update(User).where(User.id == user_id).values(password_hash=auth.hash_password(password), password_change_required=True)
+        )
         conn.execute(update(AuthToken).where(AuthToken.user_id == user_id, AuthToken.revoked_at.is_(None)).values(revoked_at=now))
         log_action(conn, actor, now, "user.password", ("user", user_id, user.unit_id), {"username": user.username})
 

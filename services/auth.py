@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from services.models import AuthToken, LoginAttempt, User, UtcDateTime
 from services.runtime import Runtime
 from services.users import USER_COLUMNS, Actor, actor_of, actor_query, load_actor
-from workflows.errors import DomainError, problem
+from workflows.errors import DomainError, Problem, RecordInvalid, problem
 
 SESSION_HOURS = 12
 API_TOKEN_DAYS = 30
@@ -23,6 +23,7 @@ API_TOKEN_DAYS = 30
 MAX_FAILURES_PER_USER = 5
 MAX_FAILURES_PER_ADDRESS = 20
 WINDOW = timedelta(minutes=15)
+MIN_PASSWORD = 10
 
 _hasher = PasswordHasher()
 
@@ -47,6 +48,12 @@ class TooManyAttempts(DomainError):
     """Too many failed logins for this user name or address; try again later."""
 
     http_status = 429
+
+
+class PasswordChangeRequired(DomainError):
+    """The user still has the password an admin chose."""
+
+    http_status = 403
 
 
 class NotAuthenticated(DomainError):
@@ -74,11 +81,59 @@ def _token_hash(token: str) -> str:
 
 
 def login(rt: Runtime, username: str, password: str, remote: str, *, kind: str = "session") -> Login:
-    """Check a password and issue a session (pages) or API token; every attempt counts towards the rate limit.
+    """Check a password and issue a session (pages) or API token; every attempt counts towards the rate limit."""
+    attempt = _check_password(rt, username, password, remote)
+    now = rt.clock.now()
+    with rt.unit_of_work() as conn:
+        conn.execute(update(LoginAttempt).where(LoginAttempt.id == attempt).values(succeeded=True))
+        return _issue(conn, username, kind, now)
 
-    The attempt is counted and recorded as a failure first, in a short transaction holding the user name's
-    and the address's locks, so parallel guesses cannot all pass the count; the password is checked after
-    it commits (argon2 is slow: no lock is held meanwhile), and a right one turns the attempt into a success.
+
+def change_password(rt: Runtime, actor: Actor, token: str, current: str, new: str, remote: str) -> None:
+    """Set one's own password, after the current one (counted as a login attempt); one's other sessions and tokens end."""
+    problems = password_problems(new, actor.username, "new_password")
+    if new == current:
+        problems.append(problem("password.unchanged", "Mật khẩu mới phải khác mật khẩu hiện tại.", "The new password must differ from the current one.", "new_password"))  # fmt: skip
+    if problems:
+        raise RecordInvalid(problems)
+    try:
+        attempt = _check_password(rt, actor.username, current, remote)
+    except LoginFailed:
+        raise RecordInvalid([problem("password.current", "Mật khẩu hiện tại không đúng.", "The current password is wrong.", "current_password")]) from None  # fmt: skip
+    now = rt.clock.now()
+    with rt.unit_of_work() as conn:
+        conn.execute(update(LoginAttempt).where(LoginAttempt.id == attempt).values(succeeded=True))
+        conn.execute(update(User).where(User.id == actor.user_id).values(password_hash=hash_password(new), password_change_required=False))
+        others = (AuthToken.user_id == actor.user_id, AuthToken.revoked_at.is_(None), AuthToken.token_hash != _token_hash(token))
+        conn.execute(update(AuthToken).where(*others).values(revoked_at=now))
+
+
+def password_problems(password: str, username: str, field: str = "password") -> list[Problem]:
+    """Return why a password may not be used (too short, too long, or the user name itself)."""
+    if len(password) < MIN_PASSWORD or len(password) > 200:
+        vi, en = f"Mật khẩu phải có từ {MIN_PASSWORD} đến 200 ký tự.", f"A password has {MIN_PASSWORD} to 200 characters."
+        return [problem("user.password", vi, en, field)]
+    if password.strip().lower() == username.lower():
+        return [problem("user.password", "Mật khẩu không được trùng tên đăng nhập.", "The password may not be the user name.", field)]
+    return []
+
+
+def require_own_password(actor: Actor) -> None:
+    """Refuse a user who still has the password an admin chose: they must choose their own before anything else."""
+    if actor.password_change_required:
+        vi = (
+            "Mật khẩu này do quản trị viên đặt: hãy đổi sang mật khẩu của riêng bạn trước (trang Đổi mật khẩu, hoặc POST /api/me/password)."
+        )
+        en = "An admin chose this password: choose your own first (the Change password page, or POST /api/me/password)."
+        raise PasswordChangeRequired([problem("auth.password_change_required", vi, en, "password")])
+
+
+def _check_password(rt: Runtime, username: str, password: str, remote: str) -> int:
+    """Check a user's password; return the attempt, recorded as a failure until the caller marks it a success.
+
+    The attempt is counted and recorded first, in a short transaction holding the user name's and the address's
+    locks, so parallel guesses cannot all pass the count; the password is checked after it commits (argon2 is slow:
+    no lock is held meanwhile).
     """
     now = rt.clock.now()
     with rt.unit_of_work() as conn:
@@ -89,13 +144,11 @@ def login(rt: Runtime, username: str, password: str, remote: str, *, kind: str =
         if by_user >= MAX_FAILURES_PER_USER or by_address >= MAX_FAILURES_PER_ADDRESS:
             raise _too_many()
         values = {"username": username[:80], "remote": remote[:64], "at": now, "succeeded": False}
-        attempt = conn.execute(insert(LoginAttempt).returning(LoginAttempt.id), values).scalar_one()
+        attempt: int = conn.execute(insert(LoginAttempt).returning(LoginAttempt.id), values).scalar_one()
         row = conn.execute(select(User.password_hash).where(User.username == username, User.active)).first()
     if not _verify(row.password_hash if row is not None else None, password):
         raise LoginFailed([problem("login.failed", "Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password.", "password")])
-    with rt.unit_of_work() as conn:
-        conn.execute(update(LoginAttempt).where(LoginAttempt.id == attempt).values(succeeded=True))
-        return _issue(conn, username, kind, now)
+    return attempt
 
 
 def _lock_attempts(conn: Connection, username: str, remote: str) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -95,6 +96,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     email: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    # Set when an admin chose the password (a new user, a reset): the user must choose their own before they work.
+    password_change_required: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Person(Base):

@@ -26,6 +26,7 @@ class Actor:
     department: str | None
     unit_id: int | None
     communes: frozenset[int] | None = frozenset()
+    password_change_required: bool = False  # an admin chose the password: the user must choose their own first
 
     def covers(self, commune_id: int) -> bool:
         """Tell whether the commune is in this user's scope."""
@@ -41,13 +42,17 @@ _ACTOR = """WITH RECURSIVE who AS ({who}),
         SELECT a.id, a.kind FROM admin_units a JOIN who ON a.id = who.unit_id
         UNION ALL SELECT a.id, a.kind FROM admin_units a JOIN under u ON a.parent_id = u.id WHERE u.kind <> 'commune'
     )
-    SELECT who.id, who.username, who.role, who.department_code, who.unit_id, under.id AS commune_id
+    SELECT who.id, who.username, who.role, who.department_code, who.unit_id, who.password_change_required, under.id AS commune_id
     FROM who LEFT JOIN under ON under.kind = 'commune'"""
-USER_COLUMNS = "u.id, u.username, u.role, u.department_code, u.unit_id"
+USER_COLUMNS = "u.id, u.username, u.role, u.department_code, u.unit_id, u.password_change_required"
 _BY_NAME = text(_ACTOR.format(who=f"SELECT {USER_COLUMNS} FROM users u WHERE u.username = :username AND u.active"))
 
 
-_COMMUNES_UNDER = text(_ACTOR.format(who="SELECT NULL AS id, NULL AS username, NULL AS role, NULL AS department_code, :unit_id AS unit_id"))
+_COMMUNES_UNDER = text(
+    _ACTOR.format(
+        who="SELECT NULL AS id, NULL AS username, NULL AS role, NULL AS department_code, :unit_id AS unit_id, 0 AS password_change_required"
+    )
+)
 
 
 def communes_under(conn: Connection, unit_id: int) -> frozenset[int]:
@@ -66,7 +71,7 @@ def actor_of(rows: Sequence[Row[Any]]) -> Actor | None:
         return None
     row = rows[0]
     communes = frozenset(r.commune_id for r in rows if r.commune_id is not None)
-    return Actor(row.id, row.username, row.role, row.department_code, row.unit_id, communes)
+    return Actor(row.id, row.username, row.role, row.department_code, row.unit_id, communes, bool(row.password_change_required))
 
 
 def load_actor(conn: Connection, username: str) -> Actor:

@@ -38,7 +38,14 @@ async def request_token(request: Request, credentials: Annotated[HTTPAuthorizati
 
 
 def current_actor(rt: Annotated[Runtime, Depends(runtime)], token: Annotated[str, Depends(request_token)]) -> Actor:
-    """Return the logged-in user, or refuse with 401."""
+    """Return the logged-in user, or refuse with 401 (403 while they still have the password an admin chose)."""
+    actor = auth.authenticate(rt, token)
+    auth.require_own_password(actor)
+    return actor
+
+
+def account_actor(rt: Annotated[Runtime, Depends(runtime)], token: Annotated[str, Depends(request_token)]) -> Actor:
+    """Return the logged-in user, also one who must still choose their own password (for their account's routes)."""
     return auth.authenticate(rt, token)
 
 
@@ -49,5 +56,6 @@ def remote_address(request: Request) -> str:
 
 Rt = Annotated[Runtime, Depends(runtime)]
 Me = Annotated[Actor, Depends(current_actor)]
+Account = Annotated[Actor, Depends(account_actor)]
 # For a route that checks the token on its own transaction (auth.actor_for_token), beside what it reads.
 Token = Annotated[str, Depends(request_token)]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from services import access, auth, cases, deadlines, extensions, outbox, queries, work, work_queries
 from services.api import schemas
-from services.api.deps import Me, Rt, Token, remote_address, token_of
+from services.api.deps import Account, Me, Rt, Token, remote_address, token_of
 from services.users import Actor
 from workflows.errors import DomainError, Forbidden, NotFound, problem
 from workflows.records import RECORD_TYPES
@@ -29,7 +29,7 @@ def issue_token(rt: Rt, request: Request, body: schemas.LoginIn) -> schemas.Toke
 
 
 @api.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
-def revoke_token(rt: Rt, me: Me, request: Request) -> Response:
+def revoke_token(rt: Rt, me: Account, request: Request) -> Response:
     """Revoke the token (or session) this request came with."""
     token = token_of(request, None) or request.headers.get("authorization", "").partition(" ")[2]
     auth.logout(rt, token)
@@ -37,10 +37,18 @@ def revoke_token(rt: Rt, me: Me, request: Request) -> Response:
 
 
 @api.get("/me", response_model=schemas.MeOut, tags=["auth"])
-def who_am_i(rt: Rt, me: Me) -> schemas.MeOut:
-    """Return the logged-in user and how many notifications they have not read."""
+def who_am_i(rt: Rt, me: Account) -> schemas.MeOut:
+    """Return the logged-in user, how many notifications they have not read, and whether they must choose a password."""
     unread = outbox.unread_count(rt, me.user_id) if me.user_id is not None else 0
-    return schemas.MeOut(username=me.username, role=me.role, department=me.department, unit_id=me.unit_id, unread_notifications=unread)
+    return schemas.MeOut(username=me.username, role=me.role, department=me.department, unit_id=me.unit_id, unread_notifications=unread,
+                         password_change_required=me.password_change_required)  # fmt: skip
+
+
+@api.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+def change_own_password(rt: Rt, me: Account, token: Token, request: Request, body: schemas.PasswordChangeIn) -> Response:
+    """Choose your own password (needed first when an admin set it); your other sessions and tokens end, this one stays."""
+    auth.change_password(rt, me, token, body.current_password, body.new_password, remote_address(request))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # --- cases ------------------------------------------------------------------------------------------------------------
@@ -134,6 +142,7 @@ def inbox(rt: Rt, token: Token, department: Annotated[str, Path(max_length=40)],
     now = rt.clock.now()
     with rt.unit_of_work(writes=False) as conn:  # the token check and the read on one connection, in one worker thread
         me = auth.actor_for_token(conn, token, now)
+        auth.require_own_password(me)
         _check_inbox(me, department)
         rows = work_queries.read_inbox(conn, me, department=department, communes=me.communes, now=now, mine_only=mine, limit=limit)
     return Response(schemas.dump_json(rows), media_type="application/json")  # the rows are WorkItemOut's already

@@ -41,6 +41,12 @@ class MeOut(BaseModel):
     department: str | None
     unit_id: int | None
     unread_notifications: int
+    password_change_required: bool = False  # an admin chose the password: POST /api/me/password before anything else
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=1, max_length=200)
 
 
 class CaseRefOut(BaseModel):

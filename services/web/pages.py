@@ -35,7 +35,7 @@ def language(request: Request) -> str:
     return chosen if chosen in ("vi", "en") else "vi"
 
 
-def page_actor(request: Request, rt: Rt) -> Actor:
+def account_page_actor(request: Request, rt: Rt) -> Actor:
     """Return the logged-in user of a page, or send the browser to the login page."""
     token = request.cookies.get(SESSION_COOKIE)
     try:
@@ -46,7 +46,15 @@ def page_actor(request: Request, rt: Rt) -> Actor:
     raise HTTPException(status_code=303, headers={"Location": f"/login?next={request.url.path}"})
 
 
+def page_actor(request: Request, me: Annotated[Actor, Depends(account_page_actor)]) -> Actor:
+    """Return the logged-in user of a page; one who still has the password an admin chose goes to choose their own."""
+    if me.password_change_required:
+        raise HTTPException(status_code=303, headers={"Location": "/account/password"})
+    return me
+
+
 User = Annotated[Actor, Depends(page_actor)]
+AccountUser = Annotated[Actor, Depends(account_page_actor)]
 Number = Annotated[int, Path(ge=1, le=2**62)]
 
 
@@ -103,6 +111,24 @@ def logout(request: Request, rt: Rt) -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+@pages.get("/account/password")
+def password_page(request: Request, me: AccountUser) -> HTMLResponse:
+    """Show the form that sets one's own password."""
+    return render(request, "account_password.html", me)
+
+
+@pages.post("/account/password")
+def password_submit(
+    request: Request, rt: Rt, me: AccountUser, current_password: Annotated[str, Form()], new_password: Annotated[str, Form()]
+) -> Response:
+    """Set one's own password; the other sessions and tokens end, this session stays."""
+    try:
+        auth.change_password(rt, me, request.cookies.get(SESSION_COOKIE, ""), current_password, new_password, remote_address(request))
+    except (RecordInvalid, auth.TooManyAttempts) as error:
+        return render(request, "account_password.html", me, status_code=error.http_status, problems=error.problems)
+    return RedirectResponse("/", status_code=303)
 
 
 @pages.get("/")

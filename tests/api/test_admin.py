@@ -11,7 +11,8 @@ from services.api.deps import SESSION_COOKIE
 from tests import factories as f
 from tests.api.conftest import OTHER_COMMUNE, register_in
 
-PASSWORD = "mat-khau-moi-2026"
+PASSWORD = "mat-khau-moi-2026"  # what the admin chose
+OWN_PASSWORD = "mat-khau-cua-rieng-toi"  # what the user then chooses
 
 
 def _officer(**overrides) -> dict:
@@ -28,6 +29,15 @@ def _bearer(answer) -> dict[str, str]:
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
+def _working(client, username: str) -> dict[str, str]:
+    """Log in a user an admin just made, choose their own password, and return their bearer header (a session too)."""
+    headers = _bearer(_login(client, username))
+    changed = client.post("/api/me/password", json={"current_password": PASSWORD, "new_password": OWN_PASSWORD}, headers=headers)
+    assert changed.status_code == 204, changed.text
+    client.post("/login", data={"username": username, "password": OWN_PASSWORD})
+    return headers
+
+
 def _user_id(client, token, username: str) -> int:
     return next(u["id"] for u in client.get("/api/admin/users", headers=token("admin")).json() if u["username"] == username)
 
@@ -42,12 +52,46 @@ def test_a_new_officer_logs_in_and_works_their_inbox(client, token):
     }  # fmt: skip
     headers = _bearer(_login(client, "le_van_moi"))
     me = client.get("/api/me", headers=headers).json()
-    assert (me["role"], me["department"]) == ("officer", "finance")
-    assert client.get("/api/inbox/finance", headers=headers).status_code == 200
+    assert (me["role"], me["department"], me["password_change_required"]) == ("officer", "finance", True)
+    # The admin chose this password: nothing but choosing their own until they do.
+    for path in ("/api/inbox/finance", "/api/cases", "/api/work/counts"):
+        refused = client.get(path, headers=headers)
+        assert refused.status_code == 403 and refused.json()["problems"][0]["code"] == "auth.password_change_required", path
+    other_token = _bearer(_login(client, "le_van_moi"))
+    change = lambda current, new: client.post("/api/me/password", json={"current_password": current, "new_password": new}, headers=headers)  # noqa: E731
+    wrong = change("not-the-password", OWN_PASSWORD)
+    assert wrong.status_code == 422 and [p["field"] for p in wrong.json()["problems"]] == ["current_password"]
+    same = change(PASSWORD, PASSWORD)
+    assert same.status_code == 422 and [p["code"] for p in same.json()["problems"]] == ["password.unchanged"]
+    assert change(PASSWORD, "ngan").status_code == 422  # too short: the rules of the admin's passwords
+    assert change(PASSWORD, OWN_PASSWORD).status_code == 204
+    assert client.get("/api/me", headers=headers).json()["password_change_required"] is False
+    assert client.get("/api/inbox/finance", headers=headers).status_code == 200  # this token stays
     assert client.get("/api/inbox/bank", headers=headers).status_code == 403  # their own department's only
-    client.post("/login", data={"username": "le_van_moi", "password": PASSWORD})
+    assert client.get("/api/me", headers=other_token).status_code == 401  # their other logins ended
+    assert _login(client, "le_van_moi").status_code == 401 and _login(client, "le_van_moi", OWN_PASSWORD).status_code == 200
+    client.post("/login", data={"username": "le_van_moi", "password": OWN_PASSWORD})
     page = client.get("/inbox")
     assert page.status_code == 200 and "finance" in page.text
+
+
+def test_after_an_admins_reset_the_pages_ask_for_a_password_of_ones_own(client, token):
+    client.post("/api/admin/users", json=_officer(), headers=token("admin"))
+    client.post("/login", data={"username": "le_van_moi", "password": PASSWORD})
+    sent = client.get("/inbox", follow_redirects=False)
+    assert sent.status_code == 303 and sent.headers["location"] == "/account/password"
+    form = client.get("/account/password")
+    assert form.status_code == 200 and "do quản trị viên đặt" in form.text
+    wrong = client.post("/account/password", data={"current_password": "not-the-password", "new_password": OWN_PASSWORD})
+    assert wrong.status_code == 422 and "Mật khẩu hiện tại không đúng" in wrong.text
+    done = client.post("/account/password", data={"current_password": PASSWORD, "new_password": OWN_PASSWORD}, follow_redirects=False)
+    assert done.status_code == 303
+    page = client.get("/inbox")
+    assert page.status_code == 200 and "finance" in page.text  # the session stayed
+    user_id = _user_id(client, token, "le_van_moi")
+    client.post(f"/api/admin/users/{user_id}/password", json={"password": "mot-mat-khau-khac"}, headers=token("admin"))
+    client.post("/login", data={"username": "le_van_moi", "password": "mot-mat-khau-khac"})
+    assert client.get("/inbox", follow_redirects=False).headers["location"] == "/account/password"  # a reset asks again
 
 
 @pytest.mark.parametrize(
@@ -85,8 +129,7 @@ def test_roles_take_the_units_their_scope_needs(client, token):
 
 def test_deactivation_ends_the_token_and_the_session_and_gives_back_claimed_work(client, token, rt, actors):
     client.post("/api/admin/users", json=_officer(department="social_policy"), headers=token("admin"))
-    headers = _bearer(_login(client, "le_van_moi"))
-    client.post("/login", data={"username": "le_van_moi", "password": PASSWORD})
+    headers = _working(client, "le_van_moi")
     case_id = register_in(rt, actors["social_policy"], 10)
     [item] = [i for i in client.get("/api/inbox/social_policy", headers=headers).json() if i["case_id"] == case_id]
     assert client.post(f"/api/work/{item['id']}/claim", headers=headers).status_code == 200
@@ -94,14 +137,14 @@ def test_deactivation_ends_the_token_and_the_session_and_gives_back_claimed_work
     assert client.post(f"/api/admin/users/{user_id}/deactivate", headers=token("admin")).status_code == 204
     assert client.get("/api/me", headers=headers).status_code == 401
     assert client.get("/inbox", follow_redirects=False).headers["location"].startswith("/login")
-    assert _login(client, "le_van_moi").status_code == 401
+    assert _login(client, "le_van_moi", OWN_PASSWORD).status_code == 401
     [back] = [i for i in work_queries.inbox(rt, None, department="social_policy", now=rt.clock.now()) if i["id"] == item["id"]]
     assert (back["status"], back["assignee"]) == ("open", None)
     again = client.post(f"/api/admin/users/{user_id}/deactivate", headers=token("admin"))
     assert again.status_code == 409 and again.json()["problems"][0]["code"] == "user.already"
     assert client.post(f"/api/admin/users/{user_id}/reactivate", headers=token("admin")).status_code == 204
     assert client.get("/api/me", headers=headers).status_code == 401  # the old token stays revoked
-    assert client.get("/api/me", headers=_bearer(_login(client, "le_van_moi"))).status_code == 200
+    assert client.get("/api/me", headers=_bearer(_login(client, "le_van_moi", OWN_PASSWORD))).status_code == 200
 
 
 def test_a_reset_password_replaces_the_old_one_and_ends_logins(client, token):
@@ -128,7 +171,7 @@ def test_the_last_active_admin_cannot_be_deactivated(client, token):
         "/api/admin/users", json=_officer(username="admin2", role="admin", unit_code="38", department=None), headers=token("admin")
     )
     assert created.status_code == 201
-    second = _bearer(_login(client, "admin2"))
+    second = _working(client, "admin2")
     assert client.post(f"/api/admin/users/{admin_id}/deactivate", headers=second).status_code == 204  # two admins: one may go
     refused = client.post(f"/api/admin/users/{created.json()['id']}/deactivate", headers=second)  # admin2 is the last one now
     assert refused.status_code == 409 and refused.json()["problems"][0]["code"] == "user.last_admin"

@@ -43,6 +43,8 @@ def _routes() -> list[Route]:
     r = lambda method, path, allowed, body=None, upload=None: Route(method, path, frozenset(allowed), body, upload)  # noqa: E731
     return [
         r("GET", "/api/me", READERS | {"admin"}),
+        # a new password too short: 422, past the checks, before the current one is checked (no failed login counted)
+        r("POST", "/api/me/password", READERS | {"admin"}, lambda s: {"current_password": "not-it", "new_password": "short"}),
         r("GET", "/api/cases", READERS),
         r("POST", "/api/cases", {"social_policy"} | SUPERVISORS, lambda s: f.registration(s.today, 900, commune_code=s.commune, village_code=s.village)),
         r("GET", "/api/cases/{case}", READERS),
@@ -165,7 +167,7 @@ def _status(route: Route, answer: Any) -> int:
 PER_ITEM = {"/api/work/reassign"}
 # The endpoints that list (cases, counts, the read log, /me, referrals, admin screens) are never out of scope: they show the
 # scope's rows only; nor is the import template, which holds no data.
-LISTS = {"/api/me", "/api/cases", "/api/work/counts", "/api/audit/personal-data-reads", "/api/inbox/social_policy", "/api/referrals",
+LISTS = {"/api/me", "/api/me/password", "/api/cases", "/api/work/counts", "/api/audit/personal-data-reads", "/api/inbox/social_policy", "/api/referrals",
          "/api/imports/registrations/template.xlsx", "/api/admin/users", "/api/admin/units", "/api/admin/clocks", "/api/admin/log"}  # fmt: skip
 # The PDF exports check who reads before they draw (0.4 s a PDF): their refusals are asked here, and the roles they let
 # through are those of the XLSX rows, the same route with the same checks (tests/reports draws the PDFs).
@@ -263,6 +265,8 @@ def _page_routes() -> list[Route]:
     r = lambda method, path, allowed, body=None, upload=None: Route(method, path, frozenset(allowed), body, upload)  # noqa: E731
     return [
         r("GET", "/inbox", PAGE_WRITERS),
+        r("GET", "/account/password", set(ROLES) - {"anonymous"}),
+        r("POST", "/account/password", set(ROLES) - {"anonymous"}, lambda s: {"current_password": "not-it", "new_password": "short"}),
         r("GET", "/search", PAGE_READERS),
         r("GET", "/cases/{case}", PAGE_READERS),
         r("POST", "/work/{item}/claim", {"social_policy"} | SUPERVISORS),
@@ -310,6 +314,7 @@ def _page_routes() -> list[Route]:
 # Pages that list (or fill a form from a list) show the scope's rows only: they have no "other scope" to refuse.
 PAGE_LISTS = {
     "/inbox",
+    "/account/password",
     "/search",
     "/dashboard",
     "/dashboard/charts",

@@ -48,6 +48,15 @@ def test_an_admin_creates_an_officer_who_then_logs_in_and_adds_a_village(site, b
     officer.fill("input[name=username]", "tran_thi_moi")
     officer.fill("input[name=password]", "mat-khau-moi-2026")
     officer.click("button[type=submit]")
+    # The admin chose that password: the officer chooses their own before anything else.
+    playwright.expect(officer.locator("h1")).to_contain_text("Đổi mật khẩu")
+    playwright.expect(officer.locator(".notice")).to_contain_text("do quản trị viên đặt")
+    officer.goto(f"{site}/inbox")
+    playwright.expect(officer.locator("h1")).to_contain_text("Đổi mật khẩu")  # nothing else until then
+    officer.fill("input[name=current_password]", "mat-khau-moi-2026")
+    officer.fill("input[name=new_password]", "mat-khau-cua-rieng-toi")
+    _shot(officer, "own-password")
+    officer.click("button[type=submit]")
     playwright.expect(officer.locator("h1")).to_contain_text("finance")  # their department's inbox
 
 
