@@ -15,7 +15,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from services.models import AuthToken, LoginAttempt, User, UtcDateTime
 from services.runtime import Runtime
 from services.users import USER_COLUMNS, Actor, actor_of, actor_query, load_actor
-from workflows.errors import DomainError, Problem, RecordInvalid, problem
+from workflows.errors import Conflict, DomainError, Problem, RecordInvalid, problem
 
 SESSION_HOURS = 12
 API_TOKEN_DAYS = 30
@@ -82,7 +82,7 @@ def _token_hash(token: str) -> str:
 
 def login(rt: Runtime, username: str, password: str, remote: str, *, kind: str = "session") -> Login:
     """Check a password and issue a session (pages) or API token; every attempt counts towards the rate limit."""
-    attempt = _check_password(rt, username, password, remote)
+    attempt, _ = _check_password(rt, username, password, remote)
     now = rt.clock.now()
     with rt.unit_of_work() as conn:
         conn.execute(update(LoginAttempt).where(LoginAttempt.id == attempt).values(succeeded=True))
@@ -97,13 +97,17 @@ def change_password(rt: Runtime, actor: Actor, token: str, current: str, new: st
     if problems:
         raise RecordInvalid(problems)
     try:
-        attempt = _check_password(rt, actor.username, current, remote)
+        attempt, checked = _check_password(rt, actor.username, current, remote)
     except LoginFailed:
         raise RecordInvalid([problem("password.current", "Mật khẩu hiện tại không đúng.", "The current password is wrong.", "current_password")]) from None  # fmt: skip
     now = rt.clock.now()
     with rt.unit_of_work() as conn:
+        actor_for_token(conn, token, now)  # still logged in (an admin may have ended it meanwhile)
         conn.execute(update(LoginAttempt).where(LoginAttempt.id == attempt).values(succeeded=True))
-        conn.execute(update(User).where(User.id == actor.user_id).values(password_hash=hash_password(new), password_change_required=False))
+        mine = (User.id == actor.user_id, User.password_hash == checked)  # not a password an admin set meanwhile
+        if conn.execute(update(User).where(*mine).values(password_hash=hash_password(new), password_change_required=False)).rowcount != 1:
+            vi, en = "Mật khẩu vừa được quản trị viên đặt lại; hãy đăng nhập lại.", "An admin has just reset the password; log in again."
+            raise Conflict([problem("password.reset_meanwhile", vi, en, "current_password")])
         others = (AuthToken.user_id == actor.user_id, AuthToken.revoked_at.is_(None), AuthToken.token_hash != _token_hash(token))
         conn.execute(update(AuthToken).where(*others).values(revoked_at=now))
 
@@ -128,8 +132,8 @@ def require_own_password(actor: Actor) -> None:
         raise PasswordChangeRequired([problem("auth.password_change_required", vi, en, "password")])
 
 
-def _check_password(rt: Runtime, username: str, password: str, remote: str) -> int:
-    """Check a user's password; return the attempt, recorded as a failure until the caller marks it a success.
+def _check_password(rt: Runtime, username: str, password: str, remote: str) -> tuple[int, str]:
+    """Check a user's password; return the attempt (a failure until the caller marks it a success) and the hash checked.
 
     The attempt is counted and recorded first, in a short transaction holding the user name's and the address's
     locks, so parallel guesses cannot all pass the count; the password is checked after it commits (argon2 is slow:
@@ -148,7 +152,8 @@ def _check_password(rt: Runtime, username: str, password: str, remote: str) -> i
         row = conn.execute(select(User.password_hash).where(User.username == username, User.active)).first()
     if not _verify(row.password_hash if row is not None else None, password):
         raise LoginFailed([problem("login.failed", "Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password.", "password")])
-    return attempt
+    assert row is not None  # _verify says no without a hash
+    return attempt, row.password_hash
 
 
 def _lock_attempts(conn: Connection, username: str, remote: str) -> None:

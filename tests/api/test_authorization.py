@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from services import demo
 from services.models import AdminUnit, User
@@ -371,6 +371,40 @@ def test_every_page_checks_role_and_scope(rt, actors, other_commune):
             if route.path not in PAGE_LISTS and _page_call(client, route, other, cookies[role]) != "denied":
                 wrong.append(f"other {route.method} {route.path} as {role}: through, expected denied")
     assert not wrong, "\n".join(wrong)
+
+
+# What a user whose password an admin chose may still reach: who they are, and the change of the password.
+ACCOUNT = {"/api/me", "/api/me/password", "/account/password"}
+
+
+def test_a_user_with_an_admins_password_reaches_nothing_but_their_account(client, token, rt, actors):
+    own = _scope(rt, actors["social_policy"], actors["police"], f.COMMUNE, f.VILLAGE, "social_policy", 860)
+    flagged = ["social_policy", "supervisor", "admin"]
+    headers = {role: token(role) for role in flagged}  # they may log in
+    cookies = {}
+    for role in flagged:
+        login = client.post("/login", data={"username": role, "password": demo.DEMO_PASSWORD}, follow_redirects=False)
+        cookies[role] = {"Cookie": f"gw_session={login.cookies['gw_session']}"}
+        client.cookies.clear()
+    with rt.unit_of_work() as conn:
+        conn.execute(update(User).where(User.username.in_(flagged)).values(password_change_required=True))
+    wrong: list[str] = []
+    for role in flagged:
+        for route in (r for r in _routes() if r.path not in ACCOUNT):
+            answer = _call(client, route, own, headers[role])
+            code = answer.json()["problems"][0]["code"] if answer.status_code == 403 else None
+            if code != "auth.password_change_required":
+                wrong.append(f"{route.method} {route.path} as {role}: {answer.status_code} {code}")
+        for route in (r for r in _page_routes() if r.path not in ACCOUNT):
+            path = route.path.format(**{name: getattr(own, name) for name in _ANY})
+            data = route.body(own) if route.body else None
+            answer = client.request(route.method, path, data=data, headers={"Origin": "http://testserver", **cookies[role]},
+                                    follow_redirects=False)  # fmt: skip
+            if answer.headers.get("location") != "/account/password":
+                wrong.append(f"page {route.method} {route.path} as {role}: {answer.status_code} {answer.headers.get('location')}")
+    assert not wrong, "\n".join(wrong)
+    assert client.get("/api/me", headers=headers["admin"]).json()["password_change_required"] is True
+    assert client.get("/account/password", headers=cookies["admin"]).status_code == 200
 
 
 # Routes that are not in the matrices because anyone may call them (or they only end the caller's own session).

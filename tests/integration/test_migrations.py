@@ -106,3 +106,21 @@ def test_0016_down_drops_unused_report_seals_and_refuses_once_an_anchor_sealed_a
         assert MigrationContext.configure(conn).get_current_revision() == head  # the whole downgrade rolled back
         assert conn.scalar(text("SELECT count(*) FROM anchor_report_heads")) == 1
         assert audit.verify(conn).ok
+
+
+def test_0018_down_keeps_the_users_their_tokens_point_at(engine, actors):
+    from sqlalchemy import inspect, text
+
+    from config.settings import Settings
+    from services import auth, demo
+    from services.runtime import build_runtime
+
+    with engine.connect() as conn:
+        users = conn.scalar(text("SELECT count(*) FROM users"))
+    auth.login(build_runtime(Settings(), engine=engine), "social_policy", demo.DEMO_PASSWORD, "127.0.0.1", kind="api")
+    _migrate(engine, "downgrade", "0017")
+    with engine.connect() as conn:
+        assert "password_change_required" not in {column["name"] for column in inspect(conn).get_columns("users")}
+        assert conn.scalar(text("SELECT count(*) FROM users")) == users and conn.scalar(text("SELECT count(*) FROM auth_tokens")) == 1
+    _migrate(engine, "upgrade", "head")
+    assert _differences(engine) == []

@@ -16,11 +16,13 @@ branch_labels = None
 depends_on = None
 
 
+# Both in place (SQLite adds a column with a constant default, and drops one since 3.35): a batch operation would
+# rebuild the users table, which SQLite cannot drop while tokens, events and work items point at its rows.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("password_change_required", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("users", sa.Column("password_change_required", sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("password_change_required")
+    op.drop_column("users", "password_change_required")
