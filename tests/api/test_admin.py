@@ -259,3 +259,25 @@ def test_a_unit_outside_the_admins_scope_is_refused(client, token, other_commune
     assert answer.status_code == 403 and answer.json()["problems"][0]["code"] == "unit.out_of_scope"
     assert "b_social_policy" not in {u["username"] for u in client.get("/api/admin/users", headers=token("admin")).json()}
     assert [root["code"] for root in client.get("/api/admin/units", headers=token("admin")).json()] == ["38"]
+
+
+def test_an_admins_reset_during_a_users_change_wins(client, token, monkeypatch):
+    from services import auth
+
+    client.post("/api/admin/users", json=_officer(), headers=token("admin"))
+    headers = _bearer(_login(client, "le_van_moi"))
+    user_id = _user_id(client, token, "le_van_moi")
+    checked = auth._check_password
+
+    def checked_then_reset(*args):
+        found = checked(*args)  # the user's current password is right; before their new one is written, an admin resets it
+        client.post(f"/api/admin/users/{user_id}/password", json={"password": "mot-mat-khau-khac"}, headers=token("admin"))
+        return found
+
+    monkeypatch.setattr(auth, "_check_password", checked_then_reset)
+    refused = client.post("/api/me/password", json={"current_password": PASSWORD, "new_password": OWN_PASSWORD}, headers=headers)
+    assert refused.status_code == 401  # the reset ended the login the change came with
+    monkeypatch.undo()
+    assert _login(client, "le_van_moi", OWN_PASSWORD).status_code == 401
+    again = _bearer(_login(client, "le_van_moi", "mot-mat-khau-khac"))
+    assert client.get("/api/me", headers=again).json()["password_change_required"] is True
