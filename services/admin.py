@@ -33,6 +33,13 @@ _UNITS_UNDER = text(
         UNION ALL SELECT a.id FROM admin_units a JOIN under u ON a.parent_id = u.id
     ) SELECT id FROM under"""
 )
+# A unit and every unit above it (its district, province): the admins of these manage it.
+_UNITS_ABOVE = text(
+    """WITH RECURSIVE above(id, parent_id) AS (
+        SELECT id, parent_id FROM admin_units WHERE id = :unit_id
+        UNION ALL SELECT a.id, a.parent_id FROM admin_units a JOIN above ON a.id = above.parent_id
+    ) SELECT id FROM above"""
+)
 _RELEASE_CLAIMS = text(
     "UPDATE work_items SET status = 'open', assignee_id = NULL, claimed_at = NULL WHERE assignee_id = :id AND status = 'claimed'"
 )
@@ -174,7 +181,7 @@ def _department_problems(conn: Connection, new: NewUser) -> list[Problem]:
 
 
 def set_active(rt: Runtime, actor: Actor, user_id: int, active: bool) -> None:
-    """Deactivate (their logins end, their claimed items go back to the inbox) or reactivate a user; never the last admin."""
+    """Deactivate (their logins end, their claimed items go back to the inbox) or reactivate a user; never a unit's last admin."""
     require_admin(actor)
     now = rt.clock.now()
     with rt.unit_of_work() as conn:
@@ -195,11 +202,16 @@ def set_active(rt: Runtime, actor: Actor, user_id: int, active: bool) -> None:
 
 
 def _keep_an_admin(conn: Connection, user: Any) -> None:
-    """Refuse to deactivate the last active admin; the lock makes two admins deactivating each other wait for one another."""
-    admins = conn.execute(select(User.id).where(User.role == "admin", User.active).with_for_update()).scalars().all()
-    if len(admins) <= 1:
-        vi = f"{user.username} là quản trị viên cuối cùng còn hoạt động; hãy tạo quản trị viên khác trước khi khóa."
-        en = f"{user.username} is the last active admin; create another admin before deactivating this one."
+    """Refuse to deactivate the last active admin who manages a unit (an admin of it or of a unit above it).
+
+    Every active admin's row is locked, in one order, so two admins deactivating each other wait for one another
+    (and the second then counts without the first) instead of each leaving the unit to the other.
+    """
+    admins = conn.execute(select(User.id, User.unit_id).where(User.role == "admin", User.active).order_by(User.id).with_for_update()).all()
+    above = set(conn.scalars(_UNITS_ABOVE, {"unit_id": user.unit_id}))
+    if not any(admin.id != user.id and admin.unit_id in above for admin in admins):
+        vi = f"{user.username} là quản trị viên cuối cùng còn hoạt động của đơn vị mình; hãy tạo quản trị viên khác trước khi khóa."
+        en = f"{user.username} is the last active admin of their unit; create another admin there (or above it) before deactivating this one."
         raise Conflict([problem("user.last_admin", vi, en, "active")])
 
 

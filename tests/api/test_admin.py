@@ -281,3 +281,57 @@ def test_an_admins_reset_during_a_users_change_wins(client, token, monkeypatch):
     assert _login(client, "le_van_moi", OWN_PASSWORD).status_code == 401
     again = _bearer(_login(client, "le_van_moi", "mot-mat-khau-khac"))
     assert client.get("/api/me", headers=again).json()["password_change_required"] is True
+
+
+def test_a_unit_keeps_an_admin_of_its_own_or_above(client, token, rt, other_commune):
+    from sqlalchemy import insert, select
+
+    from services.models import AdminUnit, User
+
+    with rt.unit_of_work() as conn:  # an admin of another province manages nothing of this one
+        other_province = conn.scalar(select(AdminUnit.id).where(AdminUnit.code == "04"))
+        conn.execute(insert(User), {"username": "admin_cb", "full_name": "Admin Cao Bằng", "role": "admin", "unit_id": other_province,
+                                    "active": True})  # fmt: skip
+    admin_id = _user_id(client, token, "admin")
+    alone = client.post(f"/api/admin/users/{admin_id}/deactivate", headers=token("admin"))
+    assert alone.status_code == 409 and alone.json()["problems"][0]["code"] == "user.last_admin"
+    commune_admin = _officer(username="admin_xa", role="admin", department=None)  # an admin of the commune, under the province
+    created = client.post("/api/admin/users", json=commune_admin, headers=token("admin")).json()["id"]
+    still = client.post(f"/api/admin/users/{admin_id}/deactivate", headers=token("admin"))
+    assert still.status_code == 409  # the commune's admin does not manage the province
+    assert client.post(f"/api/admin/users/{created}/deactivate", headers=token("admin")).status_code == 204  # the province's does
+
+
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_two_admins_deactivating_each_other_at_once_leave_one(rt, actors):
+    import threading
+
+    from sqlalchemy import func, insert, select
+
+    from services import admin
+    from services.models import User
+    from services.users import load_actor
+    from workflows.errors import Conflict
+
+    with rt.unit_of_work() as conn:
+        province = conn.scalar(select(User.unit_id).where(User.username == "admin"))
+        conn.execute(insert(User), {"username": "admin2", "full_name": "Admin 2", "role": "admin", "unit_id": province, "active": True})
+        first, second = load_actor(conn, "admin"), load_actor(conn, "admin2")
+    start, outcomes = threading.Barrier(2), []
+
+    def deactivate(actor, target) -> None:
+        start.wait()
+        try:
+            admin.set_active(rt, actor, target.user_id, False)
+            outcomes.append("done")
+        except Conflict as refused:
+            outcomes.append(refused.problems[0].code)
+
+    threads = [threading.Thread(target=deactivate, args=pair) for pair in ((first, second), (second, first))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert sorted(outcomes) == ["done", "user.last_admin"]
+    with rt.unit_of_work(writes=False) as conn:
+        assert conn.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.active)) == 1
