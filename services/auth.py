@@ -102,7 +102,7 @@ def change_password(rt: Runtime, actor: Actor, token: str, current: str, new: st
         raise RecordInvalid([problem("password.current", "Mật khẩu hiện tại không đúng.", "The current password is wrong.", "current_password")]) from None  # fmt: skip
     now = rt.clock.now()
     with rt.unit_of_work() as conn:
-        actor_for_token(conn, token, now)  # still logged in (an admin may have ended it meanwhile)
+        actor_for_token(conn, token, now, allow_admin_password=True)  # still logged in (an admin may have ended it meanwhile)
         conn.execute(update(LoginAttempt).where(LoginAttempt.id == attempt).values(succeeded=True))
         mine = (User.id == actor.user_id, User.password_hash == checked)  # not a password an admin set meanwhile
         if conn.execute(update(User).where(*mine).values(password_hash=hash_password(new), password_change_required=False)).rowcount != 1:
@@ -120,16 +120,6 @@ def password_problems(password: str, username: str, field: str = "password") -> 
     if password.strip().lower() == username.lower():
         return [problem("user.password", "Mật khẩu không được trùng tên đăng nhập.", "The password may not be the user name.", field)]
     return []
-
-
-def require_own_password(actor: Actor) -> None:
-    """Refuse a user who still has the password an admin chose: they must choose their own before anything else."""
-    if actor.password_change_required:
-        vi = (
-            "Mật khẩu này do quản trị viên đặt: hãy đổi sang mật khẩu của riêng bạn trước (trang Đổi mật khẩu, hoặc POST /api/me/password)."
-        )
-        en = "An admin chose this password: choose your own first (the Change password page, or POST /api/me/password)."
-        raise PasswordChangeRequired([problem("auth.password_change_required", vi, en, "password")])
 
 
 def _check_password(rt: Runtime, username: str, password: str, remote: str) -> tuple[int, str]:
@@ -200,15 +190,25 @@ _TOKEN_ACTOR = actor_query(
 ).bindparams(bindparam("now", type_=UtcDateTime))
 
 
-def authenticate(rt: Runtime, token: str) -> Actor:
-    """Return the user a live token belongs to, or raise NotAuthenticated."""
+def authenticate(rt: Runtime, token: str, *, allow_admin_password: bool = False) -> Actor:
+    """Return the user a live token belongs to, or raise NotAuthenticated (PasswordChangeRequired: see actor_for_token)."""
     with rt.unit_of_work(writes=False) as conn:
-        return actor_for_token(conn, token, rt.clock.now())
+        return actor_for_token(conn, token, rt.clock.now(), allow_admin_password=allow_admin_password)
 
 
-def actor_for_token(conn: Connection, token: str, now: datetime) -> Actor:
-    """Return the user a live token belongs to, reading on a transaction the caller holds, or raise NotAuthenticated."""
+def actor_for_token(conn: Connection, token: str, now: datetime, *, allow_admin_password: bool = False) -> Actor:
+    """Return the user a live token belongs to, reading on a transaction the caller holds, or raise NotAuthenticated.
+
+    A user who still has the password an admin chose is refused with PasswordChangeRequired, unless the caller is one
+    of their account's own routes (`allow_admin_password`): who they are, the change of the password, logging out.
+    """
     actor = actor_of(conn.execute(_TOKEN_ACTOR, {"token_hash": _token_hash(token), "now": now}).all())
+    if actor is not None and actor.password_change_required and not allow_admin_password:
+        vi = (
+            "Mật khẩu này do quản trị viên đặt: hãy đổi sang mật khẩu của riêng bạn trước (trang Đổi mật khẩu, hoặc POST /api/me/password)."
+        )
+        en = "An admin chose this password: choose your own first (the Change password page, or POST /api/me/password)."
+        raise PasswordChangeRequired([problem("auth.password_change_required", vi, en, "password")])
     if actor is not None:
         return actor
     raise NotAuthenticated(

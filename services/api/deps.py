@@ -39,14 +39,12 @@ async def request_token(request: Request, credentials: Annotated[HTTPAuthorizati
 
 def current_actor(rt: Annotated[Runtime, Depends(runtime)], token: Annotated[str, Depends(request_token)]) -> Actor:
     """Return the logged-in user, or refuse with 401 (403 while they still have the password an admin chose)."""
-    actor = auth.authenticate(rt, token)
-    auth.require_own_password(actor)
-    return actor
+    return auth.authenticate(rt, token)
 
 
 def account_actor(rt: Annotated[Runtime, Depends(runtime)], token: Annotated[str, Depends(request_token)]) -> Actor:
     """Return the logged-in user, also one who must still choose their own password (for their account's routes)."""
-    return auth.authenticate(rt, token)
+    return auth.authenticate(rt, token, allow_admin_password=True)
 
 
 def remote_address(request: Request) -> str:
@@ -57,5 +55,6 @@ def remote_address(request: Request) -> str:
 Rt = Annotated[Runtime, Depends(runtime)]
 Me = Annotated[Actor, Depends(current_actor)]
 Account = Annotated[Actor, Depends(account_actor)]
-# For a route that checks the token on its own transaction (auth.actor_for_token), beside what it reads.
+# The request's token itself: for a route that checks it on its own transaction (auth.actor_for_token) beside what it
+# reads, or that acts on it (logging out, keeping it across a password change).
 Token = Annotated[str, Depends(request_token)]

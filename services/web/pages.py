@@ -35,22 +35,27 @@ def language(request: Request) -> str:
     return chosen if chosen in ("vi", "en") else "vi"
 
 
+def page_actor(request: Request, rt: Rt) -> Actor:
+    """Return the logged-in user of a page, or send the browser to the login page (or, while the user still has the
+    password an admin chose, to the page that sets their own)."""
+    return _session_actor(request, rt, allow_admin_password=False)
+
+
 def account_page_actor(request: Request, rt: Rt) -> Actor:
-    """Return the logged-in user of a page, or send the browser to the login page."""
+    """Return the logged-in user of their account's page, also one who must still choose their own password."""
+    return _session_actor(request, rt, allow_admin_password=True)
+
+
+def _session_actor(request: Request, rt: Rt, *, allow_admin_password: bool) -> Actor:
     token = request.cookies.get(SESSION_COOKIE)
     try:
         if token:
-            return auth.authenticate(rt, token)
+            return auth.authenticate(rt, token, allow_admin_password=allow_admin_password)
     except auth.NotAuthenticated:
         pass
+    except auth.PasswordChangeRequired:
+        raise HTTPException(status_code=303, headers={"Location": "/account/password"}) from None
     raise HTTPException(status_code=303, headers={"Location": f"/login?next={request.url.path}"})
-
-
-def page_actor(request: Request, me: Annotated[Actor, Depends(account_page_actor)]) -> Actor:
-    """Return the logged-in user of a page; one who still has the password an admin chose goes to choose their own."""
-    if me.password_change_required:
-        raise HTTPException(status_code=303, headers={"Location": "/account/password"})
-    return me
 
 
 User = Annotated[Actor, Depends(page_actor)]
